@@ -1,0 +1,94 @@
+// Every way the sidecar can end, each with the process exit code an operator
+// sees in the ECS console (documented in the README's exit-code table).
+import { Runtime, Schema } from "effect"
+
+export const ExitCode = {
+  drained: 0,
+  interrupted: 0,
+  defect: 1,
+  config: 2,
+  metadata: 3,
+  unsupportedTask: 4,
+  awsRefused: 5,
+  awsUnavailable: 6
+} as const
+
+/** A variable that does not parse; nothing falls back to a default. */
+export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
+  variable: Schema.String,
+  value: Schema.String,
+  expected: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = ExitCode.config
+  override get message() {
+    return `${this.variable}=${JSON.stringify(this.value)} is invalid: expected ${this.expected}`
+  }
+}
+
+/** The task metadata endpoint could not be reached, or answered something we cannot use. */
+export class MetadataUnavailable extends Schema.TaggedError<MetadataUnavailable>()("MetadataUnavailable", {
+  url: Schema.String,
+  detail: Schema.String,
+  retryable: Schema.Boolean
+}) {
+  override readonly [Runtime.errorExitCode] = ExitCode.metadata
+  override get message() {
+    return `task metadata endpoint ${this.url}: ${this.detail}`
+  }
+}
+
+/** The task is not one the sidecar can watch; `fix` tells the operator what to change. */
+export class UnsupportedTask extends Schema.TaggedError<UnsupportedTask>()("UnsupportedTask", {
+  problem: Schema.String,
+  fix: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = ExitCode.unsupportedTask
+  override get message() {
+    return `${this.problem}. ${this.fix}`
+  }
+}
+
+/**
+ * An AWS API call that failed. `retryable` failures (throttling, 5xx, network,
+ * timeouts) are retried; the others need the operator (IAM, wrong ARN).
+ */
+export class AwsCallFailed extends Schema.TaggedError<AwsCallFailed>()("AwsCallFailed", {
+  /** The IAM action, e.g. `elasticloadbalancing:DescribeTargetHealth`. */
+  action: Schema.String,
+  code: Schema.String,
+  detail: Schema.String,
+  retryable: Schema.Boolean,
+  httpStatus: Schema.optional(Schema.Number),
+  requestId: Schema.optional(Schema.String)
+}) {
+  override get [Runtime.errorExitCode]() {
+    return this.retryable ? ExitCode.awsUnavailable : ExitCode.awsRefused
+  }
+  override get message() {
+    const hint = isAccessDenied(this.code) ? ` (grant the IAM permission ${this.action} to the task role)` : ""
+    const id = this.requestId === undefined ? "" : ` [request id ${this.requestId}]`
+    return `${this.action} failed with ${this.code}: ${this.detail}${hint}${id}`
+  }
+}
+
+export const isAccessDenied = (code: string): boolean =>
+  code === "AccessDenied" || code === "AccessDeniedException" || code === "UnauthorizedOperation" ||
+  code === "UnauthorizedException"
+
+/** The watched target is deregistering and the wait is over: the sidecar's normal end. */
+export class Drained extends Schema.TaggedError<Drained>()("Drained", {
+  exitCode: Schema.Number,
+  targetGroupArn: Schema.String,
+  targetId: Schema.String,
+  port: Schema.Number,
+  waitedSeconds: Schema.Number
+}) {
+  override get [Runtime.errorExitCode]() {
+    return this.exitCode
+  }
+  override get message() {
+    return `target ${this.targetId}:${this.port} of ${this.targetGroupArn} is deregistering; waited ${this.waitedSeconds}s, exiting with code ${this.exitCode}`
+  }
+}
+
+export type StartupError = ConfigInvalid | MetadataUnavailable | UnsupportedTask | AwsCallFailed

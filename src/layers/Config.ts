@@ -1,0 +1,96 @@
+// The sidecar's settings: read from the environment once, validated, never
+// silently defaulted when a value is present but wrong.
+import { Config as EffectConfig, Context, Effect, Layer, Option } from "effect"
+import { ConfigInvalid } from "../errors.ts"
+
+export type LogLevelName = "debug" | "info" | "warn" | "error"
+export type LogFormat = "json" | "text"
+
+export interface Settings {
+  readonly deregistrationWaitSeconds: number
+  readonly pollingFrequencySeconds: number
+  readonly targetContainerName: string | undefined
+  readonly drainExitCode: number
+  readonly logLevel: LogLevelName
+  readonly logFormat: LogFormat
+  /** From AWS_REGION / AWS_DEFAULT_REGION; otherwise the task ARN decides. */
+  readonly region: string | undefined
+  readonly startupTimeoutSeconds: number
+  /** Explicit target groups: skips ECS service discovery. */
+  readonly targetGroupArns: ReadonlyArray<string>
+  readonly dryRun: boolean
+}
+
+export const defaults: Settings = {
+  deregistrationWaitSeconds: 120,
+  pollingFrequencySeconds: 30,
+  targetContainerName: undefined,
+  drainExitCode: 0,
+  logLevel: "info",
+  logFormat: "json",
+  region: undefined,
+  startupTimeoutSeconds: 120,
+  targetGroupArns: [],
+  dryRun: false
+}
+
+type Parser<A> = (raw: string) => A | undefined
+
+const wholeNumber = (min: number, max: number): Parser<number> => (raw) => {
+  if (!/^\d{1,9}$/.test(raw)) return undefined
+  const n = Number(raw)
+  return n >= min && n <= max ? n : undefined
+}
+
+const oneOf = <const A extends string>(values: ReadonlyArray<A>): Parser<A> => (raw) =>
+  values.find((v) => v === raw.toLowerCase())
+
+const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/
+const targetGroupArnPattern = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/
+
+const parseTargetGroupArns: Parser<ReadonlyArray<string>> = (raw) => {
+  const arns = raw.split(",").map((s) => s.trim())
+  return arns.every((arn) => targetGroupArnPattern.test(arn)) ? [...new Set(arns)] : undefined
+}
+
+const booleans: Record<string, boolean> = { true: true, false: false, "1": true, "0": false, yes: true, no: false }
+
+/** Reads one variable: absent gives the default, present must parse. */
+const setting = <A>(variable: string, parse: Parser<A>, expected: string, fallback: A) =>
+  EffectConfig.option(EffectConfig.String(variable)).pipe(
+    Effect.orDie, // the environment provider cannot fail to read
+    Effect.flatMap(Option.match({
+      onNone: () => Effect.succeed(fallback),
+      onSome: (raw) => {
+        const value = raw.trim() === "" ? undefined : parse(raw.trim())
+        return value === undefined
+          ? Effect.fail(new ConfigInvalid({ variable, value: raw, expected }))
+          : Effect.succeed(value)
+      }
+    }))
+  )
+
+export const loadSettings: Effect.Effect<Settings, ConfigInvalid> = Effect.gen(function*() {
+  const region = yield* setting("AWS_REGION", (r) => regionPattern.test(r) ? r : undefined, "an AWS region such as us-east-1", undefined)
+  const defaultRegion = yield* setting("AWS_DEFAULT_REGION", (r) => regionPattern.test(r) ? r : undefined, "an AWS region such as us-east-1", undefined)
+  return {
+    deregistrationWaitSeconds: yield* setting("DEREGISTRATION_WAIT", wholeNumber(0, 86_400), "whole seconds from 0 to 86400", defaults.deregistrationWaitSeconds),
+    pollingFrequencySeconds: yield* setting("POLLING_FREQUENCY", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.pollingFrequencySeconds),
+    targetContainerName: yield* setting("TARGET_CONTAINER_NAME", (s) => s, "a container name from the task definition", defaults.targetContainerName),
+    drainExitCode: yield* setting("DRAIN_EXIT_CODE", wholeNumber(0, 255), "an exit code from 0 to 255", defaults.drainExitCode),
+    logLevel: yield* setting("LOG_LEVEL", oneOf(["debug", "info", "warn", "error"] as const), "one of debug, info, warn, error", defaults.logLevel),
+    logFormat: yield* setting("LOG_FORMAT", oneOf(["json", "text"] as const), "one of json, text", defaults.logFormat),
+    region: region ?? defaultRegion,
+    startupTimeoutSeconds: yield* setting("STARTUP_TIMEOUT", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.startupTimeoutSeconds),
+    targetGroupArns: yield* setting("TARGET_GROUP_ARNS", parseTargetGroupArns, "comma-separated target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", defaults.targetGroupArns),
+    dryRun: yield* setting("DRY_RUN", (s) => booleans[s.toLowerCase()], "true or false", defaults.dryRun)
+  }
+})
+
+export class Config extends Context.Service<Config, Settings>()("nlb-sidecar/Config") {
+  /** Reads the process environment (through Effect's ConfigProvider). */
+  static readonly layer = Layer.effect(Config, loadSettings)
+
+  static readonly layerTest = (overrides: Partial<Settings> = {}) =>
+    Layer.succeed(Config, { ...defaults, ...overrides })
+}

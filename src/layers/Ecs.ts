@@ -1,0 +1,94 @@
+// The ECS API, used only during discovery: which service this task belongs
+// to, its load balancers, and (bridge/host) the EC2 instance it runs on.
+import type { ECSClient } from "@aws-sdk/client-ecs"
+import { Context, Effect, Layer } from "effect"
+import type { AwsCallFailed } from "../errors.ts"
+import { AwsRegion } from "./AwsRegion.ts"
+import { callAws, sdkClientConfig } from "./aws.ts"
+
+export interface TaskDescription {
+  /** `service:NAME` for a service's task, `family:NAME` for a standalone one. */
+  readonly group: string | undefined
+  readonly containerInstanceArn: string | undefined
+  readonly containers: ReadonlyArray<{
+    readonly name: string
+    readonly networkBindings: ReadonlyArray<{ readonly containerPort: number; readonly hostPort: number; readonly protocol: string }>
+  }>
+}
+
+export interface ServiceLoadBalancer {
+  readonly targetGroupArn: string | undefined
+  readonly loadBalancerName: string | undefined
+  readonly containerName: string | undefined
+  readonly containerPort: number | undefined
+}
+
+export class Ecs extends Context.Service<Ecs, {
+  /** `undefined` when ECS does not know the task (DescribeTasks `failures`). */
+  readonly describeTask: (cluster: string, taskArn: string) => Effect.Effect<TaskDescription | undefined, AwsCallFailed>
+  /** `undefined` when ECS does not know the service. */
+  readonly describeServiceLoadBalancers: (
+    cluster: string,
+    service: string
+  ) => Effect.Effect<ReadonlyArray<ServiceLoadBalancer> | undefined, AwsCallFailed>
+  readonly describeEc2InstanceId: (cluster: string, containerInstanceArn: string) => Effect.Effect<string | undefined, AwsCallFailed>
+}>()("nlb-sidecar/Ecs") {
+  static readonly layer = Layer.effect(
+    Ecs,
+    Effect.gen(function*() {
+      const { region } = yield* AwsRegion
+      // Loaded on first use: a task that never needs ECS never pays for the client.
+      let client: Promise<{ client: ECSClient; sdk: typeof import("@aws-sdk/client-ecs") }> | undefined
+      const sdk = () =>
+        client ??= import("@aws-sdk/client-ecs").then((sdk) => ({ sdk, client: new sdk.ECSClient(sdkClientConfig(region)) }))
+      yield* Effect.addFinalizer(() => Effect.promise(async () => client && (await client).client.destroy()))
+
+      const describeTask = (cluster: string, taskArn: string) =>
+        callAws("ecs:DescribeTasks", async (abortSignal) => {
+          const { client, sdk: { DescribeTasksCommand } } = await sdk()
+          return client.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] }), { abortSignal })
+        }).pipe(Effect.map((out): TaskDescription | undefined => {
+          const task = out.tasks?.[0]
+          return task === undefined ? undefined : {
+            group: task.group,
+            containerInstanceArn: task.containerInstanceArn,
+            containers: (task.containers ?? []).map((c) => ({
+              name: c.name ?? "",
+              networkBindings: (c.networkBindings ?? []).map((b) => ({
+                containerPort: b.containerPort ?? 0,
+                hostPort: b.hostPort ?? 0,
+                protocol: b.protocol ?? "tcp"
+              }))
+            }))
+          }
+        }))
+
+      const describeServiceLoadBalancers = (cluster: string, service: string) =>
+        callAws("ecs:DescribeServices", async (abortSignal) => {
+          const { client, sdk: { DescribeServicesCommand } } = await sdk()
+          return client.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal })
+        }).pipe(Effect.map((out) => {
+          const found = out.services?.[0]
+          return found === undefined ? undefined : (found.loadBalancers ?? []).map((lb): ServiceLoadBalancer => ({
+            targetGroupArn: lb.targetGroupArn,
+            loadBalancerName: lb.loadBalancerName,
+            containerName: lb.containerName,
+            containerPort: lb.containerPort
+          }))
+        }))
+
+      const describeEc2InstanceId = (cluster: string, containerInstanceArn: string) =>
+        callAws("ecs:DescribeContainerInstances", async (abortSignal) => {
+          const { client, sdk: { DescribeContainerInstancesCommand } } = await sdk()
+          return client.send(
+            new DescribeContainerInstancesCommand({ cluster, containerInstances: [containerInstanceArn] }),
+            { abortSignal }
+          )
+        }).pipe(Effect.map((out) => out.containerInstances?.[0]?.ec2InstanceId))
+
+      return Ecs.of({ describeTask, describeServiceLoadBalancers, describeEc2InstanceId })
+    })
+  )
+
+  static readonly layerTest = (service: Ecs["Service"]) => Layer.succeed(Ecs, Ecs.of(service))
+}

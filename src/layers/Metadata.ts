@@ -1,0 +1,110 @@
+// ECS task metadata endpoint v4: who this task is, which containers it has
+// and how their ports are published.
+import { NodeHttpClient } from "@effect/platform-node"
+import { Config as EffectConfig, Context, Effect, Layer, Option, Schema } from "effect"
+import { HttpClient } from "effect/http"
+import { MetadataUnavailable } from "../errors.ts"
+import { retryDuringStartup } from "../retry.ts"
+import { Config } from "./Config.ts"
+
+// Only the fields the sidecar reads; everything else in the body is ignored,
+// and anything a given agent version may omit is optional.
+const PortMapping = Schema.Struct({
+  ContainerPort: Schema.Number,
+  Protocol: Schema.optional(Schema.String),
+  HostPort: Schema.optional(Schema.Number),
+  HostIp: Schema.optional(Schema.String)
+})
+
+const Network = Schema.Struct({
+  NetworkMode: Schema.String,
+  IPv4Addresses: Schema.optional(Schema.Array(Schema.String)),
+  IPv6Addresses: Schema.optional(Schema.Array(Schema.String))
+})
+
+const Container = Schema.Struct({
+  Name: Schema.String,
+  Type: Schema.optional(Schema.String),
+  KnownStatus: Schema.optional(Schema.String),
+  Ports: Schema.optional(Schema.Array(PortMapping)),
+  Networks: Schema.optional(Schema.Array(Network))
+})
+
+export const TaskMetadata = Schema.Struct({
+  Cluster: Schema.String,
+  TaskARN: Schema.String,
+  Family: Schema.String,
+  Revision: Schema.String,
+  ServiceName: Schema.optional(Schema.String),
+  LaunchType: Schema.optional(Schema.String),
+  AvailabilityZone: Schema.optional(Schema.String),
+  Containers: Schema.Array(Container)
+})
+export type TaskMetadata = typeof TaskMetadata.Type
+export type ContainerMetadata = typeof Container.Type
+
+const decodeTask = Schema.decodeUnknownEffect(TaskMetadata)
+
+/** Decodes a `/task` body, naming the offending field when it does not fit. */
+export const decodeTaskMetadata = (url: string, body: unknown): Effect.Effect<TaskMetadata, MetadataUnavailable> =>
+  decodeTask(body).pipe(
+    Effect.mapError((error) =>
+      new MetadataUnavailable({ url, detail: `unexpected /task body: ${error.message}`, retryable: false })
+    )
+  )
+
+const requestTimeout = "5 seconds"
+
+export class Metadata extends Context.Service<Metadata, {
+  /** `GET ${ECS_CONTAINER_METADATA_URI_V4}/task`, decoded; retried while the agent is not ready. */
+  readonly task: Effect.Effect<TaskMetadata, MetadataUnavailable>
+}>()("nlb-sidecar/Metadata") {
+  static readonly layer = Layer.effect(
+    Metadata,
+    Effect.gen(function*() {
+      const settings = yield* Config
+      const base = yield* EffectConfig.option(EffectConfig.String("ECS_CONTAINER_METADATA_URI_V4")).pipe(Effect.orDie)
+      const client = yield* HttpClient.HttpClient
+      const fail = (url: string, detail: string, retryable: boolean) =>
+        Effect.fail(new MetadataUnavailable({ url, detail, retryable }))
+
+      const fetchTask = Option.match(base, {
+        onNone: () =>
+          fail(
+            "ECS_CONTAINER_METADATA_URI_V4",
+            "the variable is not set: the sidecar must run in an ECS task (ECS agent 1.39.0+ or Fargate platform 1.4.0+ set it)",
+            false
+          ),
+        onSome: (uri) => {
+          const url = `${uri.replace(/\/+$/, "")}/task`
+          return client.get(url).pipe(
+            Effect.timeout(requestTimeout),
+            Effect.catch((error) => fail(url, `no answer: ${error.message}`, true)),
+            Effect.flatMap((response) =>
+              response.status >= 500
+                ? fail(url, `HTTP ${response.status}`, true)
+                : response.status !== 200
+                ? fail(url, `HTTP ${response.status}; is ECS_CONTAINER_METADATA_URI_V4 the agent's v4 URI?`, false)
+                : response.json.pipe(
+                  Effect.catch((error) => fail(url, `body is not JSON: ${error.message}`, false))
+                )
+            ),
+            Effect.flatMap((body) => decodeTaskMetadata(url, body))
+          )
+        }
+      })
+      // The body does not change while the task runs: one successful read serves all.
+      let cached: TaskMetadata | undefined
+      const task = Effect.suspend(() =>
+        cached !== undefined ? Effect.succeed(cached) : fetchTask.pipe(
+          retryDuringStartup("reading task metadata", settings.startupTimeoutSeconds),
+          Effect.tap((body) => Effect.sync(() => { cached = body }))
+        )
+      )
+      return Metadata.of({ task })
+    })
+  ).pipe(Layer.provide(NodeHttpClient.layerNodeHttp))
+
+  static readonly layerTest = (task: Effect.Effect<TaskMetadata, MetadataUnavailable>) =>
+    Layer.succeed(Metadata, Metadata.of({ task }))
+}

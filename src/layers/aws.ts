@@ -1,0 +1,77 @@
+// The one place where AWS SDK promises become Effects: timeouts, abort on
+// interruption, and SDK errors mapped to AwsCallFailed.
+import { Effect } from "effect"
+import { AwsCallFailed } from "../errors.ts"
+
+/**
+ * Retrying happens in the program (see src/retry.ts), not in the SDK: one
+ * place decides, logs and bounds every retry, and SDK attempts never
+ * multiply with ours. Hence `maxAttempts: 1` on every client.
+ */
+export const sdkClientConfig = (region: string) => ({ region, maxAttempts: 1 }) as const
+
+/** No call may stall the poll loop; the SDK request is aborted when this fires. */
+export const requestTimeout = "10 seconds"
+
+const retryableCodes = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TooManyRequestsException",
+  "RequestThrottled",
+  "RequestThrottledException",
+  "ServiceUnavailable",
+  "ServiceUnavailableException",
+  "InternalFailure",
+  "InternalError",
+  "ServerException",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "ExpiredToken",
+  "ExpiredTokenException",
+  // The container credentials endpoint can be slow to answer right after start.
+  "CredentialsProviderError",
+  "TimeoutError"
+])
+
+interface SdkErrorLike {
+  readonly name?: unknown
+  readonly code?: unknown
+  readonly message?: unknown
+  readonly $fault?: unknown
+  readonly $metadata?: { readonly httpStatusCode?: number; readonly requestId?: string }
+}
+
+export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
+  const e: SdkErrorLike = typeof error === "object" && error !== null ? error : {}
+  const status = e.$metadata?.httpStatusCode
+  const requestId = e.$metadata?.requestId
+  // Node socket errors carry `code` (ECONNRESET, ECONNREFUSED…) and no HTTP status.
+  const networkCode = typeof e.code === "string" && /^E[A-Z]+$/.test(e.code) ? e.code : undefined
+  const code = networkCode ?? (typeof e.name === "string" && e.name !== "Error" ? e.name : "UnknownError")
+  const retryable = retryableCodes.has(code) || networkCode !== undefined || (status !== undefined && status >= 500) ||
+    e.$fault === "server"
+  return new AwsCallFailed({
+    action,
+    code,
+    detail: typeof e.message === "string" && e.message !== "" ? e.message : String(error),
+    retryable,
+    ...(status === undefined ? {} : { httpStatus: status }),
+    ...(requestId === undefined ? {} : { requestId })
+  })
+}
+
+/** Runs one SDK call; interrupting the fiber aborts the HTTP request. */
+export const callAws = <A>(action: string, send: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, AwsCallFailed> =>
+  Effect.tryPromise({ try: (signal) => send(signal), catch: (error) => fromSdkError(action, error) }).pipe(
+    Effect.timeoutOrElse({
+      duration: requestTimeout,
+      orElse: () =>
+        Effect.fail(
+          new AwsCallFailed({ action, code: "RequestTimeout", detail: `no answer within ${requestTimeout}`, retryable: true })
+        )
+    })
+  )
+
+/** `arn:aws:ecs:eu-west-1:123456789012:task/...` → `eu-west-1`. */
+export const regionFromArn = (arn: string): string | undefined => arn.split(":")[3] || undefined
