@@ -1,6 +1,6 @@
 // Every way the sidecar can end, each with the process exit code an operator
 // sees in the ECS console (documented in the README's exit-code table).
-import { Runtime, Schema } from "effect"
+import { Cause, Exit, Runtime, Schema } from "effect"
 
 export const ExitCode = {
   drained: 0,
@@ -92,3 +92,9 @@ export class Drained extends Schema.TaggedError<Drained>()("Drained", {
 }
 
 export type StartupError = ConfigInvalid | MetadataUnavailable | UnsupportedTask | AwsCallFailed
+
+/** Interrupted by SIGTERM/SIGINT is a clean stop (0); otherwise the error's own code. */
+export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number =>
+  Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
+    ? ExitCode.interrupted
+    : Runtime.getErrorExitCode(Cause.squash(exit.cause))

@@ -1,8 +1,8 @@
 // Process entry point: wires the live layers, reports how the run ended, and
 // turns that into the documented exit code.
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer, Runtime } from "effect"
-import { ConfigInvalid, Drained, ExitCode } from "./errors.ts"
+import { Cause, Effect, Exit, Layer } from "effect"
+import { ConfigInvalid, Drained, ExitCode, exitCodeOf } from "./errors.ts"
 import { AwsRegion } from "./layers/AwsRegion.ts"
 import { Config, loadSettings, type Settings } from "./layers/Config.ts"
 import { Ecs } from "./layers/Ecs.ts"
@@ -20,11 +20,6 @@ const liveLayer = (settings: Settings) => {
     Layer.provideMerge(Layer.mergeAll(config, metadata))
   )
 }
-
-export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number =>
-  Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
-    ? ExitCode.interrupted
-    : Runtime.getErrorExitCode(Cause.squash(exit.cause))
 
 /** The last line of every run says why it ended and with which exit code. */
 const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>

@@ -1,0 +1,258 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Exit, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { Drained, exitCodeOf } from "../src/errors.ts"
+import type { Settings } from "../src/layers/Config.ts"
+import { sidecar } from "../src/programs/sidecar.ts"
+import { captureLogs } from "./support/logs.ts"
+import {
+  awsvpcTask,
+  type Call,
+  configTest,
+  ecsTest,
+  fixedRandom,
+  ipGroup,
+  metadataTest,
+  scriptedTargetHealth,
+  type Step,
+  tgArn
+} from "./support/mocks.ts"
+
+const web = tgArn("web")
+const admin = tgArn("admin", "fedcba9876543210")
+const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
+const s = 1000
+
+const start = (options: {
+  readonly timelines: Record<string, ReadonlyArray<Step>>
+  readonly settings?: Partial<Settings>
+  readonly random?: number
+  readonly twoGroups?: boolean
+}) =>
+  Effect.gen(function*() {
+    const calls: Array<Call> = []
+    const logs = captureLogs()
+    const lbs = options.twoGroups
+      ? [...loadBalancers, { targetGroupArn: admin, loadBalancerName: undefined, containerName: "app", containerPort: 9090 }]
+      : loadBalancers
+    const layer = Layer.mergeAll(
+      configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7, ...options.settings }),
+      metadataTest(awsvpcTask()),
+      ecsTest({ loadBalancers: lbs }),
+      scriptedTargetHealth({ timelines: options.timelines, groups: [ipGroup(web), ipGroup(admin)], calls }),
+      fixedRandom(options.random ?? 0),
+      logs.layer
+    )
+    assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+    const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(layer)))
+    const polls = () => calls.filter((c) => c.action === "DescribeTargetHealth")
+    return { fiber, calls, polls, logs: logs.records }
+  })
+
+/** Moves virtual time to `ms` (the TestClock starts at 0). */
+const at = (ms: number) => Clock.currentTimeMillis.pipe(Effect.flatMap((now) => TestClock.adjust(ms - now)))
+
+const expectDrained = (fiber: Fiber.Fiber<never, unknown>, exitCode: number) =>
+  Effect.gen(function*() {
+    const exit = fiber.pollUnsafe()
+    assert.isDefined(exit, "the sidecar should have exited")
+    if (exit === undefined || Exit.isSuccess(exit)) return assert.fail("expected a Drained failure")
+    assert.strictEqual(exitCodeOf(exit), exitCode)
+    const error = exit.cause.reasons[0]
+    assert.isTrue(error !== undefined && error._tag === "Fail" && error.error instanceof Drained)
+  })
+
+describe("sidecar: polling", () => {
+  it.effect("polls at once, then every POLLING_FREQUENCY (jitter pinned to its low end)", () =>
+    Effect.gen(function*() {
+      const { polls } = yield* start({ timelines: { [web]: [{ at: 0, state: "healthy" }] } })
+      yield* at(0)
+      assert.deepStrictEqual(polls().map((c) => c.at), [0])
+      yield* at(60 * s)
+      // 30 s −10% jitter with Random pinned to 0.
+      assert.deepStrictEqual(polls().map((c) => c.at), [0, 27 * s, 54 * s])
+    }))
+
+  it.effect("spreads the first poll over [0, min(2 s, interval)] and each interval over ±10%", () =>
+    Effect.gen(function*() {
+      const { polls } = yield* start({ timelines: { [web]: [{ at: 0, state: "healthy" }] }, random: 0.75 })
+      yield* at(70 * s)
+      // First poll at 0.75 × 2 s; then 30 s × (0.9 + 0.2 × 0.75) = 31.5 s.
+      assert.deepStrictEqual(polls().map((c) => c.at), [1500, 33_000, 64_500])
+    }))
+
+  it.effect("waits DEREGISTRATION_WAIT after draining is seen, then fails with Drained carrying DRAIN_EXIT_CODE", () =>
+    Effect.gen(function*() {
+      const { fiber, logs } = yield* start({
+        timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 95 * s, state: "draining", reason: "Target.DeregistrationInProgress" }] }
+      })
+      // Polls at 0, 27, 54, 81, 108 s: draining is first seen at 108 s.
+      yield* at(108 * s + 120 * s - 1)
+      assert.isUndefined(fiber.pollUnsafe(), "must not exit before the wait is over")
+      yield* at(108 * s + 120 * s)
+      yield* expectDrained(fiber, 7)
+      const deregistering = logs.find((l) => l.message === "target is deregistering")
+      assert.deepInclude(deregistering, { level: "info", targetGroupArn: web, targetId: "10.0.2.106", port: 8080, state: "draining" })
+    }))
+
+  it.effect("logs a state change at info and an unchanged poll at debug", () =>
+    Effect.gen(function*() {
+      const { logs } = yield* start({ timelines: { [web]: [{ at: 0, state: "initial", reason: "Elb.RegistrationInProgress" }, { at: 20 * s, state: "healthy" }] } })
+      yield* at(60 * s)
+      const polls = logs.filter((l) => l.message.startsWith("target state"))
+      assert.deepStrictEqual(polls.map((l) => [l.level, l.state]), [["info", "initial"], ["info", "healthy"], ["debug", "healthy"]])
+    }))
+})
+
+describe("sidecar: what counts as deregistration", () => {
+  it.effect("waits for a target that is not registered yet, then drains normally", () =>
+    Effect.gen(function*() {
+      const { fiber } = yield* start({
+        timelines: {
+          [web]: [
+            { at: 0, state: "unused", reason: "Target.NotRegistered" },
+            { at: 50 * s, state: "initial", reason: "Elb.RegistrationInProgress" },
+            { at: 100 * s, state: "healthy" },
+            { at: 200 * s, state: "draining" }
+          ]
+        }
+      })
+      yield* at(199 * s)
+      assert.isUndefined(fiber.pollUnsafe(), "not registered at startup is not a deregistration")
+      // Draining seen at the 216 s poll (8 × 27 s).
+      yield* at(216 * s + 120 * s - 1)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* at(216 * s + 120 * s)
+      yield* expectDrained(fiber, 7)
+    }))
+
+  it.effect("does not treat unhealthy.draining as deregistration", () =>
+    Effect.gen(function*() {
+      const { fiber, polls } = yield* start({
+        timelines: {
+          [web]: [
+            { at: 0, state: "healthy" },
+            { at: 20 * s, state: "unhealthy.draining", reason: "Target.FailedHealthChecks" },
+            { at: 100 * s, state: "healthy" }
+          ]
+        }
+      })
+      yield* at(1000 * s)
+      assert.isUndefined(fiber.pollUnsafe())
+      assert.isAbove(polls().length, 30)
+    }))
+
+  it.effect("catches a draining window missed between two polls (healthy, then not registered)", () =>
+    Effect.gen(function*() {
+      const { fiber } = yield* start({
+        timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 30 * s, state: "unused", reason: "Target.NotRegistered" }] }
+      })
+      yield* at(54 * s + 120 * s - 1)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* at(54 * s + 120 * s)
+      yield* expectDrained(fiber, 7)
+    }))
+
+  it.effect("treats InvalidTarget after registration as deregistration, but not before", () =>
+    Effect.gen(function*() {
+      const { fiber } = yield* start({
+        timelines: {
+          [web]: [{ at: 0, error: "InvalidTarget" }, { at: 40 * s, state: "healthy" }, { at: 60 * s, error: "InvalidTarget" }]
+        }
+      })
+      yield* at(59 * s)
+      assert.isUndefined(fiber.pollUnsafe(), "InvalidTarget before registration is waited out")
+      yield* at(81 * s + 120 * s)
+      yield* expectDrained(fiber, 7)
+    }))
+
+  it.effect("watches every target group, one DescribeTargetHealth each per poll, and exits when only the second drains", () =>
+    Effect.gen(function*() {
+      const { fiber, polls } = yield* start({
+        twoGroups: true,
+        timelines: {
+          [web]: [{ at: 0, state: "healthy" }],
+          [admin]: [{ at: 0, state: "healthy" }, { at: 50 * s, state: "draining" }]
+        }
+      })
+      yield* at(54 * s)
+      const byPoll = Object.groupBy(polls(), (c) => String(c.at))
+      assert.deepStrictEqual(Object.keys(byPoll), ["0", "27000", "54000"])
+      for (const calls of Object.values(byPoll)) {
+        assert.deepStrictEqual(calls?.map((c) => c.targetGroupArn).sort(), [web, admin].sort())
+      }
+      yield* at(54 * s + 120 * s)
+      yield* expectDrained(fiber, 7)
+    }))
+})
+
+describe("sidecar: failures while polling never end it", () => {
+  it.effect("backs off while polls fail (2x, 4x, capped at 4x) and returns to the interval after a success", () =>
+    Effect.gen(function*() {
+      const { fiber, polls } = yield* start({
+        timelines: {
+          [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 200 * s, state: "healthy" }, { at: 400 * s, state: "draining" }]
+        }
+      })
+      yield* at(330 * s)
+      // 0 ok, 27 fail → ×2 (54 s), 81 fail → ×4 (108 s), 189 fail → ×4, 297 ok → back to 27 s.
+      assert.deepStrictEqual(polls().map((c) => c.at / s), [0, 27, 81, 189, 297, 324])
+      assert.isUndefined(fiber.pollUnsafe())
+      // Draining at 400 is seen at 405 (324 + 3 × 27).
+      yield* at(405 * s + 120 * s)
+      yield* expectDrained(fiber, 7)
+    }))
+
+  it.effect("keeps running through AccessDenied and 5xx, logging each failure with its code and request id", () =>
+    Effect.gen(function*() {
+      const { fiber, logs } = yield* start({
+        timelines: {
+          [web]: [
+            { at: 0, state: "healthy" },
+            { at: 20 * s, error: "AccessDenied", retryable: false },
+            { at: 100 * s, error: "ServiceUnavailable" },
+            { at: 250 * s, state: "draining" }
+          ]
+        }
+      })
+      yield* at(249 * s)
+      assert.isUndefined(fiber.pollUnsafe())
+      const failures = logs.filter((l) => l.message === "poll failed")
+      assert.isAtLeast(failures.length, 3)
+      assert.deepInclude(failures[0], { level: "warn", error: "AccessDenied", requestId: "mock-request-id", targetGroupArn: web })
+      assert.isTrue(failures.some((l) => l.error === "ServiceUnavailable"))
+      yield* at(600 * s)
+      yield* expectDrained(fiber, 7)
+    }))
+})
+
+describe("sidecar: signals and dry run", () => {
+  const interruptAt = (ms: number) =>
+    Effect.gen(function*() {
+      const { fiber } = yield* start({
+        timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 60 * s, state: "draining" }] }
+      })
+      yield* at(ms)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* Fiber.interrupt(fiber)
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit)
+      if (exit !== undefined) assert.strictEqual(exitCodeOf(exit), 0)
+    })
+
+  it.effect("an interrupt while polling exits 0", () => interruptAt(10 * s))
+  it.effect("an interrupt during backoff exits 0", () => interruptAt(40 * s))
+  it.effect("an interrupt during the drain wait exits 0", () => interruptAt(150 * s))
+
+  it.effect("DRY_RUN logs the exit it would make and keeps running", () =>
+    Effect.gen(function*() {
+      const { fiber, logs } = yield* start({
+        settings: { dryRun: true },
+        timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 10 * s, state: "draining" }] }
+      })
+      yield* at(27 * s + 120 * s)
+      assert.isTrue(logs.some((l) => l.message === "dry run: would exit with code 7"))
+      yield* at(2000 * s)
+      assert.isUndefined(fiber.pollUnsafe())
+    }))
+})

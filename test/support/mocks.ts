@@ -1,0 +1,104 @@
+// Mock layers for unit tests: AWS answers scripted against virtual time.
+import { Clock, Effect, Layer, Random } from "effect"
+import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/domain.ts"
+import { AwsCallFailed } from "../../src/errors.ts"
+import { Config, type Settings } from "../../src/layers/Config.ts"
+import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
+import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
+import { TargetHealth } from "../../src/layers/TargetHealth.ts"
+
+/** What a target group answers from virtual time `at` (ms) on, until the next step. */
+export type Step =
+  | { readonly at: number; readonly state: string; readonly reason?: string }
+  | { readonly at: number; readonly error: string; readonly retryable?: boolean }
+
+export interface Call {
+  readonly at: number
+  readonly action: string
+  readonly targetGroupArn?: string
+}
+
+export const awsError = (action: string, code: string, retryable: boolean) =>
+  new AwsCallFailed({ action, code, detail: `${code} (mock)`, retryable, requestId: "mock-request-id" })
+
+/** A TargetHealth whose answers follow per-group timelines; every call is recorded in `calls`. */
+export const scriptedTargetHealth = (options: {
+  readonly timelines: Record<string, ReadonlyArray<Step>>
+  readonly groups?: ReadonlyArray<TargetGroup>
+  readonly calls: Array<Call>
+}) => {
+  const answerAt = (arn: string, now: number): Step | undefined =>
+    (options.timelines[arn] ?? []).filter((s) => s.at <= now).at(-1)
+
+  return TargetHealth.layerTest({
+    describeTargetGroups: (arns) =>
+      Clock.currentTimeMillis.pipe(Effect.map((at) => {
+        options.calls.push({ at, action: "DescribeTargetGroups" })
+        return (options.groups ?? []).filter((g) => arns.includes(g.arn))
+      })),
+    poll: (targetGroupArn: string, targets: ReadonlyArray<WatchedTarget>) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        options.calls.push({ at, action: "DescribeTargetHealth", targetGroupArn })
+        const step = answerAt(targetGroupArn, at)
+        if (step === undefined) return []
+        if ("error" in step) {
+          if (step.error === "InvalidTarget") {
+            return targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget", description: undefined }))
+          }
+          return yield* awsError("elasticloadbalancing:DescribeTargetHealth", step.error, step.retryable ?? true)
+        }
+        return targets.map((target): TargetObservation => ({ target, state: step.state, reason: step.reason, description: undefined }))
+      }),
+    listTargets: () => Effect.succeed([])
+  })
+}
+
+export const ecsTest = (options: {
+  readonly task?: TaskDescription | undefined
+  readonly loadBalancers?: ReadonlyArray<ServiceLoadBalancer> | undefined
+  readonly ec2InstanceId?: string
+  readonly failWith?: Partial<Record<"DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", AwsCallFailed>>
+  readonly calls?: Array<Call>
+}) => {
+  const record = (action: string) =>
+    Clock.currentTimeMillis.pipe(Effect.map((at) => options.calls?.push({ at, action })))
+  const answer = <A>(action: "DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", value: A) =>
+    record(action).pipe(Effect.andThen(() => {
+      const failure = options.failWith?.[action]
+      return failure === undefined ? Effect.succeed(value) : Effect.fail(failure)
+    }))
+  return Ecs.layerTest({
+    describeTask: () => answer("DescribeTasks", options.task),
+    describeServiceLoadBalancers: () => answer("DescribeServices", options.loadBalancers),
+    describeEc2InstanceId: () => answer("DescribeContainerInstances", options.ec2InstanceId)
+  })
+}
+
+export const metadataTest = (task: TaskMetadata) => Metadata.layerTest(Effect.succeed(task))
+
+/** Random pinned to one value: makes jitter deterministic (0 → first poll at t=0, intervals −10%). */
+export const fixedRandom = (value: number) =>
+  Layer.succeed(Random.Random, { nextDoubleUnsafe: () => value, nextIntUnsafe: () => Math.floor(value * Number.MAX_SAFE_INTEGER) })
+
+export const configTest = (overrides: Partial<Settings> = {}) => Config.layerTest(overrides)
+
+export const tgArn = (name: string, id = "0123456789abcdef") =>
+  `arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/${name}/${id}`
+
+export const awsvpcTask = (overrides: Partial<TaskMetadata> = {}): TaskMetadata => ({
+  Cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/default",
+  TaskARN: "arn:aws:ecs:us-east-1:111122223333:task/default/febee046097849aba589d4435207c04a",
+  Family: "web",
+  Revision: "3",
+  ServiceName: "web",
+  Containers: [
+    { Name: "~internal~ecs~pause", Type: "CNI_PAUSE", Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"] }] },
+    { Name: "app", Type: "NORMAL", Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"] }] },
+    { Name: "nlb-sidecar", Type: "NORMAL", Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"] }] }
+  ],
+  ...overrides
+})
+
+export const ipGroup = (arn: string): TargetGroup => ({ arn, targetType: "ip", protocol: "TCP", ipAddressType: "ipv4" })
+export const instanceGroup = (arn: string, protocol = "TCP"): TargetGroup => ({ arn, targetType: "instance", protocol, ipAddressType: "ipv4" })
