@@ -39,7 +39,7 @@ const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   })
 
 const run = Effect.gen(function*() {
-  const settings = yield* loadSettings
+  const settings = yield* loadSettings(process.env)
   return yield* sidecar.pipe(
     Effect.provide(liveLayer(settings)),
     reportEnd,

@@ -1,6 +1,6 @@
 // The sidecar's settings: read from the environment once, validated, never
 // silently defaulted when a value is present but wrong.
-import { Config as EffectConfig, Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { ConfigInvalid } from "../errors.ts"
 
 export type LogLevelName = "debug" | "info" | "warn" | "error"
@@ -19,6 +19,8 @@ export interface Settings {
   /** Explicit target groups: skips ECS service discovery. */
   readonly targetGroupArns: ReadonlyArray<string>
   readonly dryRun: boolean
+  /** Set by the ECS agent: the task metadata endpoint v4 for this container. */
+  readonly metadataUri: string | undefined
 }
 
 export const defaults: Settings = {
@@ -31,7 +33,8 @@ export const defaults: Settings = {
   region: undefined,
   startupTimeoutSeconds: 120,
   targetGroupArns: [],
-  dryRun: false
+  dryRun: false,
+  metadataUri: undefined
 }
 
 type Parser<A> = (raw: string) => A | undefined
@@ -55,41 +58,40 @@ const parseTargetGroupArns: Parser<ReadonlyArray<string>> = (raw) => {
 
 const booleans: Record<string, boolean> = { true: true, false: false, "1": true, "0": false, yes: true, no: false }
 
-/** Reads one variable: absent gives the default, present must parse. */
-const setting = <A>(variable: string, parse: Parser<A>, expected: string, fallback: A) =>
-  EffectConfig.option(EffectConfig.String(variable)).pipe(
-    Effect.orDie, // the environment provider cannot fail to read
-    Effect.flatMap(Option.match({
-      onNone: () => Effect.succeed(fallback),
-      onSome: (raw) => {
-        const value = raw.trim() === "" ? undefined : parse(raw.trim())
-        return value === undefined
-          ? Effect.fail(new ConfigInvalid({ variable, value: raw, expected }))
-          : Effect.succeed(value)
-      }
-    }))
-  )
+export type Environment = Readonly<Record<string, string | undefined>>
 
-export const loadSettings: Effect.Effect<Settings, ConfigInvalid> = Effect.gen(function*() {
-  const region = yield* setting("AWS_REGION", (r) => regionPattern.test(r) ? r : undefined, "an AWS region such as us-east-1", undefined)
-  const defaultRegion = yield* setting("AWS_DEFAULT_REGION", (r) => regionPattern.test(r) ? r : undefined, "an AWS region such as us-east-1", undefined)
+/**
+ * Reads one variable: absent gives the default, present must parse. The raw
+ * environment is read rather than Effect's Config, which treats an empty value
+ * as unset and would quietly default `POLLING_FREQUENCY=`.
+ */
+const setting = <A>(env: Environment, variable: string, parse: Parser<A>, expected: string, fallback: A) => {
+  const raw = env[variable]
+  if (raw === undefined) return Effect.succeed(fallback)
+  const value = raw.trim() === "" ? undefined : parse(raw.trim())
+  return value === undefined ? Effect.fail(new ConfigInvalid({ variable, value: raw, expected })) : Effect.succeed(value)
+}
+
+export const loadSettings = (env: Environment): Effect.Effect<Settings, ConfigInvalid> => Effect.gen(function*() {
+  const region = yield* setting(env, "AWS_REGION", (r) => regionPattern.test(r) ? r : undefined, "an AWS region such as us-east-1", undefined)
+  const defaultRegion = yield* setting(env, "AWS_DEFAULT_REGION", (r) => regionPattern.test(r) ? r : undefined, "an AWS region such as us-east-1", undefined)
   return {
-    deregistrationWaitSeconds: yield* setting("DEREGISTRATION_WAIT", wholeNumber(0, 86_400), "whole seconds from 0 to 86400", defaults.deregistrationWaitSeconds),
-    pollingFrequencySeconds: yield* setting("POLLING_FREQUENCY", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.pollingFrequencySeconds),
-    targetContainerName: yield* setting("TARGET_CONTAINER_NAME", (s) => s, "a container name from the task definition", defaults.targetContainerName),
-    drainExitCode: yield* setting("DRAIN_EXIT_CODE", wholeNumber(0, 255), "an exit code from 0 to 255", defaults.drainExitCode),
-    logLevel: yield* setting("LOG_LEVEL", oneOf(["debug", "info", "warn", "error"] as const), "one of debug, info, warn, error", defaults.logLevel),
-    logFormat: yield* setting("LOG_FORMAT", oneOf(["json", "text"] as const), "one of json, text", defaults.logFormat),
+    deregistrationWaitSeconds: yield* setting(env, "DEREGISTRATION_WAIT", wholeNumber(0, 86_400), "whole seconds from 0 to 86400", defaults.deregistrationWaitSeconds),
+    pollingFrequencySeconds: yield* setting(env, "POLLING_FREQUENCY", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.pollingFrequencySeconds),
+    targetContainerName: yield* setting(env, "TARGET_CONTAINER_NAME", (s) => s, "a container name from the task definition", defaults.targetContainerName),
+    drainExitCode: yield* setting(env, "DRAIN_EXIT_CODE", wholeNumber(0, 255), "an exit code from 0 to 255", defaults.drainExitCode),
+    logLevel: yield* setting(env, "LOG_LEVEL", oneOf(["debug", "info", "warn", "error"] as const), "one of debug, info, warn, error", defaults.logLevel),
+    logFormat: yield* setting(env, "LOG_FORMAT", oneOf(["json", "text"] as const), "one of json, text", defaults.logFormat),
     region: region ?? defaultRegion,
-    startupTimeoutSeconds: yield* setting("STARTUP_TIMEOUT", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.startupTimeoutSeconds),
-    targetGroupArns: yield* setting("TARGET_GROUP_ARNS", parseTargetGroupArns, "comma-separated target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", defaults.targetGroupArns),
-    dryRun: yield* setting("DRY_RUN", (s) => booleans[s.toLowerCase()], "true or false", defaults.dryRun)
+    startupTimeoutSeconds: yield* setting(env, "STARTUP_TIMEOUT", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.startupTimeoutSeconds),
+    targetGroupArns: yield* setting(env, "TARGET_GROUP_ARNS", parseTargetGroupArns, "comma-separated target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", defaults.targetGroupArns),
+    dryRun: yield* setting(env, "DRY_RUN", (s) => booleans[s.toLowerCase()], "true or false", defaults.dryRun),
+    metadataUri: yield* setting(env, "ECS_CONTAINER_METADATA_URI_V4", (s) => URL.canParse(s) ? s : undefined, "the agent's http:// URI", undefined)
   }
 })
 
 export class Config extends Context.Service<Config, Settings>()("nlb-sidecar/Config") {
-  /** Reads the process environment (through Effect's ConfigProvider). */
-  static readonly layer = Layer.effect(Config, loadSettings)
+  static readonly layer = Layer.effect(Config, Effect.suspend(() => loadSettings(process.env)))
 
   static readonly layerTest = (overrides: Partial<Settings> = {}) =>
     Layer.succeed(Config, { ...defaults, ...overrides })

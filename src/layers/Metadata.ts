@@ -1,7 +1,7 @@
 // ECS task metadata endpoint v4: who this task is, which containers it has
 // and how their ports are published.
 import { NodeHttpClient } from "@effect/platform-node"
-import { Config as EffectConfig, Context, Effect, Layer, Option, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { HttpClient } from "effect/http"
 import { MetadataUnavailable } from "../errors.ts"
 import { retryDuringStartup } from "../retry.ts"
@@ -63,19 +63,18 @@ export class Metadata extends Context.Service<Metadata, {
     Metadata,
     Effect.gen(function*() {
       const settings = yield* Config
-      const base = yield* EffectConfig.option(EffectConfig.String("ECS_CONTAINER_METADATA_URI_V4")).pipe(Effect.orDie)
       const client = yield* HttpClient.HttpClient
       const fail = (url: string, detail: string, retryable: boolean) =>
         Effect.fail(new MetadataUnavailable({ url, detail, retryable }))
 
-      const fetchTask = Option.match(base, {
-        onNone: () =>
-          fail(
-            "ECS_CONTAINER_METADATA_URI_V4",
-            "the variable is not set: the sidecar must run in an ECS task (ECS agent 1.39.0+ or Fargate platform 1.4.0+ set it)",
-            false
-          ),
-        onSome: (uri) => {
+      const uri = settings.metadataUri
+      const fetchTask = uri === undefined
+        ? fail(
+          "ECS_CONTAINER_METADATA_URI_V4",
+          "the variable is not set: the sidecar must run in an ECS task (ECS agent 1.39.0+ or Fargate platform 1.4.0+ set it)",
+          false
+        )
+        : Effect.suspend(() => {
           const url = `${uri.replace(/\/+$/, "")}/task`
           return client.get(url).pipe(
             Effect.timeout(requestTimeout),
@@ -91,8 +90,7 @@ export class Metadata extends Context.Service<Metadata, {
             ),
             Effect.flatMap((body) => decodeTaskMetadata(url, body))
           )
-        }
-      })
+        })
       // The body does not change while the task runs: one successful read serves all.
       let cached: TaskMetadata | undefined
       const task = Effect.suspend(() =>

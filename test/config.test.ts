@@ -1,0 +1,105 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Schema } from "effect"
+import { ConfigInvalid, exitCodeOf } from "../src/errors.ts"
+import { defaults, loadSettings } from "../src/layers/Config.ts"
+
+const load = (env: Record<string, string>) => loadSettings(env)
+
+const rejects = (env: Record<string, string>, variable: string) =>
+  Effect.gen(function*() {
+    const exit = yield* Effect.exit(load(env))
+    assert.strictEqual(exitCodeOf(exit), 2)
+    const error = yield* Effect.flip(load(env))
+    assert.instanceOf(error, ConfigInvalid)
+    assert.strictEqual(error.variable, variable)
+    assert.include(error.message, variable)
+    assert.include(error.message, JSON.stringify(env[variable]))
+  })
+
+describe("Config", () => {
+  it.effect("uses the documented defaults when nothing is set", () =>
+    Effect.gen(function*() {
+      const settings = yield* load({})
+      assert.deepStrictEqual(settings, defaults)
+      assert.strictEqual(settings.deregistrationWaitSeconds, 120)
+      assert.strictEqual(settings.pollingFrequencySeconds, 30)
+    }))
+
+  it.effect("reads every variable", () =>
+    Effect.gen(function*() {
+      const settings = yield* load({
+        DEREGISTRATION_WAIT: "0",
+        POLLING_FREQUENCY: "5",
+        TARGET_CONTAINER_NAME: "app",
+        DRAIN_EXIT_CODE: "255",
+        LOG_LEVEL: "DEBUG",
+        LOG_FORMAT: "text",
+        AWS_DEFAULT_REGION: "eu-west-1",
+        STARTUP_TIMEOUT: "30",
+        TARGET_GROUP_ARNS: "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef, arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/admin/fedcba9876543210",
+        DRY_RUN: "true",
+        ECS_CONTAINER_METADATA_URI_V4: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a"
+      })
+      assert.deepStrictEqual(settings, {
+        deregistrationWaitSeconds: 0,
+        pollingFrequencySeconds: 5,
+        targetContainerName: "app",
+        drainExitCode: 255,
+        logLevel: "debug",
+        logFormat: "text",
+        region: "eu-west-1",
+        startupTimeoutSeconds: 30,
+        targetGroupArns: [
+          "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef",
+          "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/admin/fedcba9876543210"
+        ],
+        dryRun: true,
+        metadataUri: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a"
+      })
+    }))
+
+  it.effect("prefers AWS_REGION over AWS_DEFAULT_REGION", () =>
+    Effect.gen(function*() {
+      const settings = yield* load({ AWS_REGION: "us-west-2", AWS_DEFAULT_REGION: "eu-west-1" })
+      assert.strictEqual(settings.region, "us-west-2")
+    }))
+
+  it.effect.each([
+    ["POLLING_FREQUENCY", "abc"],
+    ["POLLING_FREQUENCY", "-5"],
+    ["POLLING_FREQUENCY", "1.5"],
+    ["POLLING_FREQUENCY", ""],
+    ["POLLING_FREQUENCY", "0"],
+    ["DEREGISTRATION_WAIT", "abc"],
+    ["DEREGISTRATION_WAIT", "-5"],
+    ["DEREGISTRATION_WAIT", "1.5"],
+    ["DEREGISTRATION_WAIT", ""],
+    ["DEREGISTRATION_WAIT", "1e3"],
+    ["DRAIN_EXIT_CODE", "256"],
+    ["DRAIN_EXIT_CODE", "-1"],
+    ["LOG_LEVEL", "verbose"],
+    ["LOG_FORMAT", "xml"],
+    ["AWS_REGION", "mars"],
+    ["AWS_REGION", ""],
+    ["TARGET_CONTAINER_NAME", ""],
+    ["STARTUP_TIMEOUT", "0"],
+    ["TARGET_GROUP_ARNS", "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/net/x/0123456789abcdef"],
+    ["DRY_RUN", "maybe"],
+    ["ECS_CONTAINER_METADATA_URI_V4", "not a uri"]
+  ] as const)("rejects %s=%j with exit code 2 and a message naming both", ([variable, value]) =>
+    rejects({ [variable]: value }, variable))
+
+  it.effect.prop(
+    "never dies on arbitrary values: each variable either parses or is named in a ConfigInvalid",
+    [Schema.String, Schema.Literals(["DEREGISTRATION_WAIT", "POLLING_FREQUENCY", "DRAIN_EXIT_CODE", "LOG_LEVEL", "LOG_FORMAT", "AWS_REGION", "STARTUP_TIMEOUT", "TARGET_GROUP_ARNS", "DRY_RUN", "TARGET_CONTAINER_NAME"])],
+    ([value, variable]) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(load({ [variable]: value }))
+        if (Exit.isFailure(exit)) {
+          assert.strictEqual(exitCodeOf(exit), 2)
+          const error = yield* Effect.flip(load({ [variable]: value }))
+          assert.strictEqual(error.variable, variable)
+        }
+      })
+  )
+})
