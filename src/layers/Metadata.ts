@@ -59,7 +59,8 @@ export class Metadata extends Context.Service<Metadata, {
   /** `GET ${ECS_CONTAINER_METADATA_URI_V4}/task`, decoded; retried while the agent is not ready. */
   readonly task: Effect.Effect<TaskMetadata, MetadataUnavailable>
 }>()("nlb-sidecar/Metadata") {
-  static readonly layer = Layer.effect(
+  /** Needs an HttpClient: tests give it a scripted one. */
+  static readonly layerNoDeps = Layer.effect(
     Metadata,
     Effect.gen(function*() {
       const settings = yield* Config
@@ -101,7 +102,9 @@ export class Metadata extends Context.Service<Metadata, {
       )
       return Metadata.of({ task })
     })
-  ).pipe(Layer.provide(NodeHttpClient.layerNodeHttp))
+  )
+
+  static readonly layer = Metadata.layerNoDeps.pipe(Layer.provide(NodeHttpClient.layerNodeHttp))
 
   static readonly layerTest = (task: Effect.Effect<TaskMetadata, MetadataUnavailable>) =>
     Layer.succeed(Metadata, Metadata.of({ task }))
