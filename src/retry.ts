@@ -1,6 +1,6 @@
 // Retry policies, in one place: the SDK clients never retry on their own
 // (see src/layers/aws.ts), so every retry the sidecar makes is one of these.
-import { Duration, Effect, Random, Schedule } from "effect"
+import { Context, Duration, Effect, Random, Schedule } from "effect"
 
 interface Retryable {
   readonly retryable: boolean
@@ -55,3 +55,14 @@ export const pollDelayMillis = (intervalSeconds: number, consecutiveFailures: nu
 /** The first poll lands within [0, min(2 s, interval)] for the same reason. */
 export const firstPollDelayMillis = (intervalSeconds: number, random01: number): number =>
   Math.min(2_000, intervalSeconds * 1000) * random01
+
+/**
+ * The poll timing as a replaceable reference, so that the fleet simulation can
+ * compare it with naive fixed-interval polling.
+ */
+export const PollTiming = Context.Reference<{
+  readonly firstDelayMillis: (intervalSeconds: number, random01: number) => number
+  readonly delayMillis: (intervalSeconds: number, consecutiveFailures: number, random01: number) => number
+}>("nlb-sidecar/PollTiming", {
+  defaultValue: () => ({ firstDelayMillis: firstPollDelayMillis, delayMillis: pollDelayMillis })
+})

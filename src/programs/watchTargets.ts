@@ -4,7 +4,7 @@ import { Duration, Effect, Random, Schedule } from "effect"
 import { type TargetObservation, targetKey, type WatchedTarget } from "../domain.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { firstPollDelayMillis, pollDelayMillis } from "../retry.ts"
+import { PollTiming } from "../retry.ts"
 import { hasChanged, initialMemory, isDeregistering, remember, type TargetMemory } from "./deregistration.ts"
 
 export interface PollResult {
@@ -32,6 +32,7 @@ export const watchUntilDeregistering = (targets: ReadonlyArray<WatchedTarget>) =
   Effect.gen(function*() {
     const settings = yield* Config
     const elb = yield* TargetHealth
+    const timing = yield* PollTiming
     const groups = groupByTargetGroup(targets)
     const memory = new Map<string, TargetMemory>()
     let consecutiveFailures = 0
@@ -79,11 +80,11 @@ export const watchUntilDeregistering = (targets: ReadonlyArray<WatchedTarget>) =
     const schedule = Schedule.spaced(Duration.seconds(settings.pollingFrequencySeconds)).pipe(
       Schedule.setInputType<PollResult>(),
       Schedule.modifyDelay(({ input }) =>
-        Random.next.pipe(Effect.map((r) => pollDelayMillis(settings.pollingFrequencySeconds, input.consecutiveFailures, r)))
+        Random.next.pipe(Effect.map((r) => timing.delayMillis(settings.pollingFrequencySeconds, input.consecutiveFailures, r)))
       )
     )
 
-    const firstDelay = firstPollDelayMillis(settings.pollingFrequencySeconds, yield* Random.next)
+    const firstDelay = timing.firstDelayMillis(settings.pollingFrequencySeconds, yield* Random.next)
     yield* Effect.logDebug("first poll scheduled").pipe(Effect.annotateLogs({ inMs: Math.round(firstDelay) }))
     yield* Effect.sleep(Duration.millis(firstDelay))
     const last = yield* Effect.repeat(poll, { schedule, until: (r) => r.deregistering !== undefined })
