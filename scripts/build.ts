@@ -4,6 +4,9 @@ import { build } from "esbuild"
 await build({
   entryPoints: { main: "src/main.ts" },
   outdir: "dist",
+  // main.js stays tiny: each command imports its own chunk (see src/main.ts).
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
   platform: "node",
   format: "esm",

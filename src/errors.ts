@@ -91,6 +91,13 @@ export class Drained extends Schema.TaggedError<Drained>()("Drained", {
   }
 }
 
+/** `check` found a problem; it has already printed the report. */
+export class CheckFailed extends Schema.TaggedError<CheckFailed>()("CheckFailed", { exitCode: Schema.Number }) {
+  override get [Runtime.errorExitCode]() {
+    return this.exitCode
+  }
+}
+
 export type StartupError = ConfigInvalid | MetadataUnavailable | UnsupportedTask | AwsCallFailed
 
 /** Interrupted by SIGTERM/SIGINT is a clean stop (0); otherwise the error's own code. */

@@ -2,6 +2,7 @@
 import { Duration, Effect } from "effect"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
+import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
 import { watchUntilDeregistering } from "./watchTargets.ts"
 
@@ -9,7 +10,7 @@ export const sidecar = Effect.gen(function*() {
   const settings = yield* Config
   yield* Effect.logInfo("configuration").pipe(Effect.annotateLogs({ ...settings }))
 
-  const discovery = yield* discoverTargets
+  const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets)
   yield* Effect.logInfo("watching targets").pipe(Effect.annotateLogs({
     cluster: discovery.cluster,
     taskArn: discovery.taskArn,

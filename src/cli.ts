@@ -1,0 +1,113 @@
+// The Effect commands (run, check): wires the live layers, reports how a run
+// ended, and turns that into the documented exit code.
+import { writeFileSync } from "node:fs"
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, Console, Duration, Effect, Exit, Layer, Schedule } from "effect"
+import { CheckFailed, ConfigInvalid, Drained, ExitCode, exitCodeOf } from "./errors.ts"
+import { AwsRegion } from "./layers/AwsRegion.ts"
+import { Config, loadSettings, type Settings } from "./layers/Config.ts"
+import { Ecs } from "./layers/Ecs.ts"
+import * as Logging from "./layers/Logging.ts"
+import { Metadata } from "./layers/Metadata.ts"
+import { TargetHealth } from "./layers/TargetHealth.ts"
+import { check, failedCheck, formatCheckReport } from "./programs/check.ts"
+import { sidecar } from "./programs/sidecar.ts"
+import { heartbeatEveryMillis, heartbeatFile } from "./heartbeat.ts"
+
+const liveLayer = (settings: Settings) => {
+  const config = Layer.succeed(Config, settings)
+  const metadata = Metadata.layer.pipe(Layer.provide(config))
+  const region = AwsRegion.layer.pipe(Layer.provide([config, metadata]))
+  return Layer.mergeAll(TargetHealth.layer, Ecs.layer).pipe(
+    Layer.provide(region),
+    Layer.provideMerge(Layer.mergeAll(config, metadata))
+  )
+}
+
+/** The last line of every run says why it ended and with which exit code. */
+const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.onExit(self, (exit) => {
+    const exitCode = exitCodeOf(exit)
+    if (Exit.isSuccess(exit)) return Effect.void
+    if (Cause.hasInterruptsOnly(exit.cause)) return Effect.logInfo("stopped by signal").pipe(Effect.annotateLogs({ exitCode }))
+    const error = Cause.findErrorOption(exit.cause)
+    if (error._tag === "Some") {
+      const e = error.value
+      const fields = { exitCode, error: (e as { _tag?: string })._tag ?? "Error" }
+      return e instanceof Drained
+        ? Effect.logInfo(e.message).pipe(Effect.annotateLogs(fields))
+        : Effect.logError(e instanceof Error ? e.message : String(e)).pipe(Effect.annotateLogs(fields))
+    }
+    return Effect.logError("unexpected error", exit.cause).pipe(Effect.annotateLogs({ exitCode }))
+  })
+
+/** Stamps the heartbeat file while the program runs; a failed write is logged once, never fatal. */
+const heartbeat = Layer.effectDiscard(Effect.gen(function*() {
+  const file = heartbeatFile()
+  let warned = false
+  const stamp = Effect.sync(() => {
+    try {
+      writeFileSync(file, String(Date.now()))
+      return undefined
+    } catch (error) {
+      return String(error)
+    }
+  }).pipe(Effect.flatMap((error) =>
+    error === undefined || warned
+      ? Effect.void
+      : Effect.sync(() => (warned = true)).pipe(
+        Effect.andThen(Effect.logWarning("cannot write the heartbeat file; the healthcheck command will report unhealthy")),
+        Effect.annotateLogs({ file, error })
+      )
+  ))
+  yield* Effect.forkScoped(stamp.pipe(Effect.repeat(Schedule.spaced(Duration.millis(heartbeatEveryMillis)))))
+}))
+
+const reportConfigError = (e: ConfigInvalid) =>
+  Effect.logError(e.message).pipe(Effect.annotateLogs({ exitCode: ExitCode.config, error: e._tag }))
+
+const run = Effect.gen(function*() {
+  const settings = yield* loadSettings(process.env)
+  return yield* sidecar.pipe(
+    Effect.provide(Layer.merge(liveLayer(settings), heartbeat)),
+    reportEnd,
+    Effect.provide(Logging.layer(settings.logFormat, settings.logLevel))
+  )
+}).pipe(Effect.tapError((e) => e instanceof ConfigInvalid ? reportConfigError(e) : Effect.void))
+
+/** `check [--json]`: prints a report; the exit code is the one `run` would end with at startup. */
+const checkCommand = (json: boolean) =>
+  Effect.gen(function*() {
+    const settings = yield* loadSettings(process.env)
+    const ran = yield* check.pipe(
+      // Building the layers reads the metadata too: that can fail before the check starts.
+      Effect.provide(liveLayer(settings)),
+      Effect.exit,
+      // Retry warnings would interleave with the report.
+      Effect.provide(Logging.layer(settings.logFormat, "error"))
+    )
+    const report = Exit.isSuccess(ran) ? ran.value : failedCheck(ran)
+    yield* Console.log(json ? JSON.stringify(report) : formatCheckReport(report))
+    if (!report.ok) return yield* Effect.fail(new CheckFailed({ exitCode: report.exitCode }))
+  }).pipe(Effect.tapError((e) => e instanceof ConfigInvalid ? reportConfigError(e) : Effect.void))
+
+const args = process.argv.slice(3)
+const commands: Record<string, Effect.Effect<unknown, unknown>> = {
+  run,
+  check: checkCommand(args.includes("--json"))
+}
+
+const command = process.argv[2] ?? "run"
+const program = commands[command] ?? Effect.fail(
+  new ConfigInvalid({ variable: "command", value: command, expected: "one of run, check, healthcheck" })
+).pipe(Effect.tapError(reportConfigError))
+
+NodeRuntime.runMain(program.pipe(Effect.provide(Logging.layer("json", "info"))), {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => {
+    const code = exitCodeOf(exit)
+    onExit(code)
+    // Exit now rather than when idle sockets time out; logs are written synchronously.
+    process.exit(code)
+  }
+})

@@ -1,0 +1,93 @@
+// TARGET_GROUP_ARNS: no ECS service to ask, so find this task's own target in
+// each named group from an unfiltered DescribeTargetHealth.
+import { Duration, Effect, Schedule } from "effect"
+import type { TargetGroup, WatchedTarget } from "../domain.ts"
+import { type AwsCallFailed, type MetadataUnavailable, UnsupportedTask } from "../errors.ts"
+import { Config } from "../layers/Config.ts"
+import { Ecs } from "../layers/Ecs.ts"
+import { type ContainerMetadata, Metadata } from "../layers/Metadata.ts"
+import { TargetHealth } from "../layers/TargetHealth.ts"
+import { retryDuringStartup } from "../retry.ts"
+import type { Discovery } from "./discoverTargets.ts"
+
+const unsupported = (problem: string, fix: string) => Effect.fail(new UnsupportedTask({ problem, fix }))
+
+export const discoverStandaloneTargets: Effect.Effect<
+  Discovery,
+  UnsupportedTask | AwsCallFailed | MetadataUnavailable,
+  Config | Metadata | Ecs | TargetHealth
+> = Effect.gen(function*() {
+  const settings = yield* Config
+  const task = yield* (yield* Metadata).task
+  const elb = yield* TargetHealth
+  const ecs = yield* Ecs
+  const retried = (what: string) => retryDuringStartup(what, settings.startupTimeoutSeconds)
+
+  const named = settings.targetContainerName
+  const containers = task.Containers.filter((c) => c.Type !== "CNI_PAUSE" && (named === undefined || c.Name === named))
+  const container: ContainerMetadata | undefined = containers.find((c) => c.Networks?.length)
+  if (container === undefined) {
+    return yield* unsupported(
+      named === undefined ? "the task metadata lists no container with a network" : `TARGET_CONTAINER_NAME=${named} names no container of this task with a network`,
+      "Set TARGET_CONTAINER_NAME to the container the load balancer sends traffic to."
+    )
+  }
+  const mode = container.Networks?.[0]?.NetworkMode ?? ""
+
+  // Which registrations are this task's: its IPs (awsvpc), or its instance and host ports.
+  let isOurs: (id: string, port: number) => boolean
+  if (mode === "awsvpc") {
+    const ips = new Set(containers.flatMap((c) => c.Networks?.flatMap((n) => [...(n.IPv4Addresses ?? []), ...(n.IPv6Addresses ?? [])]) ?? []))
+    isOurs = (id) => ips.has(id)
+  } else if (mode === "bridge" || mode === "host") {
+    const described = yield* ecs.describeTask(task.Cluster, task.TaskARN).pipe(retried("ecs:DescribeTasks"))
+    const instanceArn = described?.containerInstanceArn
+    const instanceId = instanceArn === undefined
+      ? undefined
+      : yield* ecs.describeEc2InstanceId(task.Cluster, instanceArn).pipe(retried("ecs:DescribeContainerInstances"))
+    if (instanceId === undefined) {
+      return yield* unsupported(`ECS reports no EC2 instance for task ${task.TaskARN}`, `${mode} networking needs an EC2 launch type task.`)
+    }
+    const ports = new Set([
+      ...containers.flatMap((c) => c.Ports?.map((p) => p.HostPort ?? (mode === "host" ? p.ContainerPort : -1)) ?? []),
+      ...(described?.containers ?? []).flatMap((c) => c.networkBindings.map((b) => b.hostPort))
+    ])
+    isOurs = (id, port) => id === instanceId && ports.has(port)
+  } else {
+    return yield* unsupported(`container ${container.Name} uses network mode ${mode || "(none)"}, which a load balancer cannot reach`, "Use awsvpc, bridge or host networking.")
+  }
+
+  const findOurs = Effect.forEach(settings.targetGroupArns, (arn) =>
+    elb.listTargets(arn).pipe(
+      retried("elasticloadbalancing:DescribeTargetHealth"),
+      Effect.map((registered) =>
+        registered.filter((r) => isOurs(r.id, r.port)).map((r): WatchedTarget => ({
+          targetGroupArn: arn,
+          id: r.id,
+          port: r.port,
+          containerName: container.Name,
+          containerPort: r.port
+        }))
+      )
+    ))
+
+  // Something else registers the task (a script, a controller): wait for it.
+  const found = yield* findOurs.pipe(
+    Effect.tap((perGroup) =>
+      Effect.forEach(settings.targetGroupArns.filter((_, i) => perGroup[i]?.length === 0), (arn) =>
+        Effect.logInfo("waiting for this task to be registered").pipe(Effect.annotateLogs({ targetGroupArn: arn })))
+    ),
+    Effect.repeat({
+      schedule: Schedule.spaced(Duration.seconds(settings.pollingFrequencySeconds)),
+      until: (perGroup) => perGroup.every((targets) => targets.length > 0)
+    })
+  )
+
+  const targetGroups = settings.targetGroupArns.map((arn): TargetGroup => ({
+    arn,
+    targetType: mode === "awsvpc" ? "ip" : "instance",
+    protocol: undefined,
+    ipAddressType: undefined
+  }))
+  return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName: task.ServiceName, networkMode: mode, targetGroups, targets: found.flat() }
+})
