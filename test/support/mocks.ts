@@ -5,7 +5,7 @@ import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
-import { TargetHealth } from "../../src/layers/TargetHealth.ts"
+import { type RegisteredTarget, TargetHealth } from "../../src/layers/TargetHealth.ts"
 
 /** What a target group answers from virtual time `at` (ms) on, until the next step. */
 export type Step =
@@ -26,6 +26,8 @@ export const scriptedTargetHealth = (options: {
   readonly timelines: Record<string, ReadonlyArray<Step>>
   readonly groups?: ReadonlyArray<TargetGroup>
   readonly calls: Array<Call>
+  /** Unfiltered DescribeTargetHealth answers per group, from virtual time `at` on. */
+  readonly registered?: Record<string, ReadonlyArray<{ readonly at: number; readonly targets: ReadonlyArray<RegisteredTarget> }>>
 }) => {
   const answerAt = (arn: string, now: number): Step | undefined =>
     (options.timelines[arn] ?? []).filter((s) => s.at <= now).at(-1)
@@ -50,7 +52,11 @@ export const scriptedTargetHealth = (options: {
         }
         return targets.map((target): TargetObservation => ({ target, state: step.state, reason: step.reason, description: undefined }))
       }),
-    listTargets: () => Effect.succeed([])
+    listTargets: (targetGroupArn: string) =>
+      Clock.currentTimeMillis.pipe(Effect.map((at) => {
+        options.calls.push({ at, action: "DescribeTargetHealth", targetGroupArn })
+        return (options.registered?.[targetGroupArn] ?? []).filter((r) => r.at <= at).at(-1)?.targets ?? []
+      }))
   })
 }
 
