@@ -1,5 +1,8 @@
 // Bundles the sidecar into one ESM file: the image ships only dist/.
+import { rmSync } from "node:fs"
 import { build } from "esbuild"
+
+rmSync("dist", { recursive: true, force: true })
 
 await build({
   entryPoints: { main: "src/main.ts" },
@@ -9,6 +12,8 @@ await build({
   chunkNames: "chunks/[name]-[hash]",
   bundle: true,
   platform: "node",
+  // The SDK's ES modules: smaller bundles, and named exports through dynamic import().
+  mainFields: ["module", "main"],
   format: "esm",
   target: "node24",
   minify: true,
