@@ -23,6 +23,8 @@ export interface RunningSimulator {
   readonly metadataUri: string
   readonly region: string
   readonly scenario: Scenario
+  /** Date.now() when the simulator started: t=0 of its timelines and of the request log. */
+  readonly startedAt: number
   readonly requests: () => ReadonlyArray<RecordedRequest>
   readonly close: () => Promise<void>
 }
@@ -153,6 +155,7 @@ export const startSimulator = async (options: {
     metadataUri: `${endpoint}/v4/${metadataId}`,
     region: scenario.region,
     scenario,
+    startedAt,
     requests: () => [...log],
     close: () =>
       new Promise<void>((resolve) => {

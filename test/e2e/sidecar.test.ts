@@ -1,0 +1,171 @@
+// The built sidecar as a real process against the simulator: real SDK, real
+// HTTP, real signals. Short timings (POLLING_FREQUENCY=1, DEREGISTRATION_WAIT=1).
+import { describe, expect, it } from "vitest"
+import { adminGroupArn, webGroupArn } from "../../src/simulator/scenarios.ts"
+import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
+
+const drainAtMs = 2500
+const waitMs = 1000
+
+/** Exit 0 within [wait, wait + 1 s] after the first poll that saw draining; one poll per group per interval. */
+const expectDrainedOnTime = (run: ScenarioRun, groups: ReadonlyArray<string> = [webGroupArn], exitCode = 0) => {
+  expect(run.code, run.stdout + run.stderr).toBe(exitCode)
+  const drainingGroup = groups.at(-1)
+  const firstDraining = healthPolls(run.requests, drainingGroup).find((r) => r.t >= drainAtMs)
+  expect(firstDraining, "a poll after the drain started").toBeDefined()
+  const sinceDraining = run.exitT - (firstDraining?.t ?? 0)
+  expect(sinceDraining).toBeGreaterThanOrEqual(waitMs)
+  expect(sinceDraining).toBeLessThanOrEqual(waitMs + 1000)
+  expectOnePollPerGroupPerInterval(run, groups)
+}
+
+const expectOnePollPerGroupPerInterval = (run: ScenarioRun, groups: ReadonlyArray<string>) => {
+  const counts = groups.map((g) => healthPolls(run.requests, g).length)
+  for (const g of groups) {
+    const times = healthPolls(run.requests, g).map((r) => r.t)
+    // ±10% jitter on a 1 s interval: never two polls of one group closer than 0.85 s.
+    times.slice(1).forEach((t, i) => expect(t - (times[i] ?? 0)).toBeGreaterThan(850))
+  }
+  expect(new Set(counts).size, `polls per group: ${counts.join(", ")}`).toBe(1)
+  expect(healthPolls(run.requests).length).toBe(counts.reduce((a, b) => a + b, 0))
+  // Discovery happens once: nothing but DescribeTargetHealth after the first poll.
+  const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
+  expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth")).toEqual([])
+}
+
+const message = (run: ScenarioRun, level = "error") => run.logs.filter((l) => l.level === level).map((l) => String(l.message)).join("\n")
+
+describe.concurrent("e2e: drains and exits", () => {
+  it("EC2 awsvpc: the task IP and container port", async () => {
+    const run = await runScenario("awsvpc", { drainAtMs })
+    expectDrainedOnTime(run)
+    expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Id": "10.0.1.23", "Targets.member.1.Port": "8080" })
+    expect(run.logs.find((l) => l.message === "watching targets")).toMatchObject({ networkMode: "awsvpc", service: "web" })
+  })
+
+  it("Fargate (cluster ARN, no Ports in the metadata)", async () => {
+    const run = await runScenario("fargate", { drainAtMs })
+    expectDrainedOnTime(run)
+    expect(run.logs.find((l) => l.message === "watching targets")?.cluster).toBe("arn:aws:ecs:us-east-1:111122223333:cluster/production")
+  })
+
+  it("EC2 bridge: the instance id and the dynamic host port", async () => {
+    const run = await runScenario("bridge", { drainAtMs })
+    expectDrainedOnTime(run)
+    expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Id": "i-0598c7d356eba48d7", "Targets.member.1.Port": "32768" })
+  })
+
+  it("EC2 bridge on an old agent (no ServiceName, no HostPort in the metadata): asks ECS", async () => {
+    const run = await runScenario("old-agent-bridge", { drainAtMs })
+    expectDrainedOnTime(run)
+    expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Port": "32768" })
+    expect(run.requests.filter((r) => r.api === "ecs").map((r) => r.action)).toEqual(["DescribeTasks", "DescribeServices", "DescribeContainerInstances"])
+  })
+
+  it("EC2 host mode: the instance id and the container port", async () => {
+    const run = await runScenario("host", { drainAtMs })
+    expectDrainedOnTime(run)
+    expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Id": "i-0598c7d356eba48d7", "Targets.member.1.Port": "8080" })
+  })
+
+  it("two target groups, the second drains: one DescribeTargetHealth per group per poll", async () => {
+    const run = await runScenario("two-target-groups", { drainAtMs })
+    expectDrainedOnTime(run, [webGroupArn, adminGroupArn])
+  })
+
+  it("late registration is waited for, then the drain ends it", async () => {
+    const run = await runScenario("late-registration", { drainAtMs })
+    expectDrainedOnTime(run)
+    expect(run.logs.some((l) => l.state === "unused" && l.reason === "Target.NotRegistered")).toBe(true)
+  })
+
+  it("a draining window missed between polls (healthy, then not registered) still ends it", async () => {
+    const run = await runScenario("missed-draining-window", { drainAtMs })
+    expectDrainedOnTime(run)
+    expect(run.logs.find((l) => l.message === "target is deregistering")).toMatchObject({ state: "unused", reason: "Target.NotRegistered" })
+  })
+
+  it("DRAIN_EXIT_CODE is the exit code after a drain", async () => {
+    const run = await runScenario("awsvpc", { drainAtMs, env: { DRAIN_EXIT_CODE: "3" } })
+    expectDrainedOnTime(run, [webGroupArn], 3)
+  })
+})
+
+describe.concurrent("e2e: never exits when it should not", () => {
+  it("unhealthy.draining is not a deregistration", async () => {
+    const run = await runScenario("unhealthy-draining", {
+      drainAtMs,
+      onLog: (_, child) => {
+        if (child.elapsedMs() > drainAtMs + 2000) child.kill("SIGTERM")
+      }
+    })
+    expect(run.code).toBe(0)
+    expect(run.logs.some((l) => l.state === "unhealthy.draining")).toBe(true)
+    expect(run.logs.some((l) => l.message === "target is deregistering")).toBe(false)
+    expect(run.logs.at(-1)?.message).toBe("stopped by signal")
+  })
+})
+
+describe.concurrent("e2e: startup errors end with the documented exit code", () => {
+  it("not in a service: exit 4", async () => {
+    const run = await runScenario("not-in-service")
+    expect(run.code).toBe(4)
+    expect(message(run)).toContain("not part of an ECS service")
+  })
+
+  it("a service without target groups: exit 4", async () => {
+    const run = await runScenario("no-target-groups")
+    expect(run.code).toBe(4)
+    expect(message(run)).toContain("has no target groups")
+  })
+
+  it("POLLING_FREQUENCY=abc: exit 2 naming the variable, before any request", async () => {
+    const run = await runScenario("awsvpc", { env: { POLLING_FREQUENCY: "abc" } })
+    expect(run.code).toBe(2)
+    expect(message(run)).toContain("POLLING_FREQUENCY=\"abc\"")
+    expect(run.requests).toEqual([])
+  })
+
+  it("no ECS_CONTAINER_METADATA_URI_V4: exit 3 naming it", async () => {
+    const run = await runScenario("awsvpc", { env: { ECS_CONTAINER_METADATA_URI_V4: undefined } })
+    expect(run.code).toBe(3)
+    expect(message(run)).toContain("ECS_CONTAINER_METADATA_URI_V4")
+  })
+
+  it("ecs:DescribeServices denied: exit 5 at once, naming the permission", async () => {
+    const run = await runScenario("access-denied")
+    expect(run.code).toBe(5)
+    expect(message(run)).toContain("grant the IAM permission ecs:DescribeServices")
+    expect(run.requests.filter((r) => r.action === "DescribeServices")).toHaveLength(1)
+  })
+})
+
+describe.concurrent("e2e: signals", () => {
+  const stopWhen = (predicate: (line: Record<string, unknown>) => boolean) => {
+    let signalledAt = 0
+    return {
+      onLog: (line: Record<string, unknown>, child: { kill: (s: NodeJS.Signals) => void }) => {
+        if (signalledAt === 0 && predicate(line)) {
+          signalledAt = Date.now()
+          child.kill("SIGTERM")
+        }
+      },
+      signalledAt: () => signalledAt
+    }
+  }
+
+  it("SIGTERM while polling: exit 0 within 1 s", async () => {
+    const stop = stopWhen((l) => l.message === "target state changed")
+    const run = await runScenario("awsvpc", { drainAtMs: 60_000, onLog: stop.onLog })
+    expect(run.code).toBe(0)
+    expect(run.exitedAt - stop.signalledAt()).toBeLessThan(1000)
+    expect(run.logs.at(-1)).toMatchObject({ message: "stopped by signal", exitCode: 0 })
+  })
+
+  it("SIGTERM during the drain wait: exit 0 within 1 s", async () => {
+    const stop = stopWhen((l) => l.message === "waiting before exit")
+    const run = await runScenario("awsvpc", { drainAtMs: 1500, env: { DEREGISTRATION_WAIT: "30" }, onLog: stop.onLog })
+    expect(run.code).toBe(0)
+    expect(run.exitedAt - stop.signalledAt()).toBeLessThan(1000)
+  })
+})
