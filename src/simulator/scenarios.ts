@@ -87,8 +87,8 @@ const builders: Record<string, (o: Required<ScenarioOptions>) => Scenario> = {
   "late-registration": ({ drainAtMs }) =>
     base("late-registration", "not registered at first, then initial, healthy, draining", "awsvpc", "EC2", [
       { at: 0, registered: false },
-      { at: Math.round(drainAtMs * 0.3), state: "initial" },
-      { at: Math.round(drainAtMs * 0.6), state: "healthy" },
+      { at: Math.round(drainAtMs * 0.5), state: "initial" },
+      { at: Math.round(drainAtMs * 0.7), state: "healthy" },
       { at: drainAtMs, state: "draining" }
     ]),
   "unhealthy-draining": ({ drainAtMs }) =>
