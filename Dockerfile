@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# The sidecar image: one bundled program on a slim Node 24 LTS base, no package
+# manager, running as the unprivileged `node` user.
+ARG NODE_IMAGE=node:24.21.0-trixie-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /build
+COPY package.json package-lock.json ./
+# The `node` devDependency brings the same Node 24 the tests use.
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY scripts/build.ts scripts/
+COPY src src
+RUN npm run build && rm -f dist/*.map dist/chunks/*.map dist/meta.json
+
+FROM ${NODE_IMAGE}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="nlb-sidecar-for-ecs" \
+      org.opencontainers.image.description="Stops an ECS task early and gracefully when its load balancer target starts draining" \
+      org.opencontainers.image.source="https://github.com/nlb-sidecar-for-ecs/nlb-sidecar-for-ecs" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# The runtime needs node alone: drop npm, npx, corepack and yarn from the base.
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+           /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn*
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /build/dist ./dist
+USER node
+# Exec form: node itself receives SIGTERM and the sidecar handles it (exit 0).
+ENTRYPOINT ["node", "dist/main.js"]
+CMD ["run"]
