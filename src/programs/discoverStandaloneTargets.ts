@@ -2,21 +2,14 @@
 // each named group from an unfiltered DescribeTargetHealth.
 import { Duration, Effect, Schedule } from "effect"
 import type { TargetGroup, WatchedTarget } from "../domain.ts"
-import { type AwsCallFailed, type MetadataUnavailable, UnsupportedTask } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata } from "../layers/Metadata.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { retryDuringStartup } from "../retry.ts"
-import type { Discovery } from "./discoverTargets.ts"
+import { type DiscoveryProgram, unsupported } from "./discoverTargets.ts"
 
-const unsupported = (problem: string, fix: string) => Effect.fail(new UnsupportedTask({ problem, fix }))
-
-export const discoverStandaloneTargets: Effect.Effect<
-  Discovery,
-  UnsupportedTask | AwsCallFailed | MetadataUnavailable,
-  Config | Metadata | Ecs | TargetHealth
-> = Effect.gen(function*() {
+export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*() {
   const settings = yield* Config
   const task = yield* (yield* Metadata).task
   const elb = yield* TargetHealth

@@ -18,7 +18,14 @@ export interface Discovery {
   readonly targets: ReadonlyArray<WatchedTarget>
 }
 
-const unsupported = (problem: string, fix: string) => Effect.fail(new UnsupportedTask({ problem, fix }))
+export const unsupported = (problem: string, fix: string) => Effect.fail(new UnsupportedTask({ problem, fix }))
+
+/** What a discovery program needs and how it can fail, whichever way it finds the targets. */
+export type DiscoveryProgram = Effect.Effect<
+  Discovery,
+  UnsupportedTask | AwsCallFailed | MetadataUnavailable,
+  Config | Metadata | Ecs | TargetHealth
+>
 
 export const networkModeOf = (container: ContainerMetadata): string | undefined => container.Networks?.[0]?.NetworkMode
 
@@ -37,11 +44,7 @@ const hostPortFromEcs = (task: TaskDescription, containerName: string, container
     b.containerPort === containerPort && protocols.includes(b.protocol.toLowerCase()) && b.hostPort > 0
   )?.hostPort
 
-export const discoverTargets: Effect.Effect<
-  Discovery,
-  UnsupportedTask | AwsCallFailed | MetadataUnavailable,
-  Config | Metadata | Ecs | TargetHealth
-> = Effect.gen(function*() {
+export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   const settings = yield* Config
   const task = yield* (yield* Metadata).task
   const ecs = yield* Ecs
