@@ -79,9 +79,11 @@ const run = Effect.gen(function*() {
 const checkCommand = (json: boolean) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(process.env)
+    // A check should answer quickly: a few retries, not STARTUP_TIMEOUT's worth.
+    const quick: Settings = { ...settings, startupTimeoutSeconds: Math.min(settings.startupTimeoutSeconds, 10) }
     const ran = yield* check.pipe(
       // Building the layers reads the metadata too: that can fail before the check starts.
-      Effect.provide(liveLayer(settings)),
+      Effect.provide(liveLayer(quick)),
       Effect.exit,
       // Retry warnings would interleave with the report.
       Effect.provide(Logging.layer(settings.logFormat, "error"))

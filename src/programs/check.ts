@@ -2,7 +2,7 @@
 // can read (or a script can parse with --json).
 import { Effect, Exit, Layer } from "effect"
 import { AwsCallFailed, ExitCode, exitCodeOf } from "../errors.ts"
-import { Config, type Settings } from "../layers/Config.ts"
+import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { Metadata } from "../layers/Metadata.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
@@ -67,8 +67,6 @@ const recording = (uses: Array<PermissionUse>) => {
 export const check = Effect.gen(function*() {
   const settings = yield* Config
   const uses: Array<PermissionUse> = []
-  // A check should answer quickly: a few retries, not STARTUP_TIMEOUT's worth.
-  const quick: Settings = { ...settings, startupTimeoutSeconds: Math.min(settings.startupTimeoutSeconds, 10) }
 
   const program = Effect.gen(function*() {
     const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets)
@@ -84,10 +82,7 @@ export const check = Effect.gen(function*() {
         }
       })))
     return { discovery, targetGroups }
-  }).pipe(
-    Effect.provide(recording(uses)),
-    Effect.provideService(Config, quick)
-  )
+  }).pipe(Effect.provide(recording(uses)))
 
   const exit = yield* Effect.exit(program)
   const metadata = yield* Effect.exit((yield* Metadata).task)
