@@ -36,6 +36,8 @@ const retryableCodes = new Set([
 
 interface SdkErrorLike {
   readonly name?: unknown
+  /** awsQuery services (ELBv2) put the wire code here; `name` is the SDK's exception class. */
+  readonly Code?: unknown
   readonly code?: unknown
   readonly message?: unknown
   readonly $fault?: unknown
@@ -48,7 +50,8 @@ export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
   const requestId = e.$metadata?.requestId
   // Node socket errors carry `code` (ECONNRESET, ECONNREFUSED…) and no HTTP status.
   const networkCode = typeof e.code === "string" && /^E[A-Z]+$/.test(e.code) ? e.code : undefined
-  const code = networkCode ?? (typeof e.name === "string" && e.name !== "Error" ? e.name : "UnknownError")
+  const wireCode = typeof e.Code === "string" && e.Code !== "" ? e.Code : undefined
+  const code = networkCode ?? wireCode ?? (typeof e.name === "string" && e.name !== "Error" ? e.name : "UnknownError")
   const retryable = retryableCodes.has(code) || networkCode !== undefined || (status !== undefined && status >= 500) ||
     e.$fault === "server"
   return new AwsCallFailed({

@@ -1,0 +1,74 @@
+// The SDK edge, against the simulator through the real clients: SDK errors
+// become AwsCallFailed with the wire code, and InvalidTarget becomes `not-found`.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer } from "effect"
+import { AwsCallFailed } from "../src/errors.ts"
+import { AwsRegion } from "../src/layers/AwsRegion.ts"
+import { callAws, fromSdkError } from "../src/layers/aws.ts"
+import { TargetHealth } from "../src/layers/TargetHealth.ts"
+import { decodeScenario } from "../src/simulator/scenario.ts"
+import { loadScenario, webGroupArn } from "../src/simulator/scenarios.ts"
+import { startSimulator } from "../src/simulator/server.ts"
+
+const withSimulator = <A, E>(scenario: ReturnType<typeof loadScenario>, use: (endpoint: string) => Effect.Effect<A, E, TargetHealth>) =>
+  Effect.acquireUseRelease(
+    Effect.promise(() => startSimulator({ scenario })),
+    (sim) => {
+      // The SDK reads AWS_ENDPOINT_URL when a client is created, as it does in the sidecar.
+      process.env.AWS_ENDPOINT_URL = sim.endpoint
+      process.env.AWS_ACCESS_KEY_ID = "test"
+      process.env.AWS_SECRET_ACCESS_KEY = "test"
+      return use(sim.endpoint).pipe(
+        Effect.provide(TargetHealth.layer.pipe(Layer.provide(Layer.succeed(AwsRegion, { region: sim.region }))))
+      )
+    },
+    (sim) => Effect.promise(() => sim.close()).pipe(Effect.tap(() => Effect.sync(() => delete process.env.AWS_ENDPOINT_URL)))
+  )
+
+const target = (id: string, port: number) => ({ targetGroupArn: webGroupArn, id, port, containerName: "app", containerPort: 8080 })
+
+describe("AWS edge (real SDK, simulator)", () => {
+  it.live("an instance the group does not know: InvalidTarget becomes a `not-found` observation, not a failure", () =>
+    withSimulator(loadScenario("bridge"), () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        const observations = yield* elb.poll(webGroupArn, [target("i-00000000000000000", 32768)])
+        assert.deepStrictEqual(observations.map((o) => [o.state, o.reason]), [["not-found", "InvalidTarget"]])
+      })))
+
+  it.live("throttling and access denied arrive with their wire codes, request ids and retryability", () => {
+    const base = loadScenario("awsvpc")
+    const scenario = decodeScenario({
+      ...base,
+      faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "throttle" }, { api: "elbv2", action: "DescribeTargetGroups", from: 0, until: 60_000, kind: "access-denied" }]
+    })
+    return withSimulator(scenario, () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        const throttled = yield* Effect.flip(elb.poll(webGroupArn, [target("10.0.1.23", 8080)]))
+        assert.include(throttled, { code: "Throttling", retryable: true, httpStatus: 400, action: "elasticloadbalancing:DescribeTargetHealth" })
+        assert.isString(throttled.requestId)
+        const denied = yield* Effect.flip(elb.describeTargetGroups([webGroupArn]))
+        assert.include(denied, { code: "AccessDenied", retryable: false, httpStatus: 403 })
+        assert.include(denied.message, "grant the IAM permission elasticloadbalancing:DescribeTargetGroups")
+      }))
+  })
+
+  it.live("a closed port is a retryable network error", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(callAws("elasticloadbalancing:DescribeTargetHealth", () =>
+        fetch("http://127.0.0.1:9/") // nothing listens on the discard port
+      ))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = yield* Effect.flip(callAws("x:Y", () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }))))
+      assert.include(error, { code: "ECONNREFUSED", retryable: true })
+    }))
+
+  it("maps SDK-shaped errors without losing the wire code", () => {
+    const e = fromSdkError("ecs:DescribeServices", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException", $metadata: { httpStatusCode: 400, requestId: "r-1" } }))
+    assert.instanceOf(e, AwsCallFailed)
+    assert.include(e, { code: "ThrottlingException", retryable: true, requestId: "r-1" })
+    assert.include(fromSdkError("a:B", Object.assign(new Error("boom"), { name: "InternalFailure", $fault: "server", $metadata: { httpStatusCode: 500 } })), { retryable: true })
+    assert.include(fromSdkError("a:B", Object.assign(new Error("no"), { name: "ValidationError", $metadata: { httpStatusCode: 400 } })), { retryable: false })
+  })
+})
