@@ -41,6 +41,10 @@ describe.concurrent("e2e: drains and exits", () => {
     expectDrainedOnTime(run)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Id": "10.0.1.23", "Targets.member.1.Port": "8080" })
     expect(run.logs.find((l) => l.message === "watching targets")).toMatchObject({ networkMode: "awsvpc", service: "web" })
+    // The README's least-privilege policy for awsvpc with ServiceName in the metadata.
+    expect(new Set(run.requests.filter((r) => r.api !== "metadata").map((r) => r.action))).toEqual(
+      new Set(["DescribeServices", "DescribeTargetGroups", "DescribeTargetHealth"])
+    )
   })
 
   it("Fargate (cluster ARN, no Ports in the metadata)", async () => {
