@@ -1,0 +1,190 @@
+// `npm run bench [-- --runs N --seconds N]`: the built sidecar as a whole
+// process against the local simulator, on the Node that runs this script.
+// Prints one table of medians (min–max). Never fails on timing.
+import { spawn } from "node:child_process"
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { parseArgs } from "node:util"
+import { gzipSync } from "node:zlib"
+import { loadScenario } from "../src/simulator/scenarios.ts"
+import { startSimulator } from "../src/simulator/server.ts"
+
+const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, seconds: { type: "string", default: "60" } } })
+const runs = Math.max(1, Math.min(20, Number(values.runs)))
+const seconds = Math.max(5, Math.min(600, Number(values.seconds)))
+const clockTicks = 100 // USER_HZ on Linux
+
+const status = (pid: number) => {
+  try {
+    return Object.fromEntries(readFileSync(`/proc/${pid}/status`, "utf8").split("\n").map((l) => l.split(/:\s+/)).filter((p) => p.length === 2).map(([k, v]) => [k, Number.parseInt(v ?? "", 10)]))
+  } catch {
+    return {}
+  }
+}
+const cpuSeconds = (pid: number) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks // utime + stime
+  } catch {
+    return NaN
+  }
+}
+
+/** A kernel memory cgroup with a hard limit, as ECS gives a container (v1 here; undefined when not writable). */
+const memoryCgroup = (limitMiB: number) => {
+  const dir = `/sys/fs/cgroup/memory/nlb-sidecar-bench-${process.pid}`
+  try {
+    mkdirSync(dir)
+    writeFileSync(join(dir, "memory.limit_in_bytes"), String(limitMiB * 1048576))
+    try {
+      writeFileSync(join(dir, "memory.memsw.limit_in_bytes"), String(limitMiB * 1048576))
+    } catch {
+      // no swap accounting: the memory limit alone binds
+    }
+    return {
+      dir,
+      peakMiB: () => Number(readFileSync(join(dir, "memory.max_usage_in_bytes"), "utf8")) / 1048576,
+      oomKills: () => Number(/oom_kill (\d+)/.exec(readFileSync(join(dir, "memory.oom_control"), "utf8"))?.[1] ?? 0),
+      remove: () => rmdirSync(dir)
+    }
+  } catch {
+    return undefined
+  }
+}
+
+interface Sample {
+  readonly hwmMiB: number
+  readonly anonMiB: number
+  readonly firstRequestMs: number
+  readonly firstPollMs: number
+  readonly cpuPerPollMs: number
+  readonly startupCpuS: number
+  readonly apiCallsOk: boolean
+  readonly cgroupPeakMiB: number | undefined
+  readonly oomKills: number | undefined
+}
+
+const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
+  const sim = await startSimulator({ scenario: loadScenario("awsvpc", { drainAtMs: 3_600_000 }) })
+  const cgroup = cgroupLimitMiB === undefined ? undefined : memoryCgroup(cgroupLimitMiB)
+  const env = {
+    PATH: process.env.PATH,
+    AWS_ENDPOINT_URL: sim.endpoint,
+    ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
+    AWS_REGION: sim.region,
+    AWS_ACCESS_KEY_ID: "bench",
+    AWS_SECRET_ACCESS_KEY: "bench",
+    AWS_EC2_METADATA_DISABLED: "true",
+    POLLING_FREQUENCY: "1",
+    LOG_LEVEL: "debug",
+    HEARTBEAT_FILE: `/tmp/nlb-sidecar-bench-${process.pid}.heartbeat`
+  }
+  // Started through a shell that first joins the cgroup, so that every page the process touches is charged to it.
+  const command = cgroup === undefined
+    ? [process.execPath, "dist/main.js"]
+    : ["/bin/sh", "-c", `echo $$ > ${cgroup.dir}/cgroup.procs && exec "$0" dist/main.js`, process.execPath]
+  if (cgroup !== undefined) {
+    // A fresh container pages node's own code in and is charged for it: start from a cold page cache.
+    try {
+      writeFileSync("/proc/sys/vm/drop_caches", "3")
+    } catch {
+      // not root: the figure then leaves out pages already cached by other processes
+    }
+  }
+  const spawnedAt = Date.now()
+  const child = spawn(command[0] ?? "", command.slice(1), { env, stdio: ["ignore", "pipe", "inherit"] })
+  let firstPollDelay = 0
+  let anonPeak = 0
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    const m = /"first poll scheduled","inMs":(\d+)/.exec(chunk)
+    if (m !== null) firstPollDelay = Number(m[1])
+  })
+  const sampler = setInterval(() => (anonPeak = Math.max(anonPeak, status(child.pid ?? 0).RssAnon ?? 0)), 100)
+  let cpuAtFirstPoll = NaN
+  const firstPollWatch = setInterval(() => {
+    if (Number.isNaN(cpuAtFirstPoll) && sim.requests().some((r) => r.action === "DescribeTargetHealth")) cpuAtFirstPoll = cpuSeconds(child.pid ?? 0)
+  }, 50)
+  await new Promise((r) => setTimeout(r, seconds * 1000))
+  clearInterval(sampler)
+  clearInterval(firstPollWatch)
+  const hwm = status(child.pid ?? 0).VmHWM ?? NaN
+  const cpuTotal = cpuSeconds(child.pid ?? 0)
+  child.kill("SIGTERM")
+  await new Promise((r) => child.on("close", r))
+  const requests = sim.requests()
+  await sim.close()
+  const t0 = spawnedAt - sim.startedAt
+  const aws = requests.filter((r) => r.api !== "metadata")
+  const polls = aws.filter((r) => r.action === "DescribeTargetHealth")
+  const firstPollAt = polls[0]?.t ?? NaN
+  const afterStartup = aws.filter((r) => r.t >= firstPollAt)
+  const sample: Sample = {
+    hwmMiB: hwm / 1024,
+    anonMiB: anonPeak / 1024,
+    firstRequestMs: (aws[0]?.t ?? NaN) - t0,
+    firstPollMs: firstPollAt - t0 - firstPollDelay,
+    cpuPerPollMs: ((cpuTotal - cpuAtFirstPoll) / Math.max(1, polls.length - 1)) * 1000,
+    startupCpuS: cpuAtFirstPoll,
+    // One target group in this scenario: one DescribeTargetHealth per poll, nothing else after startup.
+    apiCallsOk: afterStartup.every((r) => r.action === "DescribeTargetHealth") && polls.length >= seconds * 0.8 && polls.length <= seconds * 1.1 + 1,
+    cgroupPeakMiB: cgroup?.peakMiB(),
+    oomKills: cgroup?.oomKills()
+  }
+  cgroup?.remove()
+  return sample
+}
+
+const healthcheckPeak = async () => {
+  const child = spawn(process.execPath, ["dist/main.js", "healthcheck"], { env: { PATH: process.env.PATH, HEARTBEAT_FILE: "/nonexistent" }, stdio: "ignore" })
+  let peak = 0
+  const sampler = setInterval(() => (peak = Math.max(peak, status(child.pid ?? 0).VmHWM ?? 0)), 5)
+  await new Promise((r) => child.on("close", r))
+  clearInterval(sampler)
+  return peak / 1024
+}
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] ?? NaN : ((s[s.length / 2 - 1] ?? 0) + (s[s.length / 2] ?? 0)) / 2
+}
+const row = (name: string, xs: ReadonlyArray<number>, unit: string, digits = 1) => {
+  const ok = xs.filter((x) => Number.isFinite(x))
+  return ok.length === 0
+    ? `${name.padEnd(58)} n/a`
+    : `${name.padEnd(58)} ${median(ok).toFixed(digits).padStart(8)} ${unit.padEnd(6)} (${Math.min(...ok).toFixed(digits)}–${Math.max(...ok).toFixed(digits)})`
+}
+
+const dist = (dir: string): Array<string> =>
+  readdirSync(dir).flatMap((f) => statSync(join(dir, f)).isDirectory() ? dist(join(dir, f)) : [join(dir, f)])
+const js = dist("dist").filter((f) => f.endsWith(".js"))
+const raw = js.reduce((n, f) => n + statSync(f).size, 0)
+const gz = js.reduce((n, f) => n + gzipSync(readFileSync(f)).length, 0)
+
+console.log(`nlb-sidecar-for-ecs benchmark: Node ${process.version}, ${runs} runs of ${seconds} s, POLLING_FREQUENCY=1, one target group, simulator on 127.0.0.1\n`)
+const samples: Array<Sample> = []
+for (let i = 0; i < runs; i++) samples.push(await runOnce(undefined))
+const limited: Array<Sample> = []
+const canLimit = memoryCgroup(64)
+canLimit?.remove()
+if (canLimit !== undefined) for (let i = 0; i < runs; i++) limited.push(await runOnce(64))
+const hc: Array<number> = []
+for (let i = 0; i < runs; i++) hc.push(await healthcheckPeak())
+
+const polls = 3600 / 30
+console.log([
+  row("peak RSS, whole process (VmHWM)", samples.map((s) => s.hwmMiB), "MiB"),
+  row("peak anonymous RSS (RssAnon: heap, stacks, malloc)", samples.map((s) => s.anonMiB), "MiB"),
+  canLimit === undefined
+    ? "memory cgroup with a 64 MiB hard limit                     n/a (no writable memory cgroup)"
+    : row("peak charged to a 64 MiB hard-limit memory cgroup (cold cache)", limited.map((s) => s.cgroupPeakMiB ?? NaN), "MiB"),
+  ...(canLimit === undefined ? [] : [`${"OOM kills under the 64 MiB limit".padEnd(58)} ${String(limited.reduce((n, s) => n + (s.oomKills ?? 0), 0)).padStart(8)}`]),
+  row("startup: spawn to first AWS request", samples.map((s) => s.firstRequestMs), "ms", 0),
+  row("startup: spawn to first DescribeTargetHealth (minus jitter)", samples.map((s) => s.firstPollMs), "ms", 0),
+  row("CPU per poll (after startup)", samples.map((s) => s.cpuPerPollMs), "ms", 2),
+  row("CPU at startup (to the first poll)", samples.map((s) => s.startupCpuS), "s", 3),
+  row(`CPU per hour at POLLING_FREQUENCY=30 (${polls} polls × CPU per poll)`, samples.map((s) => (s.cpuPerPollMs * polls) / 1000), "s", 2),
+  `${"API calls: one DescribeTargetHealth per poll, nothing else".padEnd(58)} ${samples.every((s) => s.apiCallsOk) ? "PASS" : "FAIL"}`,
+  `${"bundle dist/*.js (raw / gzip)".padEnd(58)} ${(raw / 1024).toFixed(0).padStart(8)} KiB / ${(gz / 1024).toFixed(0)} KiB`,
+  row("healthcheck command: peak RSS", hc, "MiB")
+].join("\n"))
+process.exit(samples.every((s) => s.apiCallsOk) ? 0 : 1)
