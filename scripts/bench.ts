@@ -13,6 +13,8 @@ const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }
 const runs = Math.max(1, Math.min(20, Number(values.runs)))
 const seconds = Math.max(5, Math.min(600, Number(values.seconds)))
 const clockTicks = 100 // USER_HZ on Linux
+// Measure what the image runs: its NODE_OPTIONS, unless NODE_OPTIONS is set here to compare flags.
+const nodeOptions = process.env.NODE_OPTIONS ?? /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync("Dockerfile", "utf8"))?.[1] ?? ""
 
 const status = (pid: number) => {
   try {
@@ -69,6 +71,7 @@ const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
   const cgroup = cgroupLimitMiB === undefined ? undefined : memoryCgroup(cgroupLimitMiB)
   const env = {
     PATH: process.env.PATH,
+    NODE_OPTIONS: nodeOptions,
     AWS_ENDPOINT_URL: sim.endpoint,
     ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
     AWS_REGION: sim.region,
@@ -160,7 +163,7 @@ const js = dist("dist").filter((f) => f.endsWith(".js"))
 const raw = js.reduce((n, f) => n + statSync(f).size, 0)
 const gz = js.reduce((n, f) => n + gzipSync(readFileSync(f)).length, 0)
 
-console.log(`nlb-sidecar-for-ecs benchmark: Node ${process.version}, ${runs} runs of ${seconds} s, POLLING_FREQUENCY=1, one target group, simulator on 127.0.0.1\n`)
+console.log(`nlb-sidecar-for-ecs benchmark: Node ${process.version}, NODE_OPTIONS=${JSON.stringify(nodeOptions)}, ${runs} runs of ${seconds} s, POLLING_FREQUENCY=1, one target group, simulator on 127.0.0.1\n`)
 const samples: Array<Sample> = []
 for (let i = 0; i < runs; i++) samples.push(await runOnce(undefined))
 const limited: Array<Sample> = []
