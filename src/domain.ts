@@ -25,6 +25,8 @@ export interface WatchedTarget {
   readonly port: number
   readonly containerName: string
   readonly containerPort: number
+  /** Already seen registered during discovery (TARGET_GROUP_ARNS finds targets that way). */
+  readonly registered?: boolean
 }
 
 /** What one DescribeTargetHealth said about one target. */

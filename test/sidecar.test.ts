@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import { Drained, exitCodeOf } from "../src/errors.ts"
 import type { Settings } from "../src/layers/Config.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
+import { watchUntilDeregistering } from "../src/programs/watchTargets.ts"
 import { captureLogs } from "./support/logs.ts"
 import {
   awsvpcTask,
@@ -151,6 +152,24 @@ describe("sidecar: what counts as deregistration", () => {
       assert.isUndefined(fiber.pollUnsafe())
       yield* at(54 * s + 120 * s)
       yield* expectDrained(fiber, 7)
+    }))
+
+  it.effect("a target discovery already saw registered (TARGET_GROUP_ARNS) is leaving when the first poll finds it unregistered", () =>
+    Effect.gen(function*() {
+      const calls: Array<Call> = []
+      const target = { targetGroupArn: web, id: "10.0.2.106", port: 8080, containerName: "app", containerPort: 8080 }
+      const layer = Layer.mergeAll(
+        configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120 }),
+        scriptedTargetHealth({ timelines: { [web]: [{ at: 0, state: "unused", reason: "Target.NotRegistered" }] }, calls }),
+        fixedRandom(0),
+        captureLogs().layer
+      )
+      const seen = yield* Effect.forkChild(watchUntilDeregistering([{ ...target, registered: true }]).pipe(Effect.provide(layer)))
+      const unseen = yield* Effect.forkChild(watchUntilDeregistering([target]).pipe(Effect.provide(layer)))
+      yield* at(60 * s)
+      assert.isDefined(seen.pollUnsafe())
+      assert.isUndefined(unseen.pollUnsafe())
+      yield* Fiber.interrupt(unseen)
     }))
 
   it.effect("treats InvalidTarget after registration as deregistration, but not before", () =>

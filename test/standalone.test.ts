@@ -50,6 +50,8 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
       const exit = yield* Fiber.join(fiber)
       if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
       assert.deepStrictEqual(exit.value.targets.map((t) => `${t.id}:${t.port}`), ["10.0.2.106:8080", "10.0.2.106:9090"])
+      // Found registered: "not registered" at the first poll already means it left.
+      assert.isTrue(exit.value.targets.every((t) => t.registered === true))
       assert.deepStrictEqual(calls.map((c) => c.action), ["DescribeTargetHealth"])
     }))
 

@@ -59,7 +59,8 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
           id: r.id,
           port: r.port,
           containerName: container.Name,
-          containerPort: r.port
+          containerPort: r.port,
+          registered: true
         }))
       )
     ))

@@ -40,7 +40,7 @@ export const watchUntilDeregistering = (targets: ReadonlyArray<WatchedTarget>) =
     const observe = (o: TargetObservation) =>
       Effect.gen(function*() {
         const key = targetKey(o.target)
-        const before = memory.get(key) ?? initialMemory
+        const before = memory.get(key) ?? (o.target.registered === true ? { ...initialMemory, registeredSeen: true } : initialMemory)
         const deregistering = isDeregistering(before, o)
         memory.set(key, remember(before, o))
         const log = deregistering || hasChanged(before, o)
