@@ -75,8 +75,7 @@ const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
     AWS_ENDPOINT_URL: sim.endpoint,
     ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
     AWS_REGION: sim.region,
-    AWS_ACCESS_KEY_ID: "bench",
-    AWS_SECRET_ACCESS_KEY: "bench",
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: sim.credentialsUri,
     AWS_EC2_METADATA_DISABLED: "true",
     POLLING_FREQUENCY: "1",
     LOG_LEVEL: "debug",
@@ -117,7 +116,7 @@ const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
   const requests = sim.requests()
   await sim.close()
   const t0 = spawnedAt - sim.startedAt
-  const aws = requests.filter((r) => r.api !== "metadata")
+  const aws = requests.filter((r) => r.api === "ecs" || r.api === "elbv2")
   const polls = aws.filter((r) => r.action === "DescribeTargetHealth")
   const firstPollAt = polls[0]?.t ?? NaN
   const afterStartup = aws.filter((r) => r.t >= firstPollAt)

@@ -26,8 +26,7 @@ const child = spawn(process.execPath, ["dist/main.js"], {
     AWS_ENDPOINT_URL: sim.endpoint,
     ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
     AWS_REGION: sim.region,
-    AWS_ACCESS_KEY_ID: "demo",
-    AWS_SECRET_ACCESS_KEY: "demo",
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: sim.credentialsUri,
     AWS_EC2_METADATA_DISABLED: "true",
     POLLING_FREQUENCY: "1",
     DEREGISTRATION_WAIT: String(wait),
@@ -62,7 +61,7 @@ const firstDraining = polls.find((r) => r.t >= drainAtMs)
 console.log("\nsummary")
 console.log(`  scenario:        ${scenario.name}`)
 console.log(`  discovered:      ${discovered || "(nothing)"}`)
-console.log(`  AWS requests:    ${requests.filter((r) => r.api !== "metadata").map((r) => r.action).filter((a, i, all) => all.indexOf(a) === i).join(", ")} (${polls.length} DescribeTargetHealth)`)
+console.log(`  AWS requests:    ${requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action).filter((a, i, all) => all.indexOf(a) === i).join(", ")} (${polls.length} DescribeTargetHealth)`)
 console.log(`  draining seen:   ${firstDraining === undefined ? "never" : `at ${t(firstDraining.t)} (drain started at ${t(drainAtMs)})`}`)
 console.log(`  sidecar exited:  at ${t(exitedAt)} with ${signal === null ? `exit code ${code}` : `signal ${signal}`}`)
 process.exit(code ?? 1)

@@ -87,7 +87,7 @@ run_image() { # expected-exit extra-env...
   local sim; sim=$(cat "$work/sim.json")
   local get; get() { node -p "JSON.parse(process.argv[1]).$1" "$sim"; }
   local args=() env=(AWS_ENDPOINT_URL="$(get endpoint)" ECS_CONTAINER_METADATA_URI_V4="$(get metadataUri)" AWS_REGION="$(get region)"
-    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test POLLING_FREQUENCY=1 DEREGISTRATION_WAIT=1 "$@")
+    AWS_CONTAINER_CREDENTIALS_FULL_URI="$(get credentialsUri)" POLLING_FREQUENCY=1 DEREGISTRATION_WAIT=1 "$@")
   for e in "${env[@]}"; do args+=(--env "$e"); done
   mapfile -t cmd < <(node -e 'for (const a of JSON.parse(process.argv[1])) console.log(a)' "$entrypoint")
   set +e

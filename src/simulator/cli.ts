@@ -39,7 +39,7 @@ try {
 }
 const port = number("port", values.port)
 const sim = await startSimulator({ scenario, ...(port === undefined ? {} : { port }) })
-console.log(JSON.stringify({ endpoint: sim.endpoint, metadataUri: sim.metadataUri, region: sim.region, scenario: sim.scenario.name }))
+console.log(JSON.stringify({ endpoint: sim.endpoint, metadataUri: sim.metadataUri, credentialsUri: sim.credentialsUri, region: sim.region, scenario: sim.scenario.name }))
 
 const stop = () => void sim.close().then(() => process.exit(0))
 process.on("SIGTERM", stop)

@@ -11,7 +11,7 @@ import { decodeScenario, type Fault, type Scenario } from "./scenario.ts"
 export interface RecordedRequest {
   /** Milliseconds since the simulator started. */
   readonly t: number
-  readonly api: "metadata" | "ecs" | "elbv2" | "other"
+  readonly api: "metadata" | "credentials" | "ecs" | "elbv2" | "other"
   readonly action: string
   readonly params: Record<string, unknown>
   readonly status: number
@@ -21,6 +21,8 @@ export interface RecordedRequest {
 export interface RunningSimulator {
   readonly endpoint: string
   readonly metadataUri: string
+  /** For AWS_CONTAINER_CREDENTIALS_FULL_URI: task-role credentials as the ECS agent serves them. */
+  readonly credentialsUri: string
   readonly region: string
   readonly scenario: Scenario
   /** Date.now() when the simulator started: t=0 of its timelines and of the request log. */
@@ -83,6 +85,18 @@ export const startSimulator = async (options: {
 
     if (req.method === "GET" && url.pathname === "/_simulator/requests") return send(res, 200, "application/json", JSON.stringify(log))
     if (req.method === "GET" && url.pathname === "/_simulator/scenario") return send(res, 200, "application/json", JSON.stringify(scenario))
+
+    // The ECS container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), as the agent serves a task role.
+    if (req.method === "GET" && url.pathname === `/v2/credentials/${metadataId}`) {
+      record({ api: "credentials", action: "task-role", params: {}, status: 200 })
+      return send(res, 200, "application/json", JSON.stringify({
+        RoleArn: `arn:aws:iam::${scenario.accountId}:role/${scenario.task.family}-task`,
+        AccessKeyId: "ASIASIMULATEDKEY0001",
+        SecretAccessKey: "simulated/secret/access/key/0000000000",
+        Token: "simulated-session-token",
+        Expiration: new Date(Date.now() + 6 * 3600_000).toISOString()
+      }))
+    }
 
     const metadata = url.pathname.match(/^\/v4\/([^/]+)(\/task)?\/?$/)
     if (req.method === "GET" && metadata !== null) {
@@ -153,6 +167,7 @@ export const startSimulator = async (options: {
   return {
     endpoint,
     metadataUri: `${endpoint}/v4/${metadataId}`,
+    credentialsUri: `${endpoint}/v2/credentials/${metadataId}`,
     region: scenario.region,
     scenario,
     startedAt,

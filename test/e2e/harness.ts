@@ -68,11 +68,11 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
 }
 
 /** Short timings and test credentials; everything on 127.0.0.1. */
-export const sidecarEnv = (sim: { endpoint: string; metadataUri: string; region: string }, extra: Record<string, string> = {}) => ({
+export const sidecarEnv = (sim: { endpoint: string; metadataUri: string; credentialsUri: string; region: string }, extra: Record<string, string> = {}) => ({
   AWS_ENDPOINT_URL: sim.endpoint,
   ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
-  AWS_ACCESS_KEY_ID: "test",
-  AWS_SECRET_ACCESS_KEY: "test",
+  // Task-role credentials from the container credentials endpoint, as in a real task.
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: sim.credentialsUri,
   AWS_REGION: sim.region,
   // Keep the SDK away from ~/.aws and from instance metadata.
   AWS_EC2_METADATA_DISABLED: "true",
