@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { gzipSync } from "node:zlib"
 import { loadScenario } from "../src/simulator/scenarios.ts"
-import { startSimulator } from "../src/simulator/server.ts"
+import { sidecarEnvironment, startSimulator } from "../src/simulator/server.ts"
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, seconds: { type: "string", default: "60" } } })
 const runs = Math.max(1, Math.min(20, Number(values.runs)))
@@ -72,14 +72,8 @@ const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
   const env = {
     PATH: process.env.PATH,
     NODE_OPTIONS: nodeOptions,
-    AWS_ENDPOINT_URL: sim.endpoint,
-    ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
-    AWS_REGION: sim.region,
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: sim.credentialsUri,
-    AWS_EC2_METADATA_DISABLED: "true",
-    POLLING_FREQUENCY: "1",
-    LOG_LEVEL: "debug",
-    HEARTBEAT_FILE: `/tmp/nlb-sidecar-bench-${process.pid}.heartbeat`
+    ...sidecarEnvironment(sim, "bench"),
+    LOG_LEVEL: "debug"
   }
   // Started through a shell that first joins the cgroup, so that every page the process touches is charged to it.
   const command = cgroup === undefined

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process"
 import { parseArgs } from "node:util"
 import { loadScenario, scenarioNames } from "../src/simulator/scenarios.ts"
-import { startSimulator } from "../src/simulator/server.ts"
+import { sidecarEnvironment, startSimulator } from "../src/simulator/server.ts"
 
 const { values } = parseArgs({ options: { scenario: { type: "string", default: "awsvpc" } } })
 if (!scenarioNames.includes(values.scenario)) {
@@ -23,14 +23,8 @@ console.log(`sidecar:   node dist/main.js with POLLING_FREQUENCY=1 DEREGISTRATIO
 const child = spawn(process.execPath, ["dist/main.js"], {
   env: {
     PATH: process.env.PATH,
-    AWS_ENDPOINT_URL: sim.endpoint,
-    ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
-    AWS_REGION: sim.region,
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: sim.credentialsUri,
-    AWS_EC2_METADATA_DISABLED: "true",
-    POLLING_FREQUENCY: "1",
+    ...sidecarEnvironment(sim, "demo"),
     DEREGISTRATION_WAIT: String(wait),
-    HEARTBEAT_FILE: `/tmp/nlb-sidecar-demo-${process.pid}.heartbeat`,
     ...(values.scenario === "standalone" ? { TARGET_GROUP_ARNS: scenario.targetGroups.map((g) => g.arn).join(",") } : {})
   },
   stdio: ["ignore", "pipe", "inherit"]

@@ -179,3 +179,21 @@ export const startSimulator = async (options: {
       })
   }
 }
+
+/**
+ * The environment that points a sidecar at this simulator, as the ECS agent
+ * would set it in a task, plus short timings for local runs.
+ */
+export const sidecarEnvironment = (sim: RunningSimulator, name: string): Record<string, string> => ({
+  AWS_ENDPOINT_URL: sim.endpoint,
+  ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
+  // Task-role credentials from the container credentials endpoint, as in a real task.
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: sim.credentialsUri,
+  AWS_REGION: sim.region,
+  // Keep the SDK away from ~/.aws and from instance metadata.
+  AWS_EC2_METADATA_DISABLED: "true",
+  AWS_CONFIG_FILE: "/dev/null",
+  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+  POLLING_FREQUENCY: "1",
+  HEARTBEAT_FILE: `/tmp/nlb-sidecar-${name}-${process.pid}-${Math.random().toString(36).slice(2)}.heartbeat`
+})

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { loadScenario, type ScenarioOptions } from "../../src/simulator/scenarios.ts"
-import { type RecordedRequest, startSimulator } from "../../src/simulator/server.ts"
+import { type RecordedRequest, type RunningSimulator, sidecarEnvironment, startSimulator } from "../../src/simulator/server.ts"
 
 export const mainJs = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
 
@@ -67,21 +67,11 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
   })
 }
 
-/** Short timings and test credentials; everything on 127.0.0.1. */
-export const sidecarEnv = (sim: { endpoint: string; metadataUri: string; credentialsUri: string; region: string }, extra: Record<string, string> = {}) => ({
-  AWS_ENDPOINT_URL: sim.endpoint,
-  ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri,
-  // Task-role credentials from the container credentials endpoint, as in a real task.
-  AWS_CONTAINER_CREDENTIALS_FULL_URI: sim.credentialsUri,
-  AWS_REGION: sim.region,
-  // Keep the SDK away from ~/.aws and from instance metadata.
-  AWS_EC2_METADATA_DISABLED: "true",
-  AWS_CONFIG_FILE: "/dev/null",
-  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-  POLLING_FREQUENCY: "1",
+/** Short timings; everything on 127.0.0.1. */
+export const sidecarEnv = (sim: RunningSimulator, extra: Record<string, string> = {}) => ({
+  ...sidecarEnvironment(sim, "e2e"),
   DEREGISTRATION_WAIT: "1",
   LOG_LEVEL: "debug",
-  HEARTBEAT_FILE: `/tmp/nlb-sidecar-e2e-${process.pid}-${Math.random().toString(36).slice(2)}.heartbeat`,
   ...extra
 })
 
