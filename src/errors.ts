@@ -98,8 +98,6 @@ export class CheckFailed extends Schema.TaggedError<CheckFailed>()("CheckFailed"
   }
 }
 
-export type StartupError = ConfigInvalid | MetadataUnavailable | UnsupportedTask | AwsCallFailed
-
 /** Interrupted by SIGTERM/SIGINT is a clean stop (0); otherwise the error's own code. */
 export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number =>
   Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
