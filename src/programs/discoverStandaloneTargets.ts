@@ -7,7 +7,7 @@ import { Ecs } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata } from "../layers/Metadata.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { retryDuringStartup } from "../retry.ts"
-import { type DiscoveryProgram, unsupported } from "./discoverTargets.ts"
+import { type DiscoveryProgram, networkModeOf, unsupported } from "./discoverTargets.ts"
 
 export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*() {
   const settings = yield* Config
@@ -25,7 +25,7 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
       "Set TARGET_CONTAINER_NAME to the container the load balancer sends traffic to."
     )
   }
-  const mode = container.Networks?.[0]?.NetworkMode ?? ""
+  const mode = networkModeOf(container) ?? ""
 
   // Which registrations are this task's: its IPs (awsvpc), or its instance and host ports.
   let isOurs: (id: string, port: number) => boolean
