@@ -112,12 +112,12 @@ const builders: Record<string, (o: Required<ScenarioOptions>) => Scenario> = {
   }),
   throttling: ({ drainAtMs }) =>
     base("throttling", "DescribeTargetHealth throttled for a while before the target drains", "awsvpc", "EC2", healthyThenDraining(drainAtMs), [
-      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(drainAtMs * 0.2), until: Math.round(drainAtMs * 0.6), kind: "throttle" }
+      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(drainAtMs * 0.1), until: Math.round(drainAtMs * 0.75), kind: "throttle" }
     ]),
   "server-errors": ({ drainAtMs }) =>
     base("server-errors", "ELBv2 and ECS answer 5xx at times", "awsvpc", "EC2", healthyThenDraining(drainAtMs), [
       { api: "ecs", action: "DescribeServices", from: 0, until: 700, kind: "server-error" },
-      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(drainAtMs * 0.2), until: Math.round(drainAtMs * 0.6), kind: "server-error" }
+      { api: "elbv2", action: "DescribeTargetHealth", from: 0, until: Math.round(drainAtMs * 0.8), kind: "server-error" }
     ]),
   "slow-answers": ({ drainAtMs }) =>
     base("slow-answers", "every ELBv2 answer takes 700 ms", "awsvpc", "EC2", healthyThenDraining(drainAtMs), [
