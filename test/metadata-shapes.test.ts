@@ -14,7 +14,7 @@ const web = tgArn("web")
 
 const cases = [
   { name: "fargate", container: "curl", port: 80, group: ipGroup(web), mode: "awsvpc", target: ["192.0.2.3", 80] },
-  { name: "ec2-awsvpc", container: "nginx-curl", port: 80, group: ipGroup(web), mode: "awsvpc", target: ["10.0.2.106", 80] },
+  { name: "ec2-awsvpc", container: "curl", port: 80, group: ipGroup(web), mode: "awsvpc", target: ["10.0.2.61", 80] },
   { name: "ec2-bridge", container: "nginx", port: 80, group: instanceGroup(web), mode: "bridge", target: ["i-0abcdef1234567890", 32768] },
   { name: "ec2-host", container: "nginx", port: 80, group: instanceGroup(web), mode: "host", target: ["i-0abcdef1234567890", 80] }
 ] as const

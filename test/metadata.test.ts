@@ -50,9 +50,9 @@ describe("Metadata layer", () => {
       assert.deepStrictEqual(urls, [`${uri}/task`])
     }))
 
-  it.effect("retries while the agent answers 5xx or refuses connections, then succeeds", () =>
+  it.effect("retries while the agent answers 5xx or 429 (its rate limit) or refuses connections, then succeeds", () =>
     Effect.gen(function*() {
-      const { fiber, urls } = yield* readTask(["refused", { status: 503 }, { status: 500 }, { status: 200, body }])
+      const { fiber, urls } = yield* readTask(["refused", { status: 503 }, { status: 429 }, { status: 200, body }])
       yield* TestClock.adjust("1 second")
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust("2 seconds")

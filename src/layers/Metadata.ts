@@ -81,7 +81,8 @@ export class Metadata extends Context.Service<Metadata, {
             Effect.timeout(requestTimeout),
             Effect.catch((error) => fail(url, `no answer: ${error.message}`, true)),
             Effect.flatMap((response) =>
-              response.status >= 500
+              // 429: the agent's own rate limiter; 5xx: the agent is not ready.
+              response.status >= 500 || response.status === 429
                 ? fail(url, `HTTP ${response.status}`, true)
                 : response.status !== 200
                 ? fail(url, `HTTP ${response.status}; is ECS_CONTAINER_METADATA_URI_V4 the agent's v4 URI?`, false)

@@ -1,48 +1,69 @@
-// `node src/simulator/cli.ts --scenario NAME [--port N] [--drain-at-ms N] [--exit-after-ms N]`
-// prints one JSON line (endpoint, metadataUri, region, scenario) and serves
-// until SIGTERM/SIGINT or --exit-after-ms.
+// node src/simulator/cli.ts --scenario NAME|FILE.json [--port N] [--drain-at-ms N]
+//   [--deregistration-delay-ms N] [--exit-after-ms N]
+// Prints one JSON line (endpoint, metadataUri, credentialsUri, region,
+// scenario), then serves until SIGTERM/SIGINT (exit 0) or --exit-after-ms.
+// A bad flag exits 2 with a message naming it.
 import { parseArgs } from "node:util"
-import { loadScenario, scenarioNames } from "./scenarios.ts"
+import { loadScenario, type ScenarioOptions, scenarioNames } from "./scenarios.ts"
 import { startSimulator } from "./server.ts"
 
+const usage = `usage: node src/simulator/cli.ts --scenario NAME|FILE.json [--port N] [--drain-at-ms N] [--deregistration-delay-ms N] [--exit-after-ms N]
+scenarios: ${scenarioNames.join(", ")}`
+
 const fail = (message: string): never => {
-  console.error(message)
+  console.error(`${message}\n${usage}`)
   process.exit(2)
 }
 
-const number = (flag: string, value: string | undefined) => {
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        scenario: { type: "string" },
+        port: { type: "string" },
+        "drain-at-ms": { type: "string" },
+        "deregistration-delay-ms": { type: "string" },
+        "exit-after-ms": { type: "string" }
+      },
+      strict: true,
+      allowPositionals: false
+    }).values
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error))
+  }
+})()
+
+const wholeNumber = (flag: string, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+  const value = (parsed as Record<string, string | undefined>)[flag]
   if (value === undefined) return undefined
-  return /^\d+$/.test(value) ? Number(value) : fail(`--${flag}=${JSON.stringify(value)}: expected a whole number`)
+  const n = Number(value)
+  return /^\d+$/.test(value) && n <= max ? n : fail(`--${flag}=${JSON.stringify(value)}: expected a whole number${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ""}`)
 }
 
-let parsed
-try {
-  parsed = parseArgs({
-    options: {
-      scenario: { type: "string", default: "awsvpc" },
-      port: { type: "string" },
-      "drain-at-ms": { type: "string" },
-      "exit-after-ms": { type: "string" }
-    }
-  }).values
-} catch (error) {
-  fail(`${error instanceof Error ? error.message : String(error)}\nscenarios: ${scenarioNames.join(", ")}`)
-}
-const values = parsed ?? fail("no arguments")
+const name = parsed.scenario ?? fail("--scenario: required")
+const port = wholeNumber("port", 65535)
+const drainAtMs = wholeNumber("drain-at-ms")
+const deregistrationDelayMs = wholeNumber("deregistration-delay-ms")
+const exitAfterMs = wholeNumber("exit-after-ms")
 
-let scenario
-try {
-  const drainAtMs = number("drain-at-ms", values["drain-at-ms"])
-  scenario = loadScenario(values.scenario, drainAtMs === undefined ? {} : { drainAtMs })
-} catch (error) {
-  fail(`--scenario: ${error instanceof Error ? error.message : String(error)}`)
+const options: ScenarioOptions = {
+  ...(drainAtMs === undefined ? {} : { drainAtMs }),
+  ...(deregistrationDelayMs === undefined ? {} : { deregistrationDelayMs })
 }
-const port = number("port", values.port)
-const sim = await startSimulator({ scenario, ...(port === undefined ? {} : { port }) })
+const scenario = (() => {
+  try {
+    return loadScenario(name, options)
+  } catch (error) {
+    return fail(`--scenario: ${error instanceof Error ? error.message : String(error)}`)
+  }
+})()
+
+const sim = await startSimulator({ scenario, ...(port === undefined ? {} : { port }) }).catch((error: unknown) =>
+  fail(`--port: ${error instanceof Error ? error.message : String(error)}`)
+)
 console.log(JSON.stringify({ endpoint: sim.endpoint, metadataUri: sim.metadataUri, credentialsUri: sim.credentialsUri, region: sim.region, scenario: sim.scenario.name }))
 
 const stop = () => void sim.close().then(() => process.exit(0))
-process.on("SIGTERM", stop)
-process.on("SIGINT", stop)
-const exitAfter = number("exit-after-ms", values["exit-after-ms"])
-if (exitAfter !== undefined) setTimeout(stop, exitAfter)
+process.once("SIGTERM", stop)
+process.once("SIGINT", stop)
+if (exitAfterMs !== undefined) setTimeout(stop, exitAfterMs)

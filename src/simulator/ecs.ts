@@ -1,7 +1,19 @@
 // The ECS API as the SDK sees it: awsJson 1.1 (`X-Amz-Target:
-// AmazonEC2ContainerServiceV20141113.<Op>`), errors as `__type` bodies.
-import { taskArn } from "./metadata.ts"
-import type { Scenario } from "./scenario.ts"
+// AmazonEC2ContainerServiceV20141113.<Op>`), timestamps as epoch seconds,
+// errors as `{"__type", "message"}` bodies with `x-amzn-ErrorType`.
+import { digits, hex, mac, uuid } from "./ids.ts"
+import { containerArn, dockerId } from "./metadata.ts"
+import {
+  availabilityZone,
+  clusterArn,
+  type Fault,
+  type Scenario,
+  serviceArn,
+  taskArn,
+  taskDefinitionArn
+} from "./scenario.ts"
+
+export const ecsTargetPrefix = "AmazonEC2ContainerServiceV20141113."
 
 export interface JsonAnswer {
   readonly status: number
@@ -15,89 +27,256 @@ export const ecsError = (status: number, code: string, message: string): JsonAns
   errorCode: code
 })
 
-const clusterArn = (s: Scenario) => `arn:aws:ecs:${s.region}:${s.accountId}:cluster/${s.task.cluster}`
-const isCluster = (s: Scenario, value: unknown) => value === undefined || value === s.task.cluster || value === clusterArn(s)
+const epochSeconds = (ms: number) => Math.round(ms) / 1000
 
-const describeTasks = (s: Scenario, params: Record<string, unknown>): JsonAnswer => {
-  const wanted = Array.isArray(params.tasks) ? params.tasks.map(String) : []
+const stringList = (value: unknown): Array<string> | undefined =>
+  Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined
+
+// ECS accepts a full ARN or a bare name/id; failures always carry the ARN.
+const arnFor = (given: string, prefix: string) => (given.startsWith("arn:") ? given : `${prefix}${given}`)
+
+const eniAttachment = (s: Scenario) => {
+  const id = uuid(`attachment:${s.task.taskId}`)
+  const ip = s.task.privateIPv4
+  return {
+    id,
+    type: "ElasticNetworkInterface",
+    status: "ATTACHED",
+    details: [
+      { name: "subnetId", value: `subnet-${hex(`subnet:${ip}`, 17)}` },
+      { name: "networkInterfaceId", value: `eni-${hex(`eni:${s.task.taskId}`, 17)}` },
+      { name: "macAddress", value: mac(`eni:${s.task.taskId}`) },
+      { name: "privateDnsName", value: `ip-${ip.replaceAll(".", "-")}.${s.region === "us-east-1" ? "ec2.internal" : `${s.region}.compute.internal`}` },
+      { name: "privateIPv4Address", value: ip }
+    ]
+  }
+}
+
+const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: number): JsonAnswer => {
+  const wanted = stringList(params.tasks)
+  if (wanted === undefined || wanted.length === 0) return ecsError(400, "InvalidParameterException", "Tasks cannot be empty.")
   const arn = taskArn(s)
   const known = (t: string) => t === arn || t === s.task.taskId
+  const awsvpc = s.task.networkMode === "awsvpc"
+  const attachment = awsvpc ? eniAttachment(s) : undefined
+  const fargate = s.task.launchType === "FARGATE"
+  const task = {
+    attachments: attachment === undefined ? [] : [attachment],
+    attributes: [{ name: "ecs.cpu-architecture", value: "x86_64" }],
+    availabilityZone: availabilityZone(s),
+    clusterArn: clusterArn(s),
+    connectivity: "CONNECTED",
+    connectivityAt: epochSeconds(startedAt - 24_000),
+    ...(s.task.containerInstance === undefined ? {} : { containerInstanceArn: s.task.containerInstance.arn }),
+    containers: s.task.containers.map((c) => ({
+      containerArn: containerArn(s, c.name),
+      taskArn: arn,
+      name: c.name,
+      image: c.image,
+      imageDigest: `sha256:${hex(`digest:${c.image}`, 64)}`,
+      runtimeId: dockerId(s, c.name),
+      lastStatus: "RUNNING",
+      // The agent reports Docker's bindings without the IPv6 copies (ECS_EXCLUDE_IPV6_PORTBINDING, on by default).
+      networkBindings: awsvpc ? [] : c.ports.map((p) => ({
+        bindIP: "0.0.0.0",
+        containerPort: p.containerPort,
+        hostPort: p.hostPort ?? p.containerPort,
+        protocol: p.protocol
+      })),
+      networkInterfaces: attachment === undefined ? [] : [{ attachmentId: attachment.id, privateIpv4Address: s.task.privateIPv4 }],
+      healthStatus: "UNKNOWN",
+      cpu: String(c.cpu ?? 0),
+      ...(c.memory === undefined ? {} : { memory: String(c.memory) })
+    })),
+    ...(fargate ? { cpu: "256", memory: "512" } : {}),
+    createdAt: epochSeconds(startedAt - 26_000),
+    desiredStatus: "RUNNING",
+    enableExecuteCommand: false,
+    ...(fargate ? { ephemeralStorage: { sizeInGiB: 20 } } : {}),
+    group: s.task.serviceName === null ? `family:${s.task.family}` : `service:${s.task.serviceName}`,
+    healthStatus: "UNKNOWN",
+    lastStatus: "RUNNING",
+    launchType: s.task.launchType,
+    overrides: { containerOverrides: s.task.containers.map((c) => ({ name: c.name })), inferenceAcceleratorOverrides: [] },
+    ...(fargate ? { platformVersion: "1.4.0", platformFamily: "Linux" } : {}),
+    pullStartedAt: epochSeconds(startedAt - 25_000),
+    pullStoppedAt: epochSeconds(startedAt - 21_500),
+    startedAt: epochSeconds(startedAt - 19_000),
+    ...(s.task.serviceName === null ? {} : { startedBy: `ecs-svc/${digits(`deployment:${s.task.serviceName}`, 19)}` }),
+    tags: [],
+    taskArn: arn,
+    taskDefinitionArn: taskDefinitionArn(s),
+    version: 3
+  }
   return {
     status: 200,
     body: {
-      tasks: wanted.filter(known).map(() => ({
-        taskArn: arn,
-        clusterArn: clusterArn(s),
-        taskDefinitionArn: `arn:aws:ecs:${s.region}:${s.accountId}:task-definition/${s.task.family}:${s.task.revision}`,
-        group: s.task.serviceName === null ? `family:${s.task.family}` : `service:${s.task.serviceName}`,
-        launchType: s.task.launchType,
-        lastStatus: "RUNNING",
-        desiredStatus: "RUNNING",
-        ...(s.task.containerInstance === undefined ? {} : { containerInstanceArn: s.task.containerInstance.arn }),
-        containers: s.task.containers.map((c) => ({
-          name: c.name,
-          taskArn: arn,
-          lastStatus: "RUNNING",
-          networkBindings: s.task.networkMode === "awsvpc" ? [] : c.ports.map((p) => ({
-            bindIP: "0.0.0.0",
-            containerPort: p.containerPort,
-            hostPort: p.hostPort ?? p.containerPort,
-            protocol: p.protocol
-          })),
-          ...(s.task.networkMode === "awsvpc" ? { networkInterfaces: [{ attachmentId: "a1b2c3d4", privateIpv4Address: s.task.privateIPv4 }] } : {})
-        }))
-      })),
-      failures: wanted.filter((t) => !known(t)).map((t) => ({ arn: t, reason: "MISSING" }))
+      failures: wanted.filter((t) => !known(t)).map((t) => ({ arn: arnFor(t, `arn:aws:ecs:${s.region}:${s.accountId}:task/${s.task.cluster}/`), reason: "MISSING" })),
+      tasks: wanted.filter(known).map(() => task)
     }
   }
 }
 
-const describeServices = (s: Scenario, params: Record<string, unknown>): JsonAnswer => {
-  const wanted = Array.isArray(params.services) ? params.services.map(String) : []
+const describeServices = (s: Scenario, params: Record<string, unknown>, startedAt: number): JsonAnswer => {
+  const wanted = stringList(params.services)
+  if (wanted === undefined || wanted.length === 0) return ecsError(400, "InvalidParameterException", "Services cannot be empty.")
   const name = s.task.serviceName
-  const serviceArn = `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/${name}`
-  const known = (v: string) => name !== null && s.service !== undefined && (v === name || v === serviceArn)
+  const service = name === null || s.service === undefined ? undefined : { name, arn: serviceArn(s, name), loadBalancers: s.service.loadBalancers }
+  const known = (v: string) => service !== undefined && (v === service.name || v === service.arn)
+  const deployment = `ecs-svc/${digits(`deployment:${name ?? ""}`, 19)}`
+  const fargate = s.task.launchType === "FARGATE"
+  const body = service === undefined ? undefined : {
+    serviceArn: service.arn,
+    serviceName: service.name,
+    clusterArn: clusterArn(s),
+    loadBalancers: service.loadBalancers,
+    serviceRegistries: [],
+    status: "ACTIVE",
+    desiredCount: 2,
+    runningCount: 2,
+    pendingCount: 0,
+    launchType: s.task.launchType,
+    ...(fargate ? { platformVersion: "LATEST", platformFamily: "Linux" } : {}),
+    taskDefinition: taskDefinitionArn(s),
+    deploymentConfiguration: { deploymentCircuitBreaker: { enable: false, rollback: false }, maximumPercent: 200, minimumHealthyPercent: 100 },
+    deployments: [{
+      id: deployment,
+      status: "PRIMARY",
+      taskDefinition: taskDefinitionArn(s),
+      desiredCount: 2,
+      pendingCount: 0,
+      runningCount: 2,
+      failedTasks: 0,
+      createdAt: epochSeconds(startedAt - 600_000),
+      updatedAt: epochSeconds(startedAt - 540_000),
+      launchType: s.task.launchType,
+      rolloutState: "COMPLETED",
+      rolloutStateReason: `ECS deployment ${deployment} completed.`
+    }],
+    roleArn: `arn:aws:iam::${s.accountId}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS`,
+    events: [],
+    createdAt: epochSeconds(startedAt - 86_400_000),
+    placementConstraints: [],
+    placementStrategy: [],
+    ...(s.task.networkMode === "awsvpc"
+      ? {
+        networkConfiguration: {
+          awsvpcConfiguration: {
+            subnets: [`subnet-${hex(`subnet:${s.task.privateIPv4}`, 17)}`],
+            securityGroups: [`sg-${hex(`sg:${name ?? ""}`, 17)}`],
+            assignPublicIp: "DISABLED"
+          }
+        }
+      }
+      : {}),
+    healthCheckGracePeriodSeconds: 0,
+    schedulingStrategy: "REPLICA",
+    deploymentController: { type: "ECS" },
+    createdBy: `arn:aws:iam::${s.accountId}:role/deployer`,
+    enableECSManagedTags: false,
+    propagateTags: "NONE",
+    enableExecuteCommand: false
+  }
   return {
     status: 200,
     body: {
-      services: wanted.filter(known).map(() => ({
-        serviceArn,
-        serviceName: name,
-        clusterArn: clusterArn(s),
-        status: "ACTIVE",
-        launchType: s.task.launchType,
-        desiredCount: 2,
-        runningCount: 2,
-        loadBalancers: s.service?.loadBalancers ?? []
-      })),
-      failures: wanted.filter((v) => !known(v)).map((v) => ({ arn: v, reason: "MISSING" }))
+      failures: wanted.filter((v) => !known(v)).map((v) => ({ arn: arnFor(v, `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/`), reason: "MISSING" })),
+      services: wanted.filter(known).map(() => body)
     }
   }
 }
 
-const describeContainerInstances = (s: Scenario, params: Record<string, unknown>): JsonAnswer => {
-  const wanted = Array.isArray(params.containerInstances) ? params.containerInstances.map(String) : []
+const describeContainerInstances = (s: Scenario, params: Record<string, unknown>, startedAt: number): JsonAnswer => {
+  const wanted = stringList(params.containerInstances)
+  if (wanted === undefined || wanted.length === 0) return ecsError(400, "InvalidParameterException", "ContainerInstances cannot be empty.")
   const ci = s.task.containerInstance
   const known = (v: string) => ci !== undefined && (v === ci.arn || ci.arn.endsWith(`/${v}`))
+  const body = ci === undefined ? undefined : {
+    containerInstanceArn: ci.arn,
+    ec2InstanceId: ci.ec2InstanceId,
+    version: 12,
+    versionInfo: {
+      agentVersion: s.task.omitHostPorts ? "1.40.0" : "1.89.3",
+      agentHash: hex(`agent:${ci.arn}`, 8),
+      dockerVersion: "DockerVersion: 25.0.8"
+    },
+    remainingResources: [
+      { name: "CPU", type: "INTEGER", doubleValue: 0, longValue: 0, integerValue: 1536 },
+      { name: "MEMORY", type: "INTEGER", doubleValue: 0, longValue: 0, integerValue: 2996 }
+    ],
+    registeredResources: [
+      { name: "CPU", type: "INTEGER", doubleValue: 0, longValue: 0, integerValue: 2048 },
+      { name: "MEMORY", type: "INTEGER", doubleValue: 0, longValue: 0, integerValue: 3764 }
+    ],
+    status: "ACTIVE",
+    agentConnected: true,
+    runningTasksCount: 3,
+    pendingTasksCount: 0,
+    attributes: [{ name: "ecs.instance-type", value: "m6i.large" }, { name: "ecs.availability-zone", value: availabilityZone(s) }],
+    registeredAt: epochSeconds(startedAt - 7 * 86_400_000),
+    attachments: [],
+    tags: []
+  }
   return {
     status: 200,
     body: {
-      containerInstances: wanted.filter(known).map(() => ({ containerInstanceArn: ci?.arn, ec2InstanceId: ci?.ec2InstanceId, status: "ACTIVE", agentConnected: true })),
-      failures: wanted.filter((v) => !known(v)).map((v) => ({ arn: v, reason: "MISSING" }))
+      containerInstances: wanted.filter(known).map(() => body),
+      failures: wanted.filter((v) => !known(v)).map((v) => ({ arn: arnFor(v, `arn:aws:ecs:${s.region}:${s.accountId}:container-instance/${s.task.cluster}/`), reason: "MISSING" }))
     }
   }
 }
 
-export const handleEcs = (s: Scenario, operation: string, params: Record<string, unknown>): JsonAnswer => {
+// ECS takes the cluster's name or ARN, and `default` when none is given.
+const isCluster = (s: Scenario, value: unknown) => {
+  const name = value === undefined ? "default" : value
+  return name === s.task.cluster || name === clusterArn(s)
+}
+
+export const handleEcs = (s: Scenario, operation: string, params: Record<string, unknown>, startedAt: number): JsonAnswer => {
+  const handlers: Record<string, typeof describeTasks | undefined> = {
+    DescribeTasks: describeTasks,
+    DescribeServices: describeServices,
+    DescribeContainerInstances: describeContainerInstances
+  }
+  const handler = handlers[operation]
+  if (handler === undefined) return ecsError(400, "UnknownOperationException", `${operation} is not simulated`)
   if (!isCluster(s, params.cluster)) return ecsError(400, "ClusterNotFoundException", "Cluster not found.")
+  return handler(s, params, startedAt)
+}
+
+// The resource IAM names in the denial: what the call asked about, as an ARN.
+const deniedResource = (s: Scenario, operation: string, params: Record<string, unknown>) => {
+  const first = (key: string) => stringList(params[key])?.[0] ?? "*"
   switch (operation) {
-    case "DescribeTasks":
-      return describeTasks(s, params)
     case "DescribeServices":
-      return describeServices(s, params)
+      return arnFor(first("services"), `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/`)
+    case "DescribeTasks":
+      return arnFor(first("tasks"), `arn:aws:ecs:${s.region}:${s.accountId}:task/${s.task.cluster}/`)
     case "DescribeContainerInstances":
-      return describeContainerInstances(s, params)
+      return arnFor(first("containerInstances"), `arn:aws:ecs:${s.region}:${s.accountId}:container-instance/${s.task.cluster}/`)
     default:
-      return ecsError(400, "UnknownOperationException", `${operation} is not simulated`)
+      return "*"
+  }
+}
+
+/** The answer for an injected fault; `undefined` for kinds that do not answer (not-ready) or only delay (slow). */
+export const ecsFault = (s: Scenario, fault: Fault, operation: string, params: Record<string, unknown>): JsonAnswer | undefined => {
+  switch (fault.kind) {
+    case "throttle":
+      return ecsError(400, "ThrottlingException", "Rate exceeded")
+    case "server-error":
+      return ecsError(fault.status ?? 500, "ServerException", "Service Unavailable. Please try again later.")
+    case "access-denied": {
+      const action = `ecs:${operation}`
+      return ecsError(
+        400,
+        "AccessDeniedException",
+        `User: arn:aws:sts::${s.accountId}:assumed-role/${s.task.family}-task/${s.task.taskId} is not authorized to perform: ${action} on resource: ${deniedResource(s, operation, params)} because no identity-based policy allows the ${action} action`
+      )
+    }
+    case "not-found":
+      return ecsError(400, "ClusterNotFoundException", "Cluster not found.")
+    default:
+      return undefined
   }
 }

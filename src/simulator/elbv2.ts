@@ -1,9 +1,9 @@
 // The ELBv2 API as the SDK sees it: awsQuery (form-encoded `Action=…&
 // Version=2015-12-01`), answers and errors as XML in the 2015-12-01 namespace.
-import { randomUUID } from "node:crypto"
-import { type Scenario, stateAt } from "./scenario.ts"
+import { hex } from "./ids.ts"
+import { availabilityZone, type Fault, type Scenario, stateAt, type TargetGroup, type TargetState, vpcId } from "./scenario.ts"
 
-const ns = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+export const elbv2Namespace = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 
 export interface XmlAnswer {
   readonly status: number
@@ -16,22 +16,23 @@ const escape = (v: string | number) =>
 
 const el = (name: string, value: string | number | undefined) => (value === undefined ? "" : `<${name}>${escape(value)}</${name}>`)
 
-const respond = (action: string, result: string): XmlAnswer => ({
+const respond = (action: string, result: string, requestId: string): XmlAnswer => ({
   status: 200,
-  body: `<${action}Response xmlns="${ns}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`
+  body: `<${action}Response xmlns="${elbv2Namespace}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
 })
 
-export const elbError = (status: number, code: string, message: string): XmlAnswer => ({
+export const elbError = (status: number, code: string, message: string, requestId: string): XmlAnswer => ({
   status,
-  body: `<ErrorResponse xmlns="${ns}"><Error><Type>${status >= 500 ? "Receiver" : "Sender"}</Type><Code>${code}</Code><Message>${escape(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+  body: `<ErrorResponse xmlns="${elbv2Namespace}"><Error><Type>${status >= 500 ? "Receiver" : "Sender"}</Type><Code>${code}</Code><Message>${escape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
   errorCode: code
 })
 
-/** `Prefix.member.1=a&Prefix.member.2=b` → [a, b]; `Targets.member.1.Id` → [{Id}] */
+/** `Prefix.member.1=a&Prefix.member.2=b` → [{"": a}, {"": b}]; `Targets.member.1.Id=x` → [{Id: x}] */
 export const memberList = (params: URLSearchParams, prefix: string): Array<Record<string, string>> => {
   const items = new Map<number, Record<string, string>>()
   for (const [key, value] of params) {
-    const m = key.match(new RegExp(`^${prefix}\\.member\\.(\\d+)(?:\\.(.+))?$`))
+    if (!key.startsWith(`${prefix}.member.`)) continue
+    const m = key.slice(prefix.length + ".member.".length).match(/^(\d+)(?:\.(.+))?$/)
     if (m === null) continue
     const item = items.get(Number(m[1])) ?? {}
     item[m[2] ?? ""] = value
@@ -40,56 +41,139 @@ export const memberList = (params: URLSearchParams, prefix: string): Array<Recor
   return [...items.entries()].sort(([a], [b]) => a - b).map(([, v]) => v)
 }
 
-const describeTargetGroups = (s: Scenario, params: URLSearchParams): XmlAnswer => {
+const groupName = (g: TargetGroup) => g.arn.split("/")[1] ?? ""
+const isHttp = (g: TargetGroup) => g.protocol === "HTTP" || g.protocol === "HTTPS"
+
+const loadBalancerArn = (s: Scenario, g: TargetGroup) =>
+  g.loadBalancerArn ??
+    `arn:aws:elasticloadbalancing:${s.region}:${s.accountId}:loadbalancer/${isHttp(g) ? "app" : "net"}/${groupName(g)}-lb/${hex(`lb:${g.arn}`, 16)}`
+
+const groupXml = (s: Scenario, g: TargetGroup) =>
+  "<member>" +
+  el("TargetGroupArn", g.arn) +
+  el("TargetGroupName", groupName(g)) +
+  el("Protocol", g.protocol) +
+  el("Port", g.port) +
+  el("VpcId", vpcId) +
+  // NLB groups check health over TCP whatever they carry; ALB groups over their protocol.
+  el("HealthCheckProtocol", isHttp(g) ? g.protocol : "TCP") +
+  el("HealthCheckPort", "traffic-port") +
+  el("HealthCheckEnabled", "true") +
+  el("HealthCheckIntervalSeconds", 30) +
+  el("HealthCheckTimeoutSeconds", isHttp(g) ? 5 : 10) +
+  el("HealthyThresholdCount", 5) +
+  el("UnhealthyThresholdCount", 2) +
+  (isHttp(g) ? `${el("HealthCheckPath", "/")}<Matcher>${el("HttpCode", "200")}</Matcher>` : "") +
+  `<LoadBalancerArns><member>${escape(loadBalancerArn(s, g))}</member></LoadBalancerArns>` +
+  el("TargetType", g.targetType) +
+  (isHttp(g) ? el("ProtocolVersion", "HTTP1") : "") +
+  el("IpAddressType", g.ipAddressType ?? "ipv4") +
+  "</member>"
+
+const describeTargetGroups = (s: Scenario, params: URLSearchParams, requestId: string): XmlAnswer => {
   const arns = memberList(params, "TargetGroupArns").map((m) => m[""] ?? "")
-  const groups = arns.length === 0 ? s.targetGroups : arns.map((a) => s.targetGroups.find((g) => g.arn === a))
-  if (groups.some((g) => g === undefined)) return elbError(400, "TargetGroupNotFound", "One or more target groups not found")
-  const members = groups.map((g) =>
-    g === undefined ? "" : `<member>${el("TargetGroupArn", g.arn)}${el("TargetGroupName", g.arn.split("/")[1])}${el("Protocol", g.protocol)}${el("Port", g.port)}${el("VpcId", "vpc-0123456789abcdef0")}${el("HealthCheckProtocol", g.protocol === "UDP" ? "TCP" : g.protocol)}${el("HealthCheckPort", "traffic-port")}<HealthCheckEnabled>true</HealthCheckEnabled>${el("HealthCheckIntervalSeconds", 30)}${el("HealthCheckTimeoutSeconds", 10)}${el("HealthyThresholdCount", 5)}${el("UnhealthyThresholdCount", 2)}<LoadBalancerArns><member>${escape(`arn:aws:elasticloadbalancing:${s.region}:${s.accountId}:loadbalancer/net/web/50dc6c495c0c9188`)}</member></LoadBalancerArns>${el("TargetType", g.targetType)}${el("IpAddressType", g.ipAddressType ?? "ipv4")}</member>`
-  )
-  return respond("DescribeTargetGroups", `<TargetGroups>${members.join("")}</TargetGroups>`)
+  const names = memberList(params, "Names").map((m) => m[""] ?? "")
+  const lb = params.get("LoadBalancerArn")
+  let groups: ReadonlyArray<TargetGroup | undefined> = s.targetGroups
+  if (arns.length > 0) groups = arns.map((a) => s.targetGroups.find((g) => g.arn === a))
+  else if (names.length > 0) groups = names.map((n) => s.targetGroups.find((g) => groupName(g) === n))
+  else if (lb !== null) groups = s.targetGroups.filter((g) => loadBalancerArn(s, g) === lb)
+  const found = groups.filter((g) => g !== undefined)
+  if (found.length < groups.length) return elbError(400, "TargetGroupNotFound", "One or more target groups not found", requestId)
+  return respond("DescribeTargetGroups", `<TargetGroups>${found.map((g) => groupXml(s, g)).join("")}</TargetGroups>`, requestId)
 }
 
-const healthXml = (id: string, port: number, state: string, reason?: string, description?: string) =>
-  `<member><Target>${el("Id", id)}${el("Port", port)}</Target>${el("HealthCheckPort", String(port))}<TargetHealth>${el("State", state)}${el("Reason", reason)}${el("Description", description)}</TargetHealth></member>`
-
-const defaultReasons: Record<string, [string, string] | undefined> = {
+// The reason and description ELBv2 gives with each state (the ELB user guides' reason-code table).
+const defaultReasons: Partial<Record<TargetState, readonly [string, string]>> = {
   initial: ["Elb.RegistrationInProgress", "Target registration is in progress"],
-  draining: ["Target.DeregistrationInProgress", "Target deregistration is in progress"],
+  unhealthy: ["Target.FailedHealthChecks", "Health checks failed"],
   "unhealthy.draining": ["Target.FailedHealthChecks", "Health checks failed"],
-  unhealthy: ["Target.FailedHealthChecks", "Health checks failed"]
+  unused: ["Target.NotInUse", "Target group is not configured to receive traffic from the load balancer"],
+  draining: ["Target.DeregistrationInProgress", "Target deregistration is in progress"],
+  unavailable: ["Target.HealthCheckDisabled", "Health checks are disabled"]
 }
 
-const describeTargetHealth = (s: Scenario, params: URLSearchParams, t: number): XmlAnswer => {
-  const group = s.targetGroups.find((g) => g.arn === params.get("TargetGroupArn"))
-  if (group === undefined) return elbError(400, "TargetGroupNotFound", `Target group '${params.get("TargetGroupArn")}' not found`)
+const targetXml = (id: string, port: number, az: string | undefined) => `<Target>${el("Id", id)}${el("Port", port)}${el("AvailabilityZone", az)}</Target>`
+
+const registeredXml = (id: string, port: number, az: string | undefined, state: TargetState, reason?: string, description?: string) =>
+  `<member>${targetXml(id, port, az)}${el("HealthCheckPort", port)}` +
+  `<TargetHealth>${el("State", state)}${el("Reason", reason)}${el("Description", description)}</TargetHealth>` +
+  `<AdministrativeOverride>${el("State", "no_override")}${el("Reason", "AdministrativeOverride.NoOverride")}${el("Description", "No override is currently active on target")}</AdministrativeOverride></member>`
+
+// A target that is asked about but not registered has no health check port.
+const notRegisteredXml = (id: string, port: number) =>
+  `<member>${targetXml(id, port, undefined)}<TargetHealth>${el("State", "unused")}${el("Reason", "Target.NotRegistered")}${el("Description", "Target is not registered to the target group")}</TargetHealth></member>`
+
+const describeTargetHealth = (s: Scenario, params: URLSearchParams, t: number, requestId: string): XmlAnswer => {
+  const arn = params.get("TargetGroupArn")
+  if (arn === null || arn === "") {
+    return elbError(400, "ValidationError", "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null", requestId)
+  }
+  const group = s.targetGroups.find((g) => g.arn === arn)
+  if (group === undefined) return elbError(400, "TargetGroupNotFound", `Target groups '${arn}' not found`, requestId)
   const asked = memberList(params, "Targets")
+  if (asked.some((a) => a.Id === undefined || a.Id === "")) {
+    return elbError(400, "ValidationError", "1 validation error detected: Value null at 'targets.member.id' failed to satisfy constraint: Member must not be null", requestId)
+  }
+  // ip targets carry their Availability Zone; instance targets do not.
+  const az = (target: { readonly availabilityZone?: string }) => target.availabilityZone ?? (group.targetType === "ip" ? availabilityZone(s) : undefined)
   const describe = (id: string, port: number) => {
     const target = group.targets.find((x) => x.id === id && x.port === port)
     const step = target === undefined ? undefined : stateAt(target.timeline, t)
-    if (step === undefined) return healthXml(id, port, "unused", "Target.NotRegistered", "Target is not registered to the target group")
-    const [reason, description] = defaultReasons[step.state] ?? []
-    return healthXml(id, port, step.state, step.reason ?? reason, step.description ?? description)
+    if (target === undefined || step === undefined) return notRegisteredXml(id, port)
+    const [reason, description] = step.state === "healthy" ? [] : defaultReasons[step.state] ?? []
+    return registeredXml(id, port, az(target), step.state, step.reason ?? reason, step.description ?? description)
   }
   if (asked.length === 0) {
     const registered = group.targets.filter((x) => stateAt(x.timeline, t) !== undefined)
-    return respond("DescribeTargetHealth", `<TargetHealthDescriptions>${registered.map((x) => describe(x.id, x.port)).join("")}</TargetHealthDescriptions>`)
+    return respond("DescribeTargetHealth", `<TargetHealthDescriptions>${registered.map((x) => describe(x.id, x.port)).join("")}</TargetHealthDescriptions>`, requestId)
   }
-  // Instance ids the account does not have are refused outright, as AWS does.
-  const knownInstances = new Set([s.task.containerInstance?.ec2InstanceId, ...group.targets.map((x) => x.id)])
-  const unknown = asked.find((a) => group.targetType === "instance" && !knownInstances.has(a.Id))
-  if (unknown !== undefined) return elbError(400, "InvalidTarget", `The following targets are not valid instances: '${unknown.Id}'`)
-  const body = asked.map((a) => describe(a.Id ?? "", Number(a.Port ?? group.port))).join("")
-  return respond("DescribeTargetHealth", `<TargetHealthDescriptions>${body}</TargetHealthDescriptions>`)
+  if (group.targetType === "instance") {
+    // Instance ids the account does not have are refused outright, not reported as unused.
+    const knownInstances = new Set([s.task.containerInstance?.ec2InstanceId, ...s.targetGroups.flatMap((g) => g.targets.map((x) => x.id))])
+    const unknown = asked.map((a) => a.Id ?? "").filter((id) => !knownInstances.has(id))
+    if (unknown.length > 0) {
+      return elbError(400, "InvalidTarget", `The following targets are not valid instances: ${unknown.map((id) => `'${id}'`).join(", ")}`, requestId)
+    }
+  }
+  const body = asked.map((a) => describe(a.Id ?? "", a.Port === undefined ? group.port : Number(a.Port))).join("")
+  return respond("DescribeTargetHealth", `<TargetHealthDescriptions>${body}</TargetHealthDescriptions>`, requestId)
 }
 
-export const handleElbv2 = (s: Scenario, action: string, params: URLSearchParams, t: number): XmlAnswer => {
+export const handleElbv2 = (s: Scenario, action: string, params: URLSearchParams, t: number, requestId: string): XmlAnswer => {
   switch (action) {
     case "DescribeTargetGroups":
-      return describeTargetGroups(s, params)
+      return describeTargetGroups(s, params, requestId)
     case "DescribeTargetHealth":
-      return describeTargetHealth(s, params, t)
+      return describeTargetHealth(s, params, t, requestId)
     default:
-      return elbError(400, "InvalidAction", `${action} is not simulated`)
+      return elbError(400, "InvalidAction", `Could not find operation ${action} for version 2015-12-01`, requestId)
+  }
+}
+
+/** The answer for an injected fault; `undefined` for kinds that do not answer (not-ready) or only delay (slow). */
+export const elbFault = (s: Scenario, fault: Fault, action: string, params: URLSearchParams, requestId: string): XmlAnswer | undefined => {
+  switch (fault.kind) {
+    case "throttle":
+      return elbError(400, "Throttling", "Rate exceeded", requestId)
+    case "server-error":
+      return fault.status === 500
+        ? elbError(500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure.", requestId)
+        : elbError(503, "ServiceUnavailable", "Service Unavailable", requestId)
+    case "access-denied": {
+      const permission = `elasticloadbalancing:${action}`
+      return elbError(
+        403,
+        "AccessDenied",
+        `User: arn:aws:sts::${s.accountId}:assumed-role/${s.task.family}-task/${s.task.taskId} is not authorized to perform: ${permission} because no identity-based policy allows the ${permission} action`,
+        requestId
+      )
+    }
+    case "not-found": {
+      const arn = params.get("TargetGroupArn")
+      return elbError(400, "TargetGroupNotFound", arn === null ? "One or more target groups not found" : `Target groups '${arn}' not found`, requestId)
+    }
+    default:
+      return undefined
   }
 }

@@ -1,45 +1,62 @@
 // A simulator scenario: the task, its service and target groups, how each
-// target's state changes over time, and which faults to inject. Plain data,
-// checked with Schema when loaded.
+// target's state changes over time, and which faults to inject. Plain data
+// (JSON-able), checked with Schema when loaded; a bad scenario fails with a
+// message naming the field.
 import { Schema } from "effect"
 
-const Ms = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
+const Ms = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
+const IPv4 = Schema.String.check(Schema.isPattern(/^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/))
+
+/** The states the ELBv2 model lists for TargetHealth.State. */
+export const TargetState = Schema.Literals(["initial", "healthy", "unhealthy", "unhealthy.draining", "unused", "draining", "unavailable"])
+export type TargetState = typeof TargetState.Type
 
 const StateStep = Schema.Struct({
   at: Ms,
-  state: Schema.Literals(["initial", "healthy", "unhealthy", "unhealthy.draining", "unused", "draining", "unavailable"]),
-  reason: Schema.optional(Schema.String),
-  description: Schema.optional(Schema.String)
+  state: TargetState,
+  /** Defaults per state (see elbv2.ts); `healthy` has none. */
+  reason: Schema.optionalKey(Schema.String),
+  description: Schema.optionalKey(Schema.String)
 })
+/** Not registered from `at` on: not yet, or deregistered after draining. */
 const Unregistered = Schema.Struct({ at: Ms, registered: Schema.Literal(false) })
 export const TimelineStep = Schema.Union([StateStep, Unregistered])
 export type TimelineStep = typeof TimelineStep.Type
 
 const Target = Schema.Struct({
+  /** An IPv4 address for `ip` groups, an EC2 instance id for `instance` groups. */
   id: Schema.String,
-  port: Schema.Number,
+  port: Port,
+  availabilityZone: Schema.optionalKey(Schema.String),
+  /** Ordered by `at`; before the first step the target is not registered. */
   timeline: Schema.Array(TimelineStep)
 })
 
 const TargetGroup = Schema.Struct({
-  arn: Schema.String,
+  arn: Schema.String.check(Schema.isPattern(/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/)),
   targetType: Schema.Literals(["ip", "instance"]),
   protocol: Schema.Literals(["TCP", "UDP", "TCP_UDP", "TLS", "HTTP", "HTTPS"]),
-  port: Schema.Number,
-  ipAddressType: Schema.optional(Schema.Literals(["ipv4", "ipv6"])),
+  port: Port,
+  ipAddressType: Schema.optionalKey(Schema.Literals(["ipv4", "ipv6"])),
+  loadBalancerArn: Schema.optionalKey(Schema.String),
   targets: Schema.Array(Target)
 })
 export type TargetGroup = typeof TargetGroup.Type
 
 const PortMapping = Schema.Struct({
-  containerPort: Schema.Number,
-  hostPort: Schema.optional(Schema.Number),
+  containerPort: Port,
+  /** Required in bridge mode (the port Docker picked); equal to containerPort otherwise. */
+  hostPort: Schema.optionalKey(Port),
   protocol: Schema.Literals(["tcp", "udp"])
 })
 
 const Container = Schema.Struct({
-  name: Schema.String,
-  image: Schema.String,
+  name: Schema.NonEmptyString,
+  image: Schema.NonEmptyString,
+  /** CPU units and MiB, as in the task definition. */
+  cpu: Schema.optionalKey(Schema.Int),
+  memory: Schema.optionalKey(Schema.Int),
   ports: Schema.Array(PortMapping)
 })
 export type Container = typeof Container.Type
@@ -47,18 +64,27 @@ export type Container = typeof Container.Type
 const Task = Schema.Struct({
   launchType: Schema.Literals(["FARGATE", "EC2"]),
   networkMode: Schema.Literals(["awsvpc", "bridge", "host"]),
-  cluster: Schema.String,
-  family: Schema.String,
-  revision: Schema.String,
-  taskId: Schema.String,
-  privateIPv4: Schema.String,
+  /** The cluster's short name. */
+  cluster: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,255}$/)),
+  family: Schema.NonEmptyString,
+  revision: Schema.String.check(Schema.isPattern(/^\d+$/)),
+  taskId: Schema.String.check(Schema.isPattern(/^[0-9a-f]{32}$/)),
+  /** The task ENI's address (awsvpc) or the instance's private address. */
+  privateIPv4: IPv4,
   /** `null`: a standalone task (DescribeTasks group `family:…`). */
   serviceName: Schema.NullOr(Schema.String),
-  /** ECS agents before 1.63.1 leave ServiceName out of the task metadata. */
+  /** ECS agent 1.63.1+ on EC2 adds ServiceName and VPCID; Fargate never does. */
   serviceNameInMetadata: Schema.Boolean,
-  /** ECS agents before 1.41.1 leave dynamic host ports out of the task metadata. */
+  /**
+   * ECS agents before 1.41.1 built Ports from the task definition: no dynamic
+   * HostPort, one entry per mapping; those agents also predate LaunchType,
+   * LogDriver, LogOptions and ContainerARN (1.45.0).
+   */
   omitHostPorts: Schema.Boolean,
-  containerInstance: Schema.optional(Schema.Struct({ arn: Schema.String, ec2InstanceId: Schema.String })),
+  containerInstance: Schema.optionalKey(Schema.Struct({
+    arn: Schema.String.check(Schema.isPattern(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:container-instance\/.+$/)),
+    ec2InstanceId: Schema.String.check(Schema.isPattern(/^i-[0-9a-f]{8,17}$/))
+  })),
   /** The container whose `/v4/<id>` answers the container metadata. */
   sidecarContainer: Schema.String,
   containers: Schema.Array(Container)
@@ -66,45 +92,148 @@ const Task = Schema.Struct({
 export type Task = typeof Task.Type
 
 const LoadBalancer = Schema.Struct({
-  targetGroupArn: Schema.optional(Schema.String),
-  loadBalancerName: Schema.optional(Schema.String),
+  targetGroupArn: Schema.optionalKey(Schema.String),
+  /** Classic Load Balancers only. */
+  loadBalancerName: Schema.optionalKey(Schema.String),
   containerName: Schema.String,
-  containerPort: Schema.Number
+  containerPort: Port
 })
 
 export const Fault = Schema.Struct({
   api: Schema.Literals(["metadata", "ecs", "elbv2"]),
-  action: Schema.optional(Schema.String),
+  /** An operation (`DescribeTargetHealth`) or, for metadata, `task` / `container`; all when absent. */
+  action: Schema.optionalKey(Schema.String),
   from: Ms,
   until: Ms,
+  /**
+   * - throttle: ECS ThrottlingException 400, ELBv2 Throttling 400, metadata 429 (the agent's rate limiter)
+   * - server-error: ECS ServerException 500, ELBv2 ServiceUnavailable 503 (InternalFailure with status 500), metadata 500
+   * - slow: answers after delayMs (default 1000), combinable with any other kind
+   * - access-denied: ECS AccessDeniedException 400, ELBv2 AccessDenied 403
+   * - not-ready: the connection is reset without an answer, as when the
+   *   agent is (re)starting and nothing listens behind 169.254.170.2
+   * - not-found: ECS ClusterNotFoundException, ELBv2 TargetGroupNotFound,
+   *   metadata 404 (the agent does not know the endpoint id)
+   */
   kind: Schema.Literals(["throttle", "server-error", "slow", "access-denied", "not-ready", "not-found"]),
-  delayMs: Schema.optional(Ms)
+  delayMs: Schema.optionalKey(Ms),
+  status: Schema.optionalKey(Schema.Literals([500, 503]))
 })
 export type Fault = typeof Fault.Type
 
+type Issue = { readonly path: ReadonlyArray<PropertyKey>; readonly issue: string }
+
+const crossChecks = (s: {
+  readonly task: Task
+  readonly service?: { readonly loadBalancers: ReadonlyArray<typeof LoadBalancer.Type> }
+  readonly targetGroups: ReadonlyArray<TargetGroup>
+  readonly faults: ReadonlyArray<Fault>
+}): Array<Issue> => {
+  const issues: Array<Issue> = []
+  const { task } = s
+  if (task.launchType === "FARGATE" && task.networkMode !== "awsvpc") {
+    issues.push({ path: ["task", "networkMode"], issue: "Fargate tasks use awsvpc" })
+  }
+  if (task.launchType === "EC2" && task.containerInstance === undefined) {
+    issues.push({ path: ["task", "containerInstance"], issue: "an EC2 task runs on a container instance" })
+  }
+  if (task.launchType === "FARGATE" && task.containerInstance !== undefined) {
+    issues.push({ path: ["task", "containerInstance"], issue: "Fargate tasks have no container instance" })
+  }
+  if (task.launchType === "FARGATE" && task.serviceNameInMetadata) {
+    issues.push({ path: ["task", "serviceNameInMetadata"], issue: "Fargate's metadata has no ServiceName" })
+  }
+  if (task.omitHostPorts && task.serviceNameInMetadata) {
+    issues.push({ path: ["task", "serviceNameInMetadata"], issue: "an agent before 1.41.1 (omitHostPorts) predates ServiceName (1.63.1)" })
+  }
+  const names = task.containers.map((c) => c.name)
+  if (!names.includes(task.sidecarContainer)) {
+    issues.push({ path: ["task", "sidecarContainer"], issue: `not one of the containers (${names.join(", ")})` })
+  }
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) issues.push({ path: ["task", "containers", i, "name"], issue: `duplicate container name ${n}` })
+  })
+  task.containers.forEach((c, i) =>
+    c.ports.forEach((p, j) => {
+      const path = ["task", "containers", i, "ports", j, "hostPort"]
+      if (task.networkMode === "bridge" && p.hostPort === undefined) {
+        issues.push({ path, issue: "bridge mode needs the host port Docker assigned" })
+      }
+      if (task.networkMode !== "bridge" && p.hostPort !== undefined && p.hostPort !== p.containerPort) {
+        issues.push({ path, issue: `${task.networkMode} mode: the host port is the container port` })
+      }
+    })
+  )
+  s.service?.loadBalancers.forEach((lb, i) => {
+    if (!names.includes(lb.containerName)) {
+      issues.push({ path: ["service", "loadBalancers", i, "containerName"], issue: `not one of the containers (${names.join(", ")})` })
+    }
+  })
+  s.targetGroups.forEach((g, i) =>
+    g.targets.forEach((target, j) => {
+      const validId = g.targetType === "ip" ? /^[\d.]+$/.test(target.id) : /^i-[0-9a-f]{8,17}$/.test(target.id)
+      if (!validId) issues.push({ path: ["targetGroups", i, "targets", j, "id"], issue: `not an ${g.targetType === "ip" ? "IPv4 address" : "EC2 instance id"}` })
+      target.timeline.forEach((step, k) => {
+        const previous = target.timeline[k - 1]
+        if (previous !== undefined && step.at < previous.at) {
+          issues.push({ path: ["targetGroups", i, "targets", j, "timeline", k, "at"], issue: "steps must be in time order" })
+        }
+      })
+    })
+  )
+  s.faults.forEach((f, i) => {
+    if (f.until <= f.from) issues.push({ path: ["faults", i, "until"], issue: "must be after from" })
+    if (f.api === "metadata" && f.kind === "access-denied") {
+      issues.push({ path: ["faults", i, "kind"], issue: "the metadata endpoint has no access-denied answer" })
+    }
+  })
+  return issues
+}
+
 export const Scenario = Schema.Struct({
-  name: Schema.String,
+  name: Schema.NonEmptyString,
   description: Schema.String,
-  region: Schema.String,
+  region: Schema.String.check(Schema.isPattern(/^[a-z]{2}(?:-[a-z]+)+-\d$/)),
   accountId: Schema.String.check(Schema.isPattern(/^\d{12}$/)),
   task: Task,
-  service: Schema.optional(Schema.Struct({ loadBalancers: Schema.Array(LoadBalancer) })),
+  /** The service named by task.serviceName, when there is one. */
+  service: Schema.optionalKey(Schema.Struct({ loadBalancers: Schema.Array(LoadBalancer) })),
   targetGroups: Schema.Array(TargetGroup),
   faults: Schema.Array(Fault)
-})
+}).check(Schema.makeFilter(crossChecks))
 export type Scenario = typeof Scenario.Type
 
-/** Validates a scenario; the error names the offending field. */
+// `at ["task"]["containers"][0]["name"]` → `task.containers[0].name`
+const fieldPath = (at: string) =>
+  at.replace(/\["([^"]*)"\]/g, ".$1").replace(/^\./, "")
+
+const readable = (message: string) =>
+  message.split("\n").reduce<Array<string>>((lines, line) => {
+    const at = line.match(/^\s+at (.*)$/)
+    if (at === null || lines.length === 0) return [...lines, line]
+    return [...lines.slice(0, -1), `${fieldPath(at[1] ?? "")}: ${lines.at(-1)}`]
+  }, []).join("; ")
+
+const decode = Schema.decodeUnknownSync(Scenario)
+
+/** Validates a scenario; the error names each offending field (`task.networkMode: …`). */
 export const decodeScenario = (input: unknown): Scenario => {
   try {
-    return Schema.decodeUnknownSync(Scenario)(input)
+    return decode(input, { errors: "all", onExcessProperty: "error" })
   } catch (error) {
-    throw new Error(`invalid scenario: ${error instanceof Error ? error.message : String(error)}`)
+    throw new Error(`invalid scenario: ${readable(error instanceof Error ? error.message : String(error))}`)
   }
 }
 
-/** The state of a target at `t`: `undefined` when it is not registered. */
+/** The step in force at `t`, or `undefined` while the target is not registered. */
 export const stateAt = (timeline: ReadonlyArray<TimelineStep>, t: number) => {
-  const step = timeline.filter((s) => s.at <= t).at(-1)
+  const step = timeline.findLast((s) => s.at <= t)
   return step === undefined || "registered" in step ? undefined : step
 }
+
+export const clusterArn = (s: Scenario) => `arn:aws:ecs:${s.region}:${s.accountId}:cluster/${s.task.cluster}`
+export const taskArn = (s: Scenario) => `arn:aws:ecs:${s.region}:${s.accountId}:task/${s.task.cluster}/${s.task.taskId}`
+export const taskDefinitionArn = (s: Scenario) => `arn:aws:ecs:${s.region}:${s.accountId}:task-definition/${s.task.family}:${s.task.revision}`
+export const serviceArn = (s: Scenario, name: string) => `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/${name}`
+export const availabilityZone = (s: Scenario) => `${s.region}a`
+export const vpcId = "vpc-0c2d8e4f6a1b3c5d7"

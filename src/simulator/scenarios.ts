@@ -1,12 +1,17 @@
 // Built-in scenarios. Each is a function of its timing so tests can keep
-// them short; `npm run demo -- --scenario NAME` runs any of them.
+// them short; `npm run simulator -- --scenario NAME` serves any of them.
 import { readFileSync } from "node:fs"
 import { decodeScenario, type Fault, type Scenario, type TargetGroup, type TimelineStep } from "./scenario.ts"
 
 export interface ScenarioOptions {
-  /** When the watched target starts draining, in ms after the simulator starts. */
+  /** When the watched target starts draining, in ms after the simulator starts (default 5000). */
   readonly drainAtMs?: number
+  /** How long draining lasts before the target is gone (default 300000, the ELBv2 default deregistration delay). */
+  readonly deregistrationDelayMs?: number
 }
+
+export const defaultDrainAtMs = 5_000
+export const defaultDeregistrationDelayMs = 300_000
 
 const region = "us-east-1"
 const accountId = "111122223333"
@@ -14,16 +19,26 @@ const tgArn = (name: string, id: string) => `arn:aws:elasticloadbalancing:${regi
 export const webGroupArn = tgArn("web", "73e2d6bc24d8a067")
 export const adminGroupArn = tgArn("admin", "2453ed029918f21f")
 const instanceId = "i-0598c7d356eba48d7"
+const taskIp = "10.0.1.23"
+const forever = 24 * 3_600_000
 
-const healthyThenDraining = (drainAtMs: number): ReadonlyArray<TimelineStep> => [
-  { at: 0, state: "healthy" },
-  { at: drainAtMs, state: "draining" }
-]
-
+type Timing = Required<ScenarioOptions>
 type Mode = Scenario["task"]["networkMode"]
 
-const base = (name: string, description: string, mode: Mode, launchType: "EC2" | "FARGATE", timeline: ReadonlyArray<TimelineStep>, faults: ReadonlyArray<Fault> = []): Scenario => {
-  const ip = "10.0.1.23"
+const drains = ({ drainAtMs, deregistrationDelayMs }: Timing): ReadonlyArray<TimelineStep> => [
+  { at: 0, state: "healthy" },
+  { at: drainAtMs, state: "draining" },
+  { at: drainAtMs + deregistrationDelayMs, registered: false }
+]
+
+const base = (
+  name: string,
+  description: string,
+  mode: Mode,
+  launchType: "EC2" | "FARGATE",
+  timeline: ReadonlyArray<TimelineStep>,
+  faults: ReadonlyArray<Fault> = []
+): Scenario => {
   const hostPort = mode === "bridge" ? 32768 : 8080
   const group: TargetGroup = {
     arn: webGroupArn,
@@ -32,8 +47,8 @@ const base = (name: string, description: string, mode: Mode, launchType: "EC2" |
     port: 8080,
     targets: [
       // A neighbour task in the same group, which never changes.
-      { id: mode === "awsvpc" ? "10.0.2.77" : "i-0f1e2d3c4b5a69788", port: mode === "awsvpc" ? 8080 : hostPort, timeline: [{ at: 0, state: "healthy" }] },
-      { id: mode === "awsvpc" ? ip : instanceId, port: mode === "awsvpc" ? 8080 : hostPort, timeline }
+      { id: mode === "awsvpc" ? "10.0.2.77" : "i-0f1e2d3c4b5a69788", port: mode === "awsvpc" ? 8080 : hostPort, ...(mode === "awsvpc" ? { availabilityZone: `${region}b` } : {}), timeline: [{ at: 0, state: "healthy" }] },
+      { id: mode === "awsvpc" ? taskIp : instanceId, port: mode === "awsvpc" ? 8080 : hostPort, timeline }
     ]
   }
   return {
@@ -48,15 +63,24 @@ const base = (name: string, description: string, mode: Mode, launchType: "EC2" |
       family: "web",
       revision: "12",
       taskId: "febee046097849aba589d4435207c04a",
-      privateIPv4: ip,
+      privateIPv4: mode === "awsvpc" ? taskIp : "10.0.1.200",
       serviceName: "web",
-      serviceNameInMetadata: true,
+      // Fargate's metadata never has ServiceName; EC2 agents have since 1.63.1.
+      serviceNameInMetadata: launchType === "EC2",
       omitHostPorts: false,
-      ...(launchType === "EC2" ? { containerInstance: { arn: `arn:aws:ecs:${region}:${accountId}:container-instance/default/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6`, ec2InstanceId: instanceId } } : {}),
+      ...(launchType === "EC2"
+        ? { containerInstance: { arn: `arn:aws:ecs:${region}:${accountId}:container-instance/default/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6`, ec2InstanceId: instanceId } }
+        : {}),
       sidecarContainer: "nlb-sidecar",
       containers: [
-        { name: "app", image: "public.ecr.aws/nginx/nginx:1.27", ports: [{ containerPort: 8080, protocol: "tcp", ...(mode === "awsvpc" ? {} : { hostPort }) }] },
-        { name: "nlb-sidecar", image: "nlb-sidecar-for-ecs:latest", ports: [] }
+        {
+          name: "app",
+          image: "public.ecr.aws/nginx/nginx:1.27",
+          cpu: 256,
+          memory: 512,
+          ports: [{ containerPort: 8080, protocol: "tcp", ...(mode === "bridge" ? { hostPort } : {}) }]
+        },
+        { name: "nlb-sidecar", image: "nlb-sidecar-for-ecs:latest", memory: 64, ports: [] }
       ]
     },
     service: { loadBalancers: [{ targetGroupArn: webGroupArn, containerName: "app", containerPort: 8080 }] },
@@ -65,18 +89,18 @@ const base = (name: string, description: string, mode: Mode, launchType: "EC2" |
   }
 }
 
-const builders: Record<string, (o: Required<ScenarioOptions>) => Scenario> = {
-  awsvpc: ({ drainAtMs }) => base("awsvpc", "EC2 awsvpc task, healthy, then draining", "awsvpc", "EC2", healthyThenDraining(drainAtMs)),
-  fargate: ({ drainAtMs }) => base("fargate", "Fargate task, healthy, then draining", "awsvpc", "FARGATE", healthyThenDraining(drainAtMs)),
-  bridge: ({ drainAtMs }) => base("bridge", "EC2 bridge task on a dynamic host port, healthy, then draining", "bridge", "EC2", healthyThenDraining(drainAtMs)),
-  host: ({ drainAtMs }) => base("host", "EC2 host-mode task, healthy, then draining", "host", "EC2", healthyThenDraining(drainAtMs)),
-  "old-agent-bridge": ({ drainAtMs }) => {
-    const s = base("old-agent-bridge", "bridge task on an old agent: no ServiceName, no dynamic HostPort in the metadata", "bridge", "EC2", healthyThenDraining(drainAtMs))
+const builders: Record<string, (o: Timing) => Scenario> = {
+  awsvpc: (o) => base("awsvpc", "EC2 awsvpc task, healthy, then draining", "awsvpc", "EC2", drains(o)),
+  fargate: (o) => base("fargate", "Fargate task, healthy, then draining", "awsvpc", "FARGATE", drains(o)),
+  bridge: (o) => base("bridge", "EC2 bridge task on a dynamic host port, healthy, then draining", "bridge", "EC2", drains(o)),
+  host: (o) => base("host", "EC2 host-mode task, healthy, then draining", "host", "EC2", drains(o)),
+  "old-agent-bridge": (o) => {
+    const s = base("old-agent-bridge", "bridge task on an agent before 1.41.1: no ServiceName, no dynamic HostPort in the metadata", "bridge", "EC2", drains(o))
     return { ...s, task: { ...s.task, serviceNameInMetadata: false, omitHostPorts: true } }
   },
-  "two-target-groups": ({ drainAtMs }) => {
+  "two-target-groups": (o) => {
     const s = base("two-target-groups", "awsvpc task in two target groups; only the second drains", "awsvpc", "EC2", [{ at: 0, state: "healthy" }])
-    const admin: TargetGroup = { arn: adminGroupArn, targetType: "ip", protocol: "TCP", port: 9090, targets: [{ id: s.task.privateIPv4, port: 9090, timeline: healthyThenDraining(drainAtMs) }] }
+    const admin: TargetGroup = { arn: adminGroupArn, targetType: "ip", protocol: "TCP", port: 9090, targets: [{ id: taskIp, port: 9090, timeline: drains(o) }] }
     return {
       ...s,
       task: { ...s.task, containers: s.task.containers.map((c) => c.name === "app" ? { ...c, ports: [...c.ports, { containerPort: 9090, protocol: "tcp" as const }] } : c) },
@@ -84,65 +108,78 @@ const builders: Record<string, (o: Required<ScenarioOptions>) => Scenario> = {
       targetGroups: [...s.targetGroups, admin]
     }
   },
-  "late-registration": ({ drainAtMs }) =>
+  "late-registration": (o) =>
     base("late-registration", "not registered at first, then initial, healthy, draining", "awsvpc", "EC2", [
       { at: 0, registered: false },
-      { at: Math.round(drainAtMs * 0.5), state: "initial" },
-      { at: Math.round(drainAtMs * 0.7), state: "healthy" },
-      { at: drainAtMs, state: "draining" }
+      { at: Math.round(o.drainAtMs * 0.5), state: "initial" },
+      { at: Math.round(o.drainAtMs * 0.7), state: "healthy" },
+      ...drains(o).slice(1)
     ]),
-  "unhealthy-draining": ({ drainAtMs }) =>
+  "unhealthy-draining": (o) =>
     base("unhealthy-draining", "healthy, unhealthy.draining, healthy again: never deregistered", "awsvpc", "EC2", [
       { at: 0, state: "healthy" },
-      { at: Math.round(drainAtMs * 0.2), state: "unhealthy.draining" },
-      { at: drainAtMs, state: "healthy" }
+      { at: Math.round(o.drainAtMs * 0.2), state: "unhealthy.draining" },
+      { at: o.drainAtMs, state: "healthy" }
     ]),
-  "missed-draining-window": ({ drainAtMs }) =>
-    base("missed-draining-window", "healthy, then deregistered without draining ever being seen", "awsvpc", "EC2", [
+  "missed-draining-window": (o) =>
+    base("missed-draining-window", "healthy, then no longer registered: the draining state is never seen", "awsvpc", "EC2", [
       { at: 0, state: "healthy" },
-      { at: drainAtMs, registered: false }
+      { at: o.drainAtMs, registered: false }
     ]),
-  "not-in-service": ({ drainAtMs }) => {
-    const s = base("not-in-service", "a standalone task (RunTask), not part of a service", "awsvpc", "EC2", healthyThenDraining(drainAtMs))
+  "not-in-service": (o) => {
+    const s = base("not-in-service", "a standalone task (RunTask), not part of a service", "awsvpc", "EC2", drains(o))
     return { ...s, task: { ...s.task, serviceName: null } }
   },
-  "no-target-groups": ({ drainAtMs }) => ({
-    ...base("no-target-groups", "a service without load balancers", "awsvpc", "EC2", healthyThenDraining(drainAtMs)),
+  "no-target-groups": (o) => ({
+    ...base("no-target-groups", "a service without load balancers", "awsvpc", "EC2", drains(o)),
     service: { loadBalancers: [] }
   }),
-  throttling: ({ drainAtMs }) =>
-    base("throttling", "DescribeTargetHealth throttled for a while before the target drains", "awsvpc", "EC2", healthyThenDraining(drainAtMs), [
-      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(drainAtMs * 0.1), until: Math.round(drainAtMs * 0.75), kind: "throttle" }
+  throttling: (o) =>
+    base("throttling", "DescribeTargetHealth throttled for a while before the target drains", "awsvpc", "EC2", drains(o), [
+      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.1), until: Math.round(o.drainAtMs * 0.75), kind: "throttle" }
     ]),
-  "server-errors": ({ drainAtMs }) =>
-    base("server-errors", "ELBv2 and ECS answer 5xx at times", "awsvpc", "EC2", healthyThenDraining(drainAtMs), [
+  "server-errors": (o) =>
+    base("server-errors", "ECS and ELBv2 answer 5xx at times", "awsvpc", "EC2", drains(o), [
       { api: "ecs", action: "DescribeServices", from: 0, until: 700, kind: "server-error" },
-      { api: "elbv2", action: "DescribeTargetHealth", from: 0, until: Math.round(drainAtMs * 0.8), kind: "server-error" }
+      { api: "elbv2", action: "DescribeTargetHealth", from: 0, until: Math.round(o.drainAtMs * 0.8), kind: "server-error" }
     ]),
-  "slow-answers": ({ drainAtMs }) =>
-    base("slow-answers", "every ELBv2 answer takes 700 ms", "awsvpc", "EC2", healthyThenDraining(drainAtMs), [
-      { api: "elbv2", from: 0, until: 3_600_000, kind: "slow", delayMs: 700 }
+  "slow-answers": (o) =>
+    base("slow-answers", "every ELBv2 answer takes 700 ms", "awsvpc", "EC2", drains(o), [
+      { api: "elbv2", from: 0, until: forever, kind: "slow", delayMs: 700 }
     ]),
-  "metadata-not-ready": ({ drainAtMs }) =>
-    base("metadata-not-ready", "the task metadata endpoint drops connections for the first 1.5 s", "awsvpc", "EC2", healthyThenDraining(drainAtMs), [
-      { api: "metadata", from: 0, until: 1500, kind: "not-ready" }
+  "metadata-not-ready": (o) =>
+    base("metadata-not-ready", "the task metadata endpoint resets connections for the first 2 s", "awsvpc", "EC2", drains(o), [
+      { api: "metadata", from: 0, until: Math.min(2000, Math.round(o.drainAtMs * 0.5)), kind: "not-ready" }
     ]),
-  "access-denied": ({ drainAtMs }) =>
-    base("access-denied", "the task role lacks ecs:DescribeServices", "awsvpc", "EC2", healthyThenDraining(drainAtMs), [
-      { api: "ecs", action: "DescribeServices", from: 0, until: 3_600_000, kind: "access-denied" }
+  "access-denied": (o) =>
+    base("access-denied", "the task role lacks ecs:DescribeServices", "awsvpc", "EC2", drains(o), [
+      { api: "ecs", action: "DescribeServices", from: 0, until: forever, kind: "access-denied" }
     ]),
-  standalone: ({ drainAtMs }) => {
-    const s = base("standalone", "a standalone task in a target group named by TARGET_GROUP_ARNS", "awsvpc", "EC2", healthyThenDraining(drainAtMs))
-    return { ...s, task: { ...s.task, serviceName: null }, service: { loadBalancers: [] } }
+  standalone: (o) => {
+    const s = base("standalone", "a standalone task in a target group named by TARGET_GROUP_ARNS", "awsvpc", "EC2", drains(o))
+    const { service: _, ...rest } = s
+    return { ...rest, task: { ...s.task, serviceName: null } }
   }
 }
 
-export const scenarioNames = Object.keys(builders)
+export const scenarioNames: ReadonlyArray<string> = Object.keys(builders)
 
-/** A built-in scenario by name, or a JSON file by path. */
+/** A built-in scenario by name, or a JSON file by path; validated either way. */
 export const loadScenario = (nameOrPath: string, options: ScenarioOptions = {}): Scenario => {
+  const timing: Timing = {
+    drainAtMs: options.drainAtMs ?? defaultDrainAtMs,
+    deregistrationDelayMs: options.deregistrationDelayMs ?? defaultDeregistrationDelayMs
+  }
   const build = builders[nameOrPath]
-  if (build !== undefined) return decodeScenario(build({ drainAtMs: options.drainAtMs ?? 5000 }))
-  if (nameOrPath.endsWith(".json")) return decodeScenario(JSON.parse(readFileSync(nameOrPath, "utf8")))
+  if (build !== undefined) return decodeScenario(build(timing))
+  if (nameOrPath.endsWith(".json")) {
+    let input: unknown
+    try {
+      input = JSON.parse(readFileSync(nameOrPath, "utf8"))
+    } catch (error) {
+      throw new Error(`cannot read scenario ${nameOrPath}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    return decodeScenario(input)
+  }
   throw new Error(`unknown scenario ${JSON.stringify(nameOrPath)}: use one of ${scenarioNames.join(", ")} or a .json file`)
 }

@@ -1,50 +1,53 @@
 // One HTTP server on 127.0.0.1 for everything the sidecar talks to: the task
-// metadata endpoint, the ECS API and the ELBv2 API. It records every request.
+// metadata endpoint (v4), the ECS API (awsJson 1.1) and the ELBv2 API
+// (awsQuery), plus the container credentials endpoint. It records every request.
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { ecsError, handleEcs, type JsonAnswer } from "./ecs.ts"
-import { elbError, handleElbv2, type XmlAnswer } from "./elbv2.ts"
-import { containerMetadataBody, taskBody } from "./metadata.ts"
+import { ecsError, ecsFault, ecsTargetPrefix, handleEcs, type JsonAnswer } from "./ecs.ts"
+import { elbError, elbFault, handleElbv2, type XmlAnswer } from "./elbv2.ts"
+import { containerMetadataBody, metadataEndpointId, metadataFault, metadataNotFound, metadataOk, taskBody } from "./metadata.ts"
 import { decodeScenario, type Fault, type Scenario } from "./scenario.ts"
 
 export interface RecordedRequest {
-  /** Milliseconds since the simulator started. */
+  /** Milliseconds since the simulator started, on its clock. */
   readonly t: number
-  readonly api: "metadata" | "credentials" | "ecs" | "elbv2" | "other"
+  /** `credentials`: the container credentials endpoint; `other`: anything not simulated. */
+  readonly api: "metadata" | "ecs" | "elbv2" | "credentials" | "other"
+  /** The operation (`DescribeTargetHealth`), or for metadata `task` / `container`. */
   readonly action: string
+  /** The decoded JSON body (ECS) or form fields as sent (ELBv2: `Targets.member.1.Id`, …). */
   readonly params: Record<string, unknown>
+  /** 0 when the connection was reset without an answer. */
   readonly status: number
   readonly errorCode?: string
 }
 
+export interface SimulatorOptions {
+  readonly scenario: Scenario
+  /** 0 (the default): a free port. */
+  readonly port?: number
+  /**
+   * The clock, in milliseconds; t=0 is its value at start. Tests pass one
+   * they move by hand instead of sleeping. Defaults to a monotonic wall clock.
+   */
+  readonly now?: () => number
+}
+
 export interface RunningSimulator {
+  /** `http://127.0.0.1:PORT`: AWS_ENDPOINT_URL for both APIs. */
   readonly endpoint: string
+  /** The value for ECS_CONTAINER_METADATA_URI_V4. */
   readonly metadataUri: string
   /** For AWS_CONTAINER_CREDENTIALS_FULL_URI: task-role credentials as the ECS agent serves them. */
   readonly credentialsUri: string
   readonly region: string
   readonly scenario: Scenario
-  /** Date.now() when the simulator started: t=0 of its timelines and of the request log. */
+  /** The clock's value at t=0 (with the default clock, epoch milliseconds like Date.now()). */
   readonly startedAt: number
+  /** Every answered request so far, in arrival order. */
   readonly requests: () => ReadonlyArray<RecordedRequest>
   readonly close: () => Promise<void>
-}
-
-const faultAnswer = (fault: Fault, api: "ecs" | "elbv2", action: string): JsonAnswer | XmlAnswer | undefined => {
-  const denied = `User: arn:aws:sts::111122223333:assumed-role/task-role/sidecar is not authorized to perform: ${api === "ecs" ? "ecs" : "elasticloadbalancing"}:${action} because no identity-based policy allows the ${api === "ecs" ? "ecs" : "elasticloadbalancing"}:${action} action`
-  switch (fault.kind) {
-    case "throttle":
-      return api === "ecs" ? ecsError(400, "ThrottlingException", "Rate exceeded") : elbError(400, "Throttling", "Rate exceeded")
-    case "server-error":
-      return api === "ecs" ? ecsError(500, "ServerException", "Service unavailable. Please try again later.") : elbError(503, "ServiceUnavailable", "Service is unavailable")
-    case "access-denied":
-      return api === "ecs" ? ecsError(400, "AccessDeniedException", denied) : elbError(403, "AccessDenied", denied)
-    case "not-found":
-      return api === "ecs" ? ecsError(400, "ClusterNotFoundException", "Cluster not found.") : elbError(400, "TargetGroupNotFound", "One or more target groups not found")
-    default:
-      return undefined
-  }
 }
 
 const readBody = (req: IncomingMessage) =>
@@ -53,41 +56,71 @@ const readBody = (req: IncomingMessage) =>
     req.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () => resolve(body)).on("error", reject)
   })
 
-export const startSimulator = async (options: {
-  readonly scenario: Scenario | unknown
-  readonly port?: number
-  /** A clock for tests; defaults to Date.now. */
-  readonly now?: () => number
-}): Promise<RunningSimulator> => {
-  const scenario = decodeScenario(options.scenario)
-  const now = options.now ?? Date.now
-  const startedAt = now()
-  const log: Array<RecordedRequest> = []
-  const metadataId = `${scenario.task.taskId}-1234567890`
+const monotonicEpochMs = () => performance.timeOrigin + performance.now()
 
-  const activeFault = (api: Fault["api"], action: string, t: number) =>
-    scenario.faults.find((f) => f.api === api && (f.action === undefined || f.action === action) && f.from <= t && t < f.until)
+export const startSimulator = async (options: SimulatorOptions): Promise<RunningSimulator> => {
+  const scenario = decodeScenario(options.scenario)
+  const now = options.now ?? monotonicEpochMs
+  const startedAt = now()
+  // Metadata timestamps (CreatedAt, PullStartedAt…) lead up to the real start.
+  const wallStart = Date.now()
+  const endpointId = metadataEndpointId(scenario)
+  const log: Array<RecordedRequest | undefined> = []
+  const timers = new Set<NodeJS.Timeout>()
+
+  const faultsAt = (api: Fault["api"], action: string, t: number) => {
+    const active = scenario.faults.filter((f) => f.api === api && (f.action === undefined || f.action === action) && f.from <= t && t < f.until)
+    return { slow: active.find((f) => f.kind === "slow"), failure: active.find((f) => f.kind !== "slow") }
+  }
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        resolve()
+      }, ms)
+      timers.add(timer)
+    })
 
   const send = (res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}) => {
+    if (res.destroyed) return
     res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), ...headers })
     res.end(body)
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const body = await readBody(req)
     const t = now() - startedAt
     const url = new URL(req.url ?? "/", "http://127.0.0.1")
-    const record = (entry: Omit<RecordedRequest, "t">) => log.push({ t, ...entry })
-    const delay = async (api: Fault["api"], action: string) => {
-      const slow = activeFault(api, action, t)
-      if (slow?.kind === "slow") await new Promise((r) => setTimeout(r, slow.delayMs ?? 1000))
-    }
-
-    if (req.method === "GET" && url.pathname === "/_simulator/requests") return send(res, 200, "application/json", JSON.stringify(log))
+    if (req.method === "GET" && url.pathname === "/_simulator/requests") return send(res, 200, "application/json", JSON.stringify(log.filter((r) => r !== undefined)))
     if (req.method === "GET" && url.pathname === "/_simulator/scenario") return send(res, 200, "application/json", JSON.stringify(scenario))
 
+    // A slot at arrival keeps the log in arrival order when answers are delayed.
+    const slot = log.push(undefined) - 1
+    const record = (entry: Omit<RecordedRequest, "t">) => (log[slot] = { t, ...entry })
+    const body = await readBody(req)
+
+    const answerWithFaults = async <A extends { readonly status: number; readonly errorCode?: string }>(
+      api: Fault["api"],
+      action: string,
+      params: Record<string, unknown>,
+      onFault: (fault: Fault) => A | undefined,
+      normal: () => A,
+      write: (answer: A) => void
+    ) => {
+      const { slow, failure } = faultsAt(api, action, t)
+      if (failure?.kind === "not-ready") {
+        record({ api, action, params, status: 0, errorCode: "ECONNRESET" })
+        req.socket.destroy()
+        return
+      }
+      if (slow !== undefined) await sleep(slow.delayMs ?? 1000)
+      const answer = (failure === undefined ? undefined : onFault(failure)) ?? normal()
+      record({ api, action, params, status: answer.status, ...(answer.errorCode === undefined ? {} : { errorCode: answer.errorCode }) })
+      write(answer)
+    }
+
     // The ECS container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), as the agent serves a task role.
-    if (req.method === "GET" && url.pathname === `/v2/credentials/${metadataId}`) {
+    if (req.method === "GET" && url.pathname === `/v2/credentials/${endpointId}`) {
       record({ api: "credentials", action: "task-role", params: {}, status: 200 })
       return send(res, 200, "application/json", JSON.stringify({
         RoleArn: `arn:aws:iam::${scenario.accountId}:role/${scenario.task.family}-task`,
@@ -101,61 +134,72 @@ export const startSimulator = async (options: {
     const metadata = url.pathname.match(/^\/v4\/([^/]+)(\/task)?\/?$/)
     if (req.method === "GET" && metadata !== null) {
       const action = metadata[2] === undefined ? "container" : "task"
-      const fault = activeFault("metadata", action, t)
-      if (metadata[1] !== metadataId || fault?.kind === "not-found") {
-        record({ api: "metadata", action, params: {}, status: 404 })
-        return send(res, 404, "text/plain", "404 page not found")
+      if (metadata[1] !== endpointId) {
+        const answer = metadataNotFound(action, metadata[1] ?? "")
+        record({ api: "metadata", action, params: {}, status: answer.status })
+        return send(res, answer.status, answer.contentType, answer.body)
       }
-      if (fault?.kind === "not-ready") {
-        // An agent that is not up yet: the connection is dropped without an answer.
-        record({ api: "metadata", action, params: {}, status: 0, errorCode: "ECONNRESET" })
-        return req.socket.destroy()
-      }
-      if (fault?.kind === "server-error" || fault?.kind === "throttle") {
-        record({ api: "metadata", action, params: {}, status: 500 })
-        return send(res, 500, "application/json", JSON.stringify("failed to get task metadata"))
-      }
-      await delay("metadata", action)
-      record({ api: "metadata", action, params: {}, status: 200 })
-      return send(res, 200, "application/json", JSON.stringify(action === "task" ? taskBody(scenario) : containerMetadataBody(scenario)))
+      return answerWithFaults(
+        "metadata",
+        action,
+        {},
+        (fault) => metadataFault(scenario, fault, action, endpointId),
+        () => metadataOk(action === "task" ? taskBody(scenario, wallStart) : containerMetadataBody(scenario, wallStart)),
+        (answer) => send(res, answer.status, answer.contentType, answer.body)
+      )
     }
 
-    const requestId = randomUUID()
     const target = req.headers["x-amz-target"]
-    if (req.method === "POST" && typeof target === "string" && target.startsWith("AmazonEC2ContainerServiceV20141113.")) {
-      const action = target.slice(target.indexOf(".") + 1)
-      const params = body === "" ? {} : (JSON.parse(body) as Record<string, unknown>)
-      const fault = activeFault("ecs", action, t)
-      const answer = (fault === undefined ? undefined : faultAnswer(fault, "ecs", action) as JsonAnswer | undefined) ?? handleEcs(scenario, action, params)
-      await delay("ecs", action)
-      record({ api: "ecs", action, params, status: answer.status, ...(answer.errorCode === undefined ? {} : { errorCode: answer.errorCode }) })
-      return send(res, answer.status, "application/x-amz-json-1.1", JSON.stringify(answer.body), {
-        "x-amzn-requestid": requestId,
-        ...(answer.errorCode === undefined ? {} : { "x-amzn-errortype": `${answer.errorCode}:http://internal.amazon.com/coral/com.amazonaws.ecs/` })
-      })
+    if (req.method === "POST" && typeof target === "string" && target.startsWith(ecsTargetPrefix)) {
+      const requestId = randomUUID()
+      const action = target.slice(ecsTargetPrefix.length)
+      const write = (answer: JsonAnswer) =>
+        send(res, answer.status, "application/x-amz-json-1.1", JSON.stringify(answer.body), {
+          "x-amzn-requestid": requestId,
+          ...(answer.errorCode === undefined ? {} : { "x-amzn-errortype": answer.errorCode })
+        })
+      let params: Record<string, unknown>
+      try {
+        const parsed: unknown = body === "" ? {} : JSON.parse(body)
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object")
+        params = parsed as Record<string, unknown>
+      } catch {
+        const answer = ecsError(400, "SerializationException", "Start of structure or map found where not expected.")
+        record({ api: "ecs", action, params: {}, status: answer.status, errorCode: "SerializationException" })
+        return write(answer)
+      }
+      return answerWithFaults("ecs", action, params, (fault) => ecsFault(scenario, fault, action, params), () => handleEcs(scenario, action, params, wallStart), write)
     }
 
     if (req.method === "POST") {
-      const params = new URLSearchParams(body)
-      const action = params.get("Action") ?? ""
-      if (action !== "" && params.get("Version") === "2015-12-01") {
-        const fault = activeFault("elbv2", action, t)
-        const answer = (fault === undefined ? undefined : faultAnswer(fault, "elbv2", action) as XmlAnswer | undefined) ??
-          handleElbv2(scenario, action, params, t)
-        await delay("elbv2", action)
-        record({ api: "elbv2", action, params: Object.fromEntries(params), status: answer.status, ...(answer.errorCode === undefined ? {} : { errorCode: answer.errorCode }) })
-        return send(res, answer.status, "text/xml", answer.body, { "x-amzn-requestid": requestId })
+      const form = new URLSearchParams(body)
+      const action = form.get("Action")
+      if (action !== null && action !== "") {
+        const requestId = randomUUID()
+        const params = Object.fromEntries(form)
+        const write = (answer: XmlAnswer) => send(res, answer.status, "text/xml", answer.body, { "x-amzn-requestid": requestId })
+        if (form.get("Version") !== "2015-12-01") {
+          const answer = elbError(400, "InvalidAction", `Could not find operation ${action} for version ${form.get("Version") ?? "NO_VERSION_SPECIFIED"}`, requestId)
+          record({ api: "elbv2", action, params, status: answer.status, errorCode: "InvalidAction" })
+          return write(answer)
+        }
+        return answerWithFaults(
+          "elbv2",
+          action,
+          params,
+          (fault) => elbFault(scenario, fault, action, form, requestId),
+          () => handleElbv2(scenario, action, form, t, requestId),
+          write
+        )
       }
     }
 
     record({ api: "other", action: `${req.method} ${url.pathname}`, params: {}, status: 404 })
-    return send(res, 404, "text/plain", "not simulated")
+    return send(res, 404, "text/plain; charset=utf-8", "404 page not found\n")
   }
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) send(res, 500, "text/plain", String(error))
-    })
+    handle(req, res).catch((error: unknown) => send(res, 500, "text/plain", String(error)))
   })
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve, reject) => {
@@ -166,14 +210,16 @@ export const startSimulator = async (options: {
   const endpoint = `http://127.0.0.1:${port}`
   return {
     endpoint,
-    metadataUri: `${endpoint}/v4/${metadataId}`,
-    credentialsUri: `${endpoint}/v2/credentials/${metadataId}`,
+    metadataUri: `${endpoint}/v4/${endpointId}`,
+    credentialsUri: `${endpoint}/v2/credentials/${endpointId}`,
     region: scenario.region,
     scenario,
     startedAt,
-    requests: () => [...log],
+    requests: () => log.filter((r) => r !== undefined),
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer)
+        timers.clear()
         server.closeAllConnections()
         server.close(() => resolve())
       })
