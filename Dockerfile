@@ -11,6 +11,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/build.ts scripts/
 COPY src src
+# Source maps stay out: node reads them only with --enable-source-maps, which the
+# image does not set (it parses the map at startup); meta.json is a build report.
 RUN npm run build && rm -f dist/*.map dist/chunks/*.map dist/meta.json
 
 FROM ${NODE_IMAGE}
@@ -29,6 +31,8 @@ ENV NODE_OPTIONS=--max-semi-space-size=1
 WORKDIR /app
 COPY --from=build /build/dist ./dist
 USER node
-# Exec form: node itself receives SIGTERM and the sidecar handles it (exit 0).
+# Exec form: node is PID 1 and receives ECS's SIGTERM itself. The kernel drops
+# signals PID 1 has no handler for, so the sidecar's own handler (Effect's
+# runMain) is what stops it with exit 0; scripts/image/check.sh checks that.
 ENTRYPOINT ["node", "dist/main.js"]
 CMD ["run"]

@@ -13,17 +13,23 @@ storage=(--root "$work/storage" --runroot "$work/run" --storage-driver vfs)
 base=$(sed -n 's/^ARG NODE_IMAGE=//p' Dockerfile)
 tag=nlb-sidecar-for-ecs:ci
 export BUILDAH_ISOLATION=chroot
-phase() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
+took=()
+phase() { # prints and records how long the previous phase took
+  [ -n "${current:-}" ] && took+=("$(printf '%4ss  %s' $((SECONDS - started)) "$current")")
+  current=$1 started=$SECONDS; printf '\n== %s\n' "$1"
+}
 fail() { echo "image check FAILED: $*" >&2; exit 1; }
 
 phase "install buildah"
 if ! command -v buildah >/dev/null || [ ! -x /bin/busybox ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah busybox-static >/dev/null
+  # chroot isolation and vfs storage need no OCI runtime, fuse or network plugins.
+  timeout 300 apt-get update -qq || fail "apt-get update"
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends buildah busybox-static >/dev/null \
+    || fail "apt-get install buildah busybox-static"
 fi
 buildah --version
 rm -rf "$work"; mkdir -p "$work"
-cleanup() { buildah "${storage[@]}" rm --all >/dev/null 2>&1 || true; rm -rf "$work"; [ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null || true; }
+cleanup() { [ -n "${pid1:-}" ] && kill -KILL "$pid1" 2>/dev/null || true; buildah "${storage[@]}" rm --all >/dev/null 2>&1 || true; rm -rf "$work"; [ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
 phase "assemble the stand-in for $base"
@@ -78,23 +84,29 @@ buildah "${storage[@]}" umount "$ctr" >/dev/null
 buildah "${storage[@]}" images
 
 phase "run the image's entrypoint against the simulator"
-# Runs the configured ENTRYPOINT + CMD as the configured user, host network, simulator on 127.0.0.1.
+mapfile -t cmd < <(node -e 'for (const a of JSON.parse(process.argv[1])) console.log(a)' "$entrypoint")
+start_sim() { # drain-at-ms; sets sim_env, the sidecar's environment pointing at it (127.0.0.1 only)
+  node src/simulator/cli.ts --scenario awsvpc --drain-at-ms "$1" --exit-after-ms 60000 >"$work/sim.json" &
+  sim_pid=$!
+  for _ in $(seq 100); do [ -s "$work/sim.json" ] && break; sleep 0.1; done
+  [ -s "$work/sim.json" ] || fail "the simulator did not start"
+  local sim; sim=$(cat "$work/sim.json")
+  get() { node -p "JSON.parse(process.argv[1]).$1" "$sim"; }
+  sim_env=(AWS_ENDPOINT_URL="$(get endpoint)" ECS_CONTAINER_METADATA_URI_V4="$(get metadataUri)" AWS_REGION="$(get region)"
+    AWS_CONTAINER_CREDENTIALS_FULL_URI="$(get credentialsUri)" POLLING_FREQUENCY=1 DEREGISTRATION_WAIT=1)
+}
+stop_sim() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; sim_pid=; }
+# Runs the configured ENTRYPOINT + CMD as the configured user in the configured workdir, host network.
 run_image() { # expected-exit extra-env...
   local expected=$1; shift
-  node src/simulator/cli.ts --scenario awsvpc --drain-at-ms 2000 --exit-after-ms 30000 >"$work/sim.json" &
-  sim_pid=$!
-  for _ in $(seq 50); do [ -s "$work/sim.json" ] && break; sleep 0.1; done
-  local sim; sim=$(cat "$work/sim.json")
-  local get; get() { node -p "JSON.parse(process.argv[1]).$1" "$sim"; }
-  local args=() env=(AWS_ENDPOINT_URL="$(get endpoint)" ECS_CONTAINER_METADATA_URI_V4="$(get metadataUri)" AWS_REGION="$(get region)"
-    AWS_CONTAINER_CREDENTIALS_FULL_URI="$(get credentialsUri)" POLLING_FREQUENCY=1 DEREGISTRATION_WAIT=1 "$@")
-  for e in "${env[@]}"; do args+=(--env "$e"); done
-  mapfile -t cmd < <(node -e 'for (const a of JSON.parse(process.argv[1])) console.log(a)' "$entrypoint")
+  start_sim 2000
+  local args=()
+  for e in "${sim_env[@]}" "$@"; do args+=(--env "$e"); done
   set +e
   timeout 60 buildah "${storage[@]}" run --isolation chroot --network host --user "$user" "${args[@]}" "$ctr" -- "${cmd[@]}" >"$work/run.log" 2>&1
   local code=$?
   set -e
-  kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; sim_pid=
+  stop_sim
   tail -2 "$work/run.log"
   [ "$code" = "$expected" ] || { cat "$work/run.log"; fail "expected exit code $expected, got $code"; }
   grep -q '"error":"Drained"' "$work/run.log" || fail "no drain line in the log"
@@ -102,6 +114,38 @@ run_image() { # expected-exit extra-env...
 }
 run_image 0
 run_image 3 DRAIN_EXIT_CODE=3
+
+phase "SIGTERM to the entrypoint as PID 1"
+# ECS stops a container with SIGTERM to its PID 1, and the kernel drops signals
+# that PID 1 of a namespace has no handler for: a process that does not handle
+# SIGTERM itself would sit there until ECS's SIGKILL. buildah's chroot isolation
+# has no PID namespace, so the image's rootfs runs here under unshare + chroot,
+# with the image's own Entrypoint, Cmd, User, WorkingDir and Env.
+mnt=$(buildah "${storage[@]}" mount "$ctr")
+ids=$(awk -F: -v u="$user" '$1 == u { print $3 ":" $4 }' "$mnt/etc/passwd")
+workdir=$(node -p 'JSON.parse(process.argv[1]).WorkingDir || "/"' "$config")
+mapfile -t image_env < <(node -e 'for (const e of JSON.parse(process.argv[1]).Env ?? []) console.log(e)' "$config")
+start_sim 600000
+# unshare blocks signals while it waits: -k kills it, and --kill-child its child.
+timeout -k 1 60 unshare --pid --fork --kill-child chroot --userspec="$ids" "$mnt" \
+  /usr/bin/env -i "${image_env[@]}" "${sim_env[@]}" /bin/sh -c 'cd "$0" && exec "$@"' "$workdir" "${cmd[@]}" >"$work/pid1.log" 2>&1 &
+pid1_job=$!
+# Signal once it is watching: the state every long-running task is stopped in.
+for _ in $(seq 200); do grep -q '"target state changed"' "$work/pid1.log" && break; sleep 0.1; done
+# timeout -> unshare -> the entrypoint (chroot, env and sh exec into it).
+pid1=$(pgrep -P "$(pgrep -P "$pid1_job")") || fail "the entrypoint is not running: $(cat "$work/pid1.log")"
+grep -Eq '^NSpid:.*[[:space:]]1$' "/proc/$pid1/status" || fail "the entrypoint is not PID 1 of its namespace"
+kill -TERM "$pid1"
+for _ in $(seq 100); do kill -0 "$pid1_job" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid1_job" 2>/dev/null && { cat "$work/pid1.log"; fail "PID 1 still running 10s after SIGTERM"; }
+set +e; wait "$pid1_job"; code=$?; set -e; pid1=
+stop_sim
+buildah "${storage[@]}" umount "$ctr" >/dev/null
+tail -1 "$work/pid1.log"
+[ "$code" = 0 ] || { cat "$work/pid1.log"; fail "PID 1 exited $code on SIGTERM, expected 0"; }
+echo "PID 1 stopped on SIGTERM with exit code 0"
 buildah "${storage[@]}" rm "$ctr" >/dev/null
 
-phase "image check passed"
+phase "done"
+printf '%s\n' "${took[@]}"
+echo "image check passed"
