@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Duration, Effect, Exit, Layer, Schedule } from "effect"
 import { CheckFailed, ConfigInvalid, Drained, ExitCode, exitCodeOf } from "./errors.ts"
+import { AwsCredentials } from "./layers/AwsCredentials.ts"
 import { AwsRegion } from "./layers/AwsRegion.ts"
 import { Config, loadSettings, type Settings } from "./layers/Config.ts"
 import { Ecs } from "./layers/Ecs.ts"
@@ -19,7 +20,7 @@ const liveLayer = (settings: Settings) => {
   const metadata = Metadata.layer.pipe(Layer.provide(config))
   const region = AwsRegion.layer.pipe(Layer.provide([config, metadata]))
   return Layer.mergeAll(TargetHealth.layer, Ecs.layer).pipe(
-    Layer.provide(region),
+    Layer.provide([region, AwsCredentials.layer]),
     Layer.provideMerge(Layer.mergeAll(config, metadata))
   )
 }

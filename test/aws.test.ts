@@ -3,6 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { AwsCallFailed } from "../src/errors.ts"
+import { AwsCredentials } from "../src/layers/AwsCredentials.ts"
 import { AwsRegion } from "../src/layers/AwsRegion.ts"
 import { callAws, fromSdkError } from "../src/layers/aws.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
@@ -16,10 +17,11 @@ const withSimulator = <A, E>(scenario: ReturnType<typeof loadScenario>, use: (en
     (sim) => {
       // The SDK reads AWS_ENDPOINT_URL when a client is created, as it does in the sidecar.
       process.env.AWS_ENDPOINT_URL = sim.endpoint
-      process.env.AWS_ACCESS_KEY_ID = "test"
-      process.env.AWS_SECRET_ACCESS_KEY = "test"
       return use(sim.endpoint).pipe(
-        Effect.provide(TargetHealth.layer.pipe(Layer.provide(Layer.succeed(AwsRegion, { region: sim.region }))))
+        Effect.provide(TargetHealth.layer.pipe(Layer.provide([
+          Layer.succeed(AwsRegion, { region: sim.region }),
+          AwsCredentials.layerStatic({ accessKeyId: "test", secretAccessKey: "test" })
+        ])))
       )
     },
     (sim) => Effect.promise(() => sim.close()).pipe(Effect.tap(() => Effect.sync(() => delete process.env.AWS_ENDPOINT_URL)))

@@ -3,6 +3,7 @@
 import type { ECSClient } from "@aws-sdk/client-ecs"
 import { Context, Effect, Layer } from "effect"
 import type { AwsCallFailed } from "../errors.ts"
+import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
 import { callAws, sdkClientConfig } from "./aws.ts"
 
@@ -37,10 +38,11 @@ export class Ecs extends Context.Service<Ecs, {
     Ecs,
     Effect.gen(function*() {
       const { region } = yield* AwsRegion
+      const { provider } = yield* AwsCredentials
       // Loaded on first use: a task that never needs ECS never pays for the client.
-      let client: Promise<{ client: ECSClient; sdk: typeof import("@aws-sdk/client-ecs") }> | undefined
+      let client: Promise<{ client: ECSClient; sdk: typeof import("./ecsSdk.ts") }> | undefined
       const sdk = () =>
-        client ??= import("@aws-sdk/client-ecs").then((sdk) => ({ sdk, client: new sdk.ECSClient(sdkClientConfig(region)) }))
+        client ??= import("./ecsSdk.ts").then((sdk) => ({ sdk, client: new sdk.ECSClient(sdkClientConfig(region, provider)) }))
       yield* Effect.addFinalizer(() => Effect.promise(async () => client && (await client).client.destroy()))
 
       const describeTask = (cluster: string, taskArn: string) =>

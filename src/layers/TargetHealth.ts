@@ -7,6 +7,7 @@ import {
 import { Context, Effect, Layer } from "effect"
 import type { TargetGroup, TargetObservation, WatchedTarget } from "../domain.ts"
 import type { AwsCallFailed } from "../errors.ts"
+import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
 import { callAws, sdkClientConfig } from "./aws.ts"
 
@@ -35,8 +36,9 @@ export class TargetHealth extends Context.Service<TargetHealth, {
     TargetHealth,
     Effect.gen(function*() {
       const { region } = yield* AwsRegion
+      const { provider } = yield* AwsCredentials
       const client = yield* Effect.acquireRelease(
-        Effect.sync(() => new ElasticLoadBalancingV2Client(sdkClientConfig(region))),
+        Effect.sync(() => new ElasticLoadBalancingV2Client(sdkClientConfig(region, provider))),
         (c) => Effect.sync(() => c.destroy())
       )
 

@@ -2,13 +2,15 @@
 // interruption, and SDK errors mapped to AwsCallFailed.
 import { Effect } from "effect"
 import { AwsCallFailed } from "../errors.ts"
+import type { AwsCredentialIdentityProvider } from "./AwsCredentials.ts"
 
 /**
  * Retrying happens in the program (see src/retry.ts), not in the SDK: one
  * place decides, logs and bounds every retry, and SDK attempts never
  * multiply with ours. Hence `maxAttempts: 1` on every client.
  */
-export const sdkClientConfig = (region: string) => ({ region, maxAttempts: 1 }) as const
+export const sdkClientConfig = (region: string, credentials: AwsCredentialIdentityProvider) =>
+  ({ region, credentials, maxAttempts: 1 }) as const
 
 /** No call may stall the poll loop; the SDK request is aborted when this fires. */
 export const requestTimeout = "10 seconds"

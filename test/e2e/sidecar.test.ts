@@ -41,11 +41,12 @@ describe.concurrent("e2e: drains and exits", () => {
     expectDrainedOnTime(run)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Id": "10.0.1.23", "Targets.member.1.Port": "8080" })
     expect(run.logs.find((l) => l.message === "watching targets")).toMatchObject({ networkMode: "awsvpc", service: "web" })
-    // Signed with the task role's credentials from the container credentials endpoint: once per client, at startup.
+    // Signed with the task role's credentials from the container credentials endpoint: one fetch
+    // at startup serves both the ECS and the ELBv2 client.
     const credentials = run.requests.filter((r) => r.api === "credentials")
-    expect(credentials.length).toBeGreaterThanOrEqual(1)
-    expect(credentials.length).toBeLessThanOrEqual(2)
+    expect(credentials.length).toBe(1)
     expect(credentials.every((r) => r.t <= (healthPolls(run.requests)[0]?.t ?? 0))).toBe(true)
+    expect(run.logs.find((l) => l.message === "AWS credentials")).toMatchObject({ source: "container" })
     // The README's least-privilege policy for awsvpc with ServiceName in the metadata.
     expect(new Set(run.requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action))).toEqual(
       new Set(["DescribeServices", "DescribeTargetGroups", "DescribeTargetHealth"])
