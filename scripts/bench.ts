@@ -13,8 +13,16 @@ const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }
 const runs = Math.max(1, Math.min(20, Number(values.runs)))
 const seconds = Math.max(5, Math.min(600, Number(values.seconds)))
 const clockTicks = 100 // USER_HZ on Linux
-// Measure what the image runs: its NODE_OPTIONS, unless NODE_OPTIONS is set here to compare flags.
-const nodeOptions = process.env.NODE_OPTIONS ?? /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync("Dockerfile", "utf8"))?.[1] ?? ""
+// Measure what the image runs: the environment its runtime stage sets (NODE_OPTIONS, MALLOC_ARENA_MAX…).
+// NODE_OPTIONS or MALLOC_* set here override the image's, to compare settings.
+const imageEnv: Record<string, string> = Object.fromEntries(
+  [...(readFileSync("Dockerfile", "utf8").split(/^FROM /m).at(-1) ?? "").matchAll(/^ENV (\w+)=(.*)$/gm)]
+    .map(([, k, v]) => [k ?? "", (v ?? "").replace(/^"(.*)"$/, "$1")])
+)
+for (const k of ["NODE_OPTIONS", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"]) {
+  const v = process.env[k]
+  if (v !== undefined) imageEnv[k] = v
+}
 
 const status = (pid: number) => {
   try {
@@ -71,7 +79,7 @@ const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
   const cgroup = cgroupLimitMiB === undefined ? undefined : memoryCgroup(cgroupLimitMiB)
   const env = {
     PATH: process.env.PATH,
-    NODE_OPTIONS: nodeOptions,
+    ...imageEnv,
     ...sidecarEnvironment(sim, "bench"),
     LOG_LEVEL: "debug"
   }
@@ -131,7 +139,7 @@ const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
 }
 
 const healthcheckPeak = async () => {
-  const child = spawn(process.execPath, ["dist/main.js", "healthcheck"], { env: { PATH: process.env.PATH, HEARTBEAT_FILE: "/nonexistent" }, stdio: "ignore" })
+  const child = spawn(process.execPath, ["dist/main.js", "healthcheck"], { env: { PATH: process.env.PATH, ...imageEnv, HEARTBEAT_FILE: "/nonexistent" }, stdio: "ignore" })
   let peak = 0
   const sampler = setInterval(() => (peak = Math.max(peak, status(child.pid ?? 0).VmHWM ?? 0)), 5)
   await new Promise((r) => child.on("close", r))
@@ -156,7 +164,7 @@ const js = dist("dist").filter((f) => f.endsWith(".js"))
 const raw = js.reduce((n, f) => n + statSync(f).size, 0)
 const gz = js.reduce((n, f) => n + gzipSync(readFileSync(f)).length, 0)
 
-console.log(`nlb-sidecar-for-ecs benchmark: Node ${process.version}, NODE_OPTIONS=${JSON.stringify(nodeOptions)}, ${runs} runs of ${seconds} s, POLLING_FREQUENCY=1, one target group, simulator on 127.0.0.1\n`)
+console.log(`nlb-sidecar-for-ecs benchmark: Node ${process.version}, the image's environment ${JSON.stringify(imageEnv)}, ${runs} runs of ${seconds} s, POLLING_FREQUENCY=1, one target group, simulator on 127.0.0.1\n`)
 const samples: Array<Sample> = []
 for (let i = 0; i < runs; i++) samples.push(await runOnce(undefined))
 const limited: Array<Sample> = []
