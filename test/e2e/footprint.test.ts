@@ -1,0 +1,29 @@
+// What the built sidecar must never load, because each costs megabytes under a
+// 64 MiB limit and the sidecar needs none of it (README, Performance).
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import { runScenario } from "./harness.ts"
+
+const preload = fileURLToPath(new URL("../support/record-builtins.cjs", import.meta.url))
+
+describe("e2e: footprint", () => {
+  it("a full run (ECS discovery, task-role credentials, polls, drain) loads no undici, http2 or child_process", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "nlb-sidecar-builtins-")), "loaded.txt")
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 1_500,
+      env: { NODE_OPTIONS: `--require ${preload}`, RECORD_BUILTINS_FILE: file, DEREGISTRATION_WAIT: "1" }
+    })
+    expect(run.code, run.stderr).toBe(0)
+    const loaded = readFileSync(file, "utf8").split("\n")
+    // The preload saw the whole run: HTTP, TLS and crypto are there.
+    expect(loaded).toEqual(expect.arrayContaining(["NativeModule https", "NativeModule crypto"]))
+    // An ESM import of node:http reads its WebSocket export, which loads all of these (+8 MiB).
+    expect(loaded).not.toContain("NativeModule internal/deps/undici/undici")
+    expect(loaded).not.toContain("NativeModule http2")
+    // The SDK's default credentials chain loads its credential_process provider (node:child_process).
+    expect(loaded).not.toContain("NativeModule child_process")
+  })
+})
