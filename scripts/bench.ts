@@ -2,6 +2,9 @@
 // process against the local simulator, on the Node that runs this script.
 // Prints one table of medians (min–max). Never fails on timing.
 import { spawn } from "node:child_process"
+import { request as httpRequest } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
+import type { AddressInfo } from "node:net"
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
@@ -74,13 +77,48 @@ interface Sample {
   readonly oomKills: number | undefined
 }
 
-const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
+/**
+ * An HTTPS front for the simulator's AWS endpoint, as real AWS speaks TLS (the metadata and
+ * credentials endpoints stay plain HTTP, as in a task). Self-signed: the sidecar trusts it
+ * through NODE_EXTRA_CA_CERTS, on top of Node's bundled CAs.
+ */
+const tlsFront = async (target: string) => {
+  const upstream = new URL(target)
+  const server = createHttpsServer(
+    { key: readFileSync("scripts/bench-tls/key.pem"), cert: readFileSync("scripts/bench-tls/cert.pem") },
+    (req, res) => {
+      const forward = httpRequest(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(res)
+        }
+      )
+      forward.on("error", () => res.destroy())
+      req.pipe(forward)
+    }
+  )
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    endpoint: `https://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+  }
+}
+
+const runOnce = async (cgroupLimitMiB: number | undefined, tls = false): Promise<Sample> => {
   const sim = await startSimulator({ scenario: loadScenario("awsvpc", { drainAtMs: 3_600_000 }) })
+  const front = tls ? await tlsFront(sim.endpoint) : undefined
   const cgroup = cgroupLimitMiB === undefined ? undefined : memoryCgroup(cgroupLimitMiB)
   const env = {
     PATH: process.env.PATH,
     ...imageEnv,
     ...sidecarEnvironment(sim, "bench"),
+    ...(front === undefined ? {} : { AWS_ENDPOINT_URL: front.endpoint, NODE_EXTRA_CA_CERTS: "scripts/bench-tls/cert.pem" }),
     LOG_LEVEL: "debug"
   }
   // Started through a shell that first joins the cgroup, so that every page the process touches is charged to it.
@@ -116,6 +154,7 @@ const runOnce = async (cgroupLimitMiB: number | undefined): Promise<Sample> => {
   child.kill("SIGTERM")
   await new Promise((r) => child.on("close", r))
   const requests = sim.requests()
+  await front?.close()
   await sim.close()
   const t0 = spawnedAt - sim.startedAt
   const aws = requests.filter((r) => r.api === "ecs" || r.api === "elbv2")
@@ -167,6 +206,8 @@ const gz = js.reduce((n, f) => n + gzipSync(readFileSync(f)).length, 0)
 console.log(`nlb-sidecar-for-ecs benchmark: Node ${process.version}, the image's environment ${JSON.stringify(imageEnv)}, ${runs} runs of ${seconds} s, POLLING_FREQUENCY=1, one target group, simulator on 127.0.0.1\n`)
 const samples: Array<Sample> = []
 for (let i = 0; i < runs; i++) samples.push(await runOnce(undefined))
+const overTls: Array<Sample> = []
+for (let i = 0; i < runs; i++) overTls.push(await runOnce(undefined, true))
 const limited: Array<Sample> = []
 const canLimit = memoryCgroup(64)
 canLimit?.remove()
@@ -178,6 +219,7 @@ const polls = 3600 / 30
 console.log([
   row("peak RSS, whole process (VmHWM)", samples.map((s) => s.hwmMiB), "MiB"),
   row("peak anonymous RSS (RssAnon: heap, stacks, malloc)", samples.map((s) => s.anonMiB), "MiB"),
+  row("peak RSS with the AWS endpoint over HTTPS (as real AWS)", overTls.map((s) => s.hwmMiB), "MiB"),
   canLimit === undefined
     ? "memory cgroup with a 64 MiB hard limit                     n/a (no writable memory cgroup)"
     : row("peak charged to a 64 MiB hard-limit memory cgroup (cold cache)", limited.map((s) => s.cgroupPeakMiB ?? NaN), "MiB"),
@@ -187,8 +229,8 @@ console.log([
   row("CPU per poll (after startup)", samples.map((s) => s.cpuPerPollMs), "ms", 2),
   row("CPU at startup (to the first poll)", samples.map((s) => s.startupCpuS), "s", 3),
   row(`CPU per hour at POLLING_FREQUENCY=30 (${polls} polls × CPU per poll)`, samples.map((s) => (s.cpuPerPollMs * polls) / 1000), "s", 2),
-  `${"API calls: one DescribeTargetHealth per poll, nothing else".padEnd(58)} ${samples.every((s) => s.apiCallsOk) ? "PASS" : "FAIL"}`,
+  `${"API calls: one DescribeTargetHealth per poll, nothing else".padEnd(58)} ${[...samples, ...overTls].every((s) => s.apiCallsOk) ? "PASS" : "FAIL"}`,
   `${"bundle dist/*.js (raw / gzip)".padEnd(58)} ${(raw / 1024).toFixed(0).padStart(8)} KiB / ${(gz / 1024).toFixed(0)} KiB`,
   row("healthcheck command: peak RSS", hc, "MiB")
 ].join("\n"))
-process.exit(samples.every((s) => s.apiCallsOk) ? 0 : 1)
+process.exit([...samples, ...overTls].every((s) => s.apiCallsOk) ? 0 : 1)

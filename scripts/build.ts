@@ -8,22 +8,48 @@ rmSync("dist", { recursive: true, force: true })
 /**
  * An ESM `import` of a Node built-in builds its namespace by reading every
  * export, which runs the built-in's lazy getters: `node:http`'s `WebSocket`
- * loads all of Node's internal undici and http2 (+8 MiB peak RSS), `node:tls`'s
- * `rootCertificates` parses every bundled CA. Those two are imported through a
- * shim that loads them with `require()` and re-exports all but those getters.
+ * loads all of Node's internal undici and http2 (+8 MiB peak RSS), `node:fs`'s
+ * `promises` loads readline and the REPL history with it, `node:tls`'s
+ * `rootCertificates` parses every bundled CA. These built-ins are loaded with
+ * `require()` instead, behind a CommonJS shim whose exports esbuild reads only
+ * when the code uses them.
  */
-const lazyHeavyExports: Record<string, ReadonlyArray<string>> = {
+const requiredBuiltins = ["http", "tls", "fs", "process", "crypto"]
+/** What a dynamic `import()` of those may not read: a namespace needs every other export at once. */
+const lazyExports: Record<string, ReadonlyArray<string>> = {
   http: ["WebSocket", "CloseEvent", "MessageEvent"],
-  tls: ["rootCertificates"]
+  tls: ["rootCertificates"],
+  fs: ["promises", "ReadStream", "WriteStream", "FileReadStream", "FileWriteStream", "Utf8Stream"],
+  process: ["stdin", "stdout", "stderr", "report", "finalization", "allowedNodeEnvironmentFlags"],
+  crypto: ["webcrypto", "subtle"]
 }
-const requireBuiltin = createRequire(import.meta.url)
-const builtinsWithoutLazyExports: Plugin = {
-  name: "builtins-without-lazy-exports",
+
+/**
+ * The SDK reads its config files with `readFile` from `node:fs/promises`, whose
+ * module loads the same readline machinery (~1 MiB): `readFile` comes from the
+ * callback API instead, and any other export loads the real module on first use.
+ */
+const fsPromisesShim = (names: ReadonlyArray<string>) => [
+  `const fs = require("node:fs")`,
+  `let real`,
+  `exports.readFile = (path, options) => new Promise((resolve, reject) => fs.readFile(path, options ?? {}, (e, data) => e ? reject(e) : resolve(data)))`,
+  `for (const k of ${JSON.stringify(names.filter((n) => n !== "readFile" && n !== "default"))}) Object.defineProperty(exports, k, { enumerable: true, get: () => (real ??= require("node:fs/promises"))[k] })`
+].join("\n")
+
+const builtinsThroughRequire: Plugin = {
+  name: "builtins-through-require",
   setup(b) {
-    b.onResolve({ filter: /^(node:)?(http|tls)$/ }, (args) => ({ path: args.path.replace(/^node:/, ""), namespace: "builtin-shim" }))
-    b.onLoad({ filter: /.*/, namespace: "builtin-shim" }, (args) => {
-      const skip = new Set(lazyHeavyExports[args.path] ?? [])
-      const names = Object.getOwnPropertyNames(requireBuiltin(`node:${args.path}`)).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== "default" && !skip.has(k))
+    const required = new RegExp(`^(node:)?(${requiredBuiltins.join("|")})$`)
+    b.onResolve({ filter: required }, (args) =>
+      args.namespace === "builtin-shim" || args.namespace === "builtin-esm"
+        ? { path: args.path, external: true }
+        : { path: args.path.replace(/^node:/, ""), namespace: args.kind === "dynamic-import" ? "builtin-esm" : "builtin-shim" })
+    b.onLoad({ filter: /.*/, namespace: "builtin-shim" }, (args) => ({ loader: "js", contents: `module.exports = require("node:${args.path}")` }))
+    // A dynamic import() of a CommonJS module yields only `default`: name the other exports.
+    b.onLoad({ filter: /.*/, namespace: "builtin-esm" }, (args) => {
+      const skip = new Set(lazyExports[args.path] ?? [])
+      const names = Object.getOwnPropertyNames(createRequire(import.meta.url)(`node:${args.path}`))
+        .filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== "default" && !skip.has(k))
       return {
         loader: "js",
         contents: [
@@ -34,6 +60,12 @@ const builtinsWithoutLazyExports: Plugin = {
         ].join("\n")
       }
     })
+    b.onResolve({ filter: /^(node:)?fs\/promises$/ }, (args) =>
+      args.namespace === "fs-promises-shim" ? { path: args.path, external: true } : { path: "fs/promises", namespace: "fs-promises-shim" })
+    b.onLoad({ filter: /.*/, namespace: "fs-promises-shim" }, () => ({
+      loader: "js",
+      contents: fsPromisesShim(Object.getOwnPropertyNames(createRequire(import.meta.url)("node:fs/promises")))
+    }))
   }
 }
 
@@ -53,7 +85,7 @@ await build({
   sourcemap: "linked",
   metafile: true,
   legalComments: "none",
-  plugins: [builtinsWithoutLazyExports],
+  plugins: [builtinsThroughRequire],
   // Some SDK dependencies still call require() on Node built-ins.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: "warning"

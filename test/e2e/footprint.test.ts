@@ -10,7 +10,7 @@ import { runScenario } from "./harness.ts"
 const preload = fileURLToPath(new URL("../support/record-builtins.cjs", import.meta.url))
 
 describe("e2e: footprint", () => {
-  it("a full run (ECS discovery, task-role credentials, polls, drain) loads no undici, http2 or child_process", async () => {
+  it("a full run (ECS discovery, task-role credentials, polls, drain) loads no undici, http2, child_process or fs/promises", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "nlb-sidecar-builtins-")), "loaded.txt")
     const run = await runScenario("awsvpc", {
       drainAtMs: 1_500,
@@ -25,5 +25,10 @@ describe("e2e: footprint", () => {
     expect(loaded).not.toContain("NativeModule http2")
     // The SDK's default credentials chain loads its credential_process provider (node:child_process).
     expect(loaded).not.toContain("NativeModule child_process")
+    // An ESM import of node:fs reads fs.promises (readline and the REPL history come with it), and one of
+    // node:process reads process.report; the SDK's config-file reads go through the callback API.
+    expect(loaded).not.toContain("NativeModule fs/promises")
+    expect(loaded).not.toContain("NativeModule internal/readline/interface")
+    expect(loaded).not.toContain("NativeModule internal/process/report")
   })
 })
