@@ -229,6 +229,7 @@ console.log([
   row("CPU per poll (after startup)", samples.map((s) => s.cpuPerPollMs), "ms", 2),
   row("CPU at startup (to the first poll)", samples.map((s) => s.startupCpuS), "s", 3),
   row(`CPU per hour at POLLING_FREQUENCY=30 (${polls} polls × CPU per poll)`, samples.map((s) => (s.cpuPerPollMs * polls) / 1000), "s", 2),
+  row("CPU per poll with the AWS endpoint over HTTPS", overTls.map((s) => s.cpuPerPollMs), "ms", 2),
   `${"API calls: one DescribeTargetHealth per poll, nothing else".padEnd(58)} ${[...samples, ...overTls].every((s) => s.apiCallsOk) ? "PASS" : "FAIL"}`,
   `${"bundle dist/*.js (raw / gzip)".padEnd(58)} ${(raw / 1024).toFixed(0).padStart(8)} KiB / ${(gz / 1024).toFixed(0)} KiB`,
   row("healthcheck command: peak RSS", hc, "MiB")
