@@ -110,6 +110,10 @@ const tlsFront = async (target: string) => {
   }
 }
 
+// …and the node flags of its ENTRYPOINT (those NODE_OPTIONS does not accept).
+const entrypoint: Array<string> = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync("Dockerfile", "utf8"))?.[1] ?? "[]")
+const nodeFlags = entrypoint.slice(1, entrypoint.indexOf("dist/main.js"))
+
 const runOnce = async (cgroupLimitMiB: number | undefined, tls = false): Promise<Sample> => {
   const sim = await startSimulator({ scenario: loadScenario("awsvpc", { drainAtMs: 3_600_000 }) })
   const front = tls ? await tlsFront(sim.endpoint) : undefined
@@ -123,8 +127,8 @@ const runOnce = async (cgroupLimitMiB: number | undefined, tls = false): Promise
   }
   // Started through a shell that first joins the cgroup, so that every page the process touches is charged to it.
   const command = cgroup === undefined
-    ? [process.execPath, "dist/main.js"]
-    : ["/bin/sh", "-c", `echo $$ > ${cgroup.dir}/cgroup.procs && exec "$0" dist/main.js`, process.execPath]
+    ? [process.execPath, ...nodeFlags, "dist/main.js"]
+    : ["/bin/sh", "-c", `echo $$ > ${cgroup.dir}/cgroup.procs && exec "$0" "$@" dist/main.js`, process.execPath, ...nodeFlags]
   if (cgroup !== undefined) {
     // A fresh container pages node's own code in and is charged for it: start from a cold page cache.
     try {
@@ -178,7 +182,7 @@ const runOnce = async (cgroupLimitMiB: number | undefined, tls = false): Promise
 }
 
 const healthcheckPeak = async () => {
-  const child = spawn(process.execPath, ["dist/main.js", "healthcheck"], { env: { PATH: process.env.PATH, ...imageEnv, HEARTBEAT_FILE: "/nonexistent" }, stdio: "ignore" })
+  const child = spawn(process.execPath, [...nodeFlags, "dist/main.js", "healthcheck"], { env: { PATH: process.env.PATH, ...imageEnv, HEARTBEAT_FILE: "/nonexistent" }, stdio: "ignore" })
   let peak = 0
   const sampler = setInterval(() => (peak = Math.max(peak, status(child.pid ?? 0).VmHWM ?? 0)), 5)
   await new Promise((r) => child.on("close", r))
@@ -203,7 +207,7 @@ const js = dist("dist").filter((f) => f.endsWith(".js"))
 const raw = js.reduce((n, f) => n + statSync(f).size, 0)
 const gz = js.reduce((n, f) => n + gzipSync(readFileSync(f)).length, 0)
 
-console.log(`nlb-sidecar-for-ecs benchmark: Node ${process.version}, the image's environment ${JSON.stringify(imageEnv)}, ${runs} runs of ${seconds} s, POLLING_FREQUENCY=1, one target group, simulator on 127.0.0.1\n`)
+console.log(`nlb-sidecar-for-ecs benchmark: Node ${process.version}, the image's environment ${JSON.stringify(imageEnv)} and node flags ${JSON.stringify(nodeFlags)}, ${runs} runs of ${seconds} s, POLLING_FREQUENCY=1, one target group, simulator on 127.0.0.1\n`)
 const samples: Array<Sample> = []
 for (let i = 0; i < runs; i++) samples.push(await runOnce(undefined))
 const overTls: Array<Sample> = []

@@ -4,6 +4,7 @@ import { Duration, Effect, Random, Schedule } from "effect"
 import { type TargetObservation, targetKey, type WatchedTarget } from "../domain.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
+import { collectGarbageEvery, exposedGc, pollsPerCollection } from "../heap.ts"
 import { PollTiming } from "../retry.ts"
 import { hasChanged, initialMemory, isDeregistering, remember, type TargetMemory } from "./deregistration.ts"
 
@@ -70,11 +71,13 @@ export const watchUntilDeregistering = (targets: ReadonlyArray<WatchedTarget>) =
         )
       )
 
+    const afterPoll = collectGarbageEvery(pollsPerCollection, exposedGc)
     const poll: Effect.Effect<PollResult> = Effect.forEach(groups, pollGroup, { concurrency: "unbounded" }).pipe(
       Effect.map((results): PollResult => {
         consecutiveFailures = results.every((r) => r.ok) ? 0 : consecutiveFailures + 1
         return { deregistering: results.find((r) => r.deregistering !== undefined)?.deregistering, consecutiveFailures }
-      })
+      }),
+      Effect.tap(() => afterPoll)
     )
 
     const schedule = Schedule.spaced(Duration.seconds(settings.pollingFrequencySeconds)).pipe(
