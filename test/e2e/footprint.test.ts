@@ -1,6 +1,6 @@
 // What the built sidecar must never load, because each costs megabytes under a
 // 64 MiB limit and the sidecar needs none of it (README, Performance).
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -30,5 +30,17 @@ describe("e2e: footprint", () => {
     expect(loaded).not.toContain("NativeModule fs/promises")
     expect(loaded).not.toContain("NativeModule internal/readline/interface")
     expect(loaded).not.toContain("NativeModule internal/process/report")
+  })
+
+  it("a dynamic import() of a built-in in the bundle still has its named exports (the SDK's IMDS client uses http.request)", async () => {
+    const chunks = fileURLToPath(new URL("../../dist/chunks/", import.meta.url))
+    const expected: Record<string, string> = { http: "request", fs: "readFileSync" }
+    const shims = readdirSync(chunks).filter((f) => /^(http|fs)-\w+\.js$/.test(f))
+    expect(shims.map((f) => f.split("-")[0]).sort()).toEqual(["fs", "http"])
+    for (const file of shims) {
+      const mod = (await import(join(chunks, file))) as Record<string, unknown>
+      expect(typeof mod[expected[file.split("-")[0] ?? ""] ?? ""], file).toBe("function")
+      expect(mod.WebSocket, file).toBeUndefined()
+    }
   })
 })
