@@ -1,5 +1,6 @@
 // Where the AWS clients get credentials: one provider shared by every client,
 // so a task fetches its task-role credentials once, not once per client.
+import { memoize } from "@smithy/core/config"
 import { Context, Effect, Layer } from "effect"
 
 /** The SDK's AwsCredentialIdentity, as much of it as the sidecar touches. */
@@ -33,30 +34,18 @@ const refreshBeforeExpiry = 5 * 60_000
 
 /**
  * One fetch serves every caller until the credentials come within five
- * minutes of expiring; a failed fetch is not remembered, so the next call retries.
+ * minutes of expiring; a failed fetch is not remembered, so the next call
+ * retries. The SDK's own memoizer, given one instance for all clients.
  */
 export const shareCredentials = (
   fetch: () => Promise<AwsCredentialIdentity>,
   now: () => number = Date.now
-): AwsCredentialIdentityProvider => {
-  let current: Promise<AwsCredentialIdentity> | undefined
-  const refresh = () => {
-    const attempt: Promise<AwsCredentialIdentity> = fetch().catch((error: unknown) => {
-      if (current === attempt) current = undefined
-      throw error
-    })
-    current = attempt
-    return attempt
-  }
-  return async () => {
-    const pending = current ?? refresh()
-    const credentials = await pending
-    const stale = credentials.expiration !== undefined && credentials.expiration.getTime() - now() < refreshBeforeExpiry
-    if (!stale) return credentials
-    // Concurrent callers that saw the same stale result share one refresh.
-    return current === pending ? refresh() : (current ?? refresh())
-  }
-}
+): AwsCredentialIdentityProvider =>
+  memoize(
+    fetch,
+    (c) => c.expiration !== undefined && c.expiration.getTime() - now() < refreshBeforeExpiry,
+    (c) => c.expiration !== undefined
+  )
 
 export class AwsCredentials extends Context.Service<AwsCredentials, {
   readonly source: CredentialSource
