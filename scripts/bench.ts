@@ -16,16 +16,18 @@ const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }
 const runs = Math.max(1, Math.min(20, Number(values.runs)))
 const seconds = Math.max(5, Math.min(600, Number(values.seconds)))
 const clockTicks = 100 // USER_HZ on Linux
-// Measure what the image runs: the environment its runtime stage sets (NODE_OPTIONS, MALLOC_ARENA_MAX…).
-// NODE_OPTIONS or MALLOC_* set here override the image's, to compare settings.
+// Measure what the image runs: the environment its runtime stage sets (NODE_OPTIONS, MALLOC_*…) and
+// the node flags of its ENTRYPOINT (those NODE_OPTIONS refuses). Any of those variables set here
+// overrides the image's, to compare settings.
+const dockerfile = readFileSync("Dockerfile", "utf8")
 const imageEnv: Record<string, string> = Object.fromEntries(
-  [...(readFileSync("Dockerfile", "utf8").split(/^FROM /m).at(-1) ?? "").matchAll(/^ENV (\w+)=(.*)$/gm)]
-    .map(([, k, v]) => [k ?? "", (v ?? "").replace(/^"(.*)"$/, "$1")])
+  [...(dockerfile.split(/^FROM /m).at(-1) ?? "").matchAll(/^ENV (\w+)=(.*)$/gm)].map(([, k = "", v = ""]) => [
+    k,
+    process.env[k] ?? v.replace(/^"(.*)"$/, "$1")
+  ])
 )
-for (const k of ["NODE_OPTIONS", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"]) {
-  const v = process.env[k]
-  if (v !== undefined) imageEnv[k] = v
-}
+const entrypoint: Array<string> = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]")
+const nodeFlags = entrypoint.slice(1, entrypoint.indexOf("dist/main.js"))
 
 const status = (pid: number) => {
   try {
@@ -109,10 +111,6 @@ const tlsFront = async (target: string) => {
       })
   }
 }
-
-// …and the node flags of its ENTRYPOINT (those NODE_OPTIONS does not accept).
-const entrypoint: Array<string> = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync("Dockerfile", "utf8"))?.[1] ?? "[]")
-const nodeFlags = entrypoint.slice(1, entrypoint.indexOf("dist/main.js"))
 
 const runOnce = async (cgroupLimitMiB: number | undefined, tls = false): Promise<Sample> => {
   const sim = await startSimulator({ scenario: loadScenario("awsvpc", { drainAtMs: 3_600_000 }) })

@@ -36,6 +36,8 @@ const fsPromisesShim = (names: ReadonlyArray<string>) => [
   `for (const k of ${JSON.stringify(names.filter((n) => n !== "readFile" && n !== "default"))}) Object.defineProperty(exports, k, { enumerable: true, get: () => (real ??= require("node:fs/promises"))[k] })`
 ].join("\n")
 
+const requireBuiltin = createRequire(import.meta.url)
+
 const builtinsThroughRequire: Plugin = {
   name: "builtins-through-require",
   setup(b) {
@@ -48,7 +50,7 @@ const builtinsThroughRequire: Plugin = {
     // A dynamic import() of a CommonJS module yields only `default`: name the other exports.
     b.onLoad({ filter: /.*/, namespace: "builtin-esm" }, (args) => {
       const skip = new Set(lazyExports[args.path] ?? [])
-      const names = Object.getOwnPropertyNames(createRequire(import.meta.url)(`node:${args.path}`))
+      const names = Object.getOwnPropertyNames(requireBuiltin(`node:${args.path}`))
         .filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== "default" && !skip.has(k))
       return {
         loader: "js",
@@ -64,7 +66,7 @@ const builtinsThroughRequire: Plugin = {
       args.namespace === "fs-promises-shim" ? { path: args.path, external: true } : { path: "fs/promises", namespace: "fs-promises-shim" })
     b.onLoad({ filter: /.*/, namespace: "fs-promises-shim" }, () => ({
       loader: "js",
-      contents: fsPromisesShim(Object.getOwnPropertyNames(createRequire(import.meta.url)("node:fs/promises")))
+      contents: fsPromisesShim(Object.getOwnPropertyNames(requireBuiltin("node:fs/promises")))
     }))
   }
 }
