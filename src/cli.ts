@@ -10,13 +10,14 @@ import { Config, loadSettings, type Settings } from "./layers/Config.ts"
 import { Ecs } from "./layers/Ecs.ts"
 import * as Logging from "./layers/Logging.ts"
 import { Metadata } from "./layers/Metadata.ts"
+import { Startup } from "./layers/Startup.ts"
 import { TargetHealth } from "./layers/TargetHealth.ts"
 import { check, failedCheck, formatCheckReport } from "./programs/check.ts"
 import { sidecar } from "./programs/sidecar.ts"
 import { heartbeatEveryMillis, heartbeatFile } from "./heartbeat.ts"
 
 const liveLayer = (settings: Settings) => {
-  const config = Layer.succeed(Config, settings)
+  const config = Startup.layer.pipe(Layer.provideMerge(Layer.succeed(Config, settings)))
   const metadata = Metadata.layer.pipe(Layer.provide(config))
   const region = AwsRegion.layer.pipe(Layer.provide([config, metadata]))
   return Layer.mergeAll(TargetHealth.layer, Ecs.layer).pipe(

@@ -25,8 +25,17 @@ export interface WatchedTarget {
   readonly port: number
   readonly containerName: string
   readonly containerPort: number
-  /** Already seen registered during discovery (TARGET_GROUP_ARNS finds targets that way). */
-  readonly registered?: boolean
+}
+
+/**
+ * TARGET_GROUP_ARNS: a group where this task's target is not known in advance.
+ * The poll loop lists the group's registrations until it finds one of the task's.
+ */
+export interface TargetSearch {
+  readonly targetGroupArn: string
+  readonly containerName: string
+  /** Whether a registration `{Id, Port}` is this task's (its IP; its instance and a host port). */
+  readonly isOurs: (id: string, port: number) => boolean
 }
 
 /** What one DescribeTargetHealth said about one target. */
@@ -35,8 +44,15 @@ export interface TargetObservation {
   /** `not-found` stands for ELBv2's InvalidTarget error: the target is not (or no longer) known. */
   readonly state: TargetState | "not-found"
   readonly reason: string | undefined
-  readonly description: string | undefined
 }
 
 export const targetKey = (t: Pick<WatchedTarget, "targetGroupArn" | "id" | "port">): string =>
   `${t.targetGroupArn}|${t.id}|${t.port}`
+
+/** ELBv2's two ways of saying "not registered": `unused` / `Target.NotRegistered`, or InvalidTarget. */
+export const isUnregistered = (o: Pick<TargetObservation, "state" | "reason">): boolean =>
+  o.state === "not-found" || (o.state === "unused" && o.reason === "Target.NotRegistered")
+
+/** The rank of a reading when ELBv2 lists one target twice: the higher keeps the task running. */
+export const keepsRunning = (o: Pick<TargetObservation, "state" | "reason">): number =>
+  isUnregistered(o) ? 0 : o.state === "draining" ? 1 : 2

@@ -10,6 +10,7 @@ export const ExitCode = {
   metadata: 3,
   unsupportedTask: 4,
   awsRefused: 5,
+  /** `check` only: `run` never ends on a transient AWS failure, it keeps retrying. */
   awsUnavailable: 6
 } as const
 
@@ -50,7 +51,8 @@ export class UnsupportedTask extends Schema.TaggedError<UnsupportedTask>()("Unsu
 
 /**
  * An AWS API call that failed. `retryable` failures (throttling, 5xx, network,
- * timeouts) are retried; the others need the operator (IAM, wrong ARN).
+ * timeouts, credentials) are retried, for as long as they last; the others
+ * need the operator (IAM, wrong ARN).
  */
 export class AwsCallFailed extends Schema.TaggedError<AwsCallFailed>()("AwsCallFailed", {
   /** The IAM action, e.g. `elasticloadbalancing:DescribeTargetHealth`. */
@@ -65,7 +67,11 @@ export class AwsCallFailed extends Schema.TaggedError<AwsCallFailed>()("AwsCallF
     return this.retryable ? ExitCode.awsUnavailable : ExitCode.awsRefused
   }
   override get message() {
-    const hint = isAccessDenied(this.code) ? ` (grant the IAM permission ${this.action} to the task role)` : ""
+    const hint = this.code === "CredentialsUnavailable"
+      ? " (a credentials problem, not a permission of this call: check the task definition's taskRoleArn and that the role trusts ecs-tasks.amazonaws.com)"
+      : isAccessDenied(this.code)
+      ? ` (grant the IAM permission ${this.action} to the task role)`
+      : ""
     const id = this.requestId === undefined ? "" : ` [request id ${this.requestId}]`
     return `${this.action} failed with ${this.code}: ${this.detail}${hint}${id}`
   }

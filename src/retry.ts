@@ -1,46 +1,54 @@
 // Retry policies, in one place: the SDK clients never retry on their own
 // (see src/layers/aws.ts), so every retry the sidecar makes is one of these.
-import { Context, Duration, Effect, Random, Schedule } from "effect"
+import { Context, Duration, Effect, Random, Ref, Schedule } from "effect"
+import type { AwsCallFailed, MetadataUnavailable } from "./errors.ts"
+import { Startup, type StartupFailure } from "./layers/Startup.ts"
 
-interface Retryable {
-  readonly retryable: boolean
-  readonly message: string
-}
-
-const startupBase = Duration.millis(500)
-const startupCap = Duration.seconds(10)
+/** 0.5 s doubling, capped at 10 s; each delay drawn at random below that (full jitter). */
+export const startupBackoff = Schedule.min([Schedule.exponential("500 millis"), Schedule.spaced("10 seconds")]).pipe(
+  Schedule.modifyDelay(({ duration }) => Random.nextBetween(0, Duration.toMillis(duration)))
+)
 
 /**
- * Startup calls (metadata, discovery): exponential backoff from 0.5 s with
- * full jitter, capped at 10 s, for retryable failures only, while less than
- * `timeoutSeconds` have passed. Permanent failures end at once.
+ * A startup call: transient failures (throttling, 5xx, network, timeouts) are
+ * retried on the back-off for as long as it takes, because an AWS brownout
+ * must not end a healthy task; permanent ones (access denied, not found) end
+ * at once. Each retry is logged and remembered for the report of a slow start.
  */
-export const retryDuringStartup = (what: string, timeoutSeconds: number) =>
-<A, E extends Retryable, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  self.pipe(
-    Effect.retry(
-      Schedule.exponential(startupBase).pipe(
-        // Full jitter, and never sleeping past the deadline.
-        Schedule.modifyDelay(({ duration, elapsed }) =>
-          Random.nextBetween(0, Duration.toMillis(Duration.min(duration, startupCap))).pipe(
-            Effect.map((ms) => Math.max(0, Math.min(ms, timeoutSeconds * 1000 - elapsed)))
-          )
-        ),
-        Schedule.setInputType<E>(),
-        Schedule.while(({ input, elapsed }) => input.retryable && elapsed < timeoutSeconds * 1000),
-        Schedule.tap(({ input, duration, attempt }) =>
-          Effect.logWarning(`${what} failed, retrying`).pipe(
-            Effect.annotateLogs({ error: input.message, attempt, retryInMs: Math.round(Duration.toMillis(duration)) })
+export const retryTransient = (what: string) =>
+<A, E extends AwsCallFailed | MetadataUnavailable, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Startup> =>
+  Effect.gen(function*() {
+    const startup = yield* Startup
+    return yield* self.pipe(
+      Effect.retry(
+        startupBackoff.pipe(
+          Schedule.setInputType<E>(),
+          Schedule.while(({ input }) => input.retryable),
+          Schedule.tap(({ input, duration, attempt }) =>
+            Ref.set(startup.lastFailure, { what, error: input }).pipe(
+              Effect.andThen(Effect.logWarning(`${what} failed, retrying`)),
+              Effect.annotateLogs({ error: input.message, attempt, retryInMs: Math.round(Duration.toMillis(duration)) })
+            )
           )
         )
       )
-    ),
-    Effect.tapError((error) =>
-      error.retryable
-        ? Effect.logWarning(`${what}: giving up after STARTUP_TIMEOUT=${timeoutSeconds}s`)
-        : Effect.void
     )
-  )
+  })
+
+/**
+ * Ends whatever is still running when STARTUP_TIMEOUT is over (from process
+ * start, whatever a request's own timeout), failing with `orElse`'s error,
+ * given the last transient failure.
+ */
+export const withinStartupTimeout = <E2>(orElse: (last: StartupFailure | undefined, timeoutSeconds: number) => E2) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | Startup> =>
+  Effect.gen(function*() {
+    const startup = yield* Startup
+    return yield* self.pipe(Effect.timeoutOrElse({
+      duration: yield* startup.remaining,
+      orElse: () => Ref.get(startup.lastFailure).pipe(Effect.flatMap((last) => Effect.fail(orElse(last, startup.timeoutSeconds))))
+    }))
+  })
 
 /**
  * Poll spacing: the interval, times 2^failures while polls keep failing

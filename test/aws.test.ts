@@ -8,7 +8,7 @@ import { AwsRegion } from "../src/layers/AwsRegion.ts"
 import { callAws, fromSdkError } from "../src/layers/aws.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { decodeScenario } from "../src/simulator/scenario.ts"
-import { loadScenario, webGroupArn } from "../src/simulator/scenarios.ts"
+import { adminGroupArn, loadScenario, webGroupArn } from "../src/simulator/scenarios.ts"
 import { startSimulator } from "../src/simulator/server.ts"
 
 const withSimulator = <A, E>(scenario: ReturnType<typeof loadScenario>, use: (endpoint: string) => Effect.Effect<A, E, TargetHealth>) =>
@@ -66,11 +66,67 @@ describe("AWS edge (real SDK, simulator)", () => {
       assert.include(error, { code: "ECONNREFUSED", retryable: true })
     }))
 
+  it.live("a 200 without this task's target (empty, other targets only, not XML) is a retryable failure, not a success", () => {
+    const base = loadScenario("awsvpc")
+    const kinds = ["empty-answer", "other-targets", "malformed"] as const
+    const scenario = decodeScenario({
+      ...base,
+      faults: kinds.map((kind) => ({ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind, times: 1 }))
+    })
+    return withSimulator(scenario, () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        for (const kind of kinds) {
+          const failed = yield* Effect.flip(elb.poll(webGroupArn, [target("10.0.1.23", 8080)]))
+          assert.isTrue(failed.retryable, `${kind}: ${failed.code}`)
+          assert.strictEqual(failed.code, kind === "malformed" ? "UnparseableAnswer" : "TargetNotInAnswer")
+        }
+        const answered = yield* elb.poll(webGroupArn, [target("10.0.1.23", 8080)])
+        assert.deepStrictEqual(answered.map((o) => o.state), ["healthy"])
+      }))
+  })
+
+  it.live("a target listed twice: the reading that keeps the task running wins", () => {
+    const scenario = decodeScenario({ ...loadScenario("awsvpc"), faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "duplicate-target" }] })
+    return withSimulator(scenario, () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        const observations = yield* elb.poll(webGroupArn, [target("10.0.1.23", 8080)])
+        assert.deepStrictEqual(observations.map((o) => o.state), ["healthy"])
+      }))
+  })
+
+  it.live("DescribeTargetGroups follows NextMarker", () => {
+    const scenario = decodeScenario({ ...loadScenario("two-target-groups"), faults: [{ api: "elbv2", action: "DescribeTargetGroups", from: 0, until: 60_000, kind: "paged" }] })
+    return withSimulator(scenario, () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        const groups = yield* elb.describeTargetGroups([webGroupArn, adminGroupArn])
+        assert.deepStrictEqual(groups.map((g) => g.arn), [webGroupArn, adminGroupArn])
+      }))
+  })
+
+  it.live("a signature refused for clock skew is retryable: the SDK has corrected its clock, and the next attempt passes", () => {
+    const scenario = decodeScenario({ ...loadScenario("awsvpc"), faults: [{ api: "elbv2", from: 0, until: 600_000, kind: "clock-skew", skewMs: 20 * 60_000 }] })
+    return withSimulator(scenario, () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        const skewed = yield* Effect.flip(elb.poll(webGroupArn, [target("10.0.1.23", 8080)]))
+        assert.include(skewed, { code: "SignatureDoesNotMatch", retryable: true })
+        assert.include(skewed.detail, "Signature expired")
+        const observations = yield* elb.poll(webGroupArn, [target("10.0.1.23", 8080)])
+        assert.deepStrictEqual(observations.map((o) => o.state), ["healthy"])
+      }))
+  })
+
   it("maps SDK-shaped errors without losing the wire code", () => {
     const e = fromSdkError("ecs:DescribeServices", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException", $metadata: { httpStatusCode: 400, requestId: "r-1" } }))
     assert.instanceOf(e, AwsCallFailed)
     assert.include(e, { code: "ThrottlingException", retryable: true, requestId: "r-1" })
     assert.include(fromSdkError("a:B", Object.assign(new Error("boom"), { name: "InternalFailure", $fault: "server", $metadata: { httpStatusCode: 500 } })), { retryable: true })
     assert.include(fromSdkError("a:B", Object.assign(new Error("no"), { name: "ValidationError", $metadata: { httpStatusCode: 400 } })), { retryable: false })
+    // A wrong secret is a signature mismatch without a clock to correct: permanent.
+    assert.include(fromSdkError("a:B", Object.assign(new Error("The request signature we calculated does not match"), { name: "SignatureDoesNotMatch", $metadata: { httpStatusCode: 403 } })), { retryable: false })
+    assert.include(fromSdkError("a:B", Object.assign(new Error("Signature expired: 20261130T050000Z is now earlier than …"), { name: "InvalidSignatureException", $metadata: { httpStatusCode: 400 } })), { retryable: true })
   })
 })

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { check, formatCheckReport } from "../src/programs/check.ts"
 import { captureLogs } from "./support/logs.ts"
 import { awsError, awsvpcTask, configTest, ecsTest, fixedRandom, ipGroup, metadataTest, scriptedTargetHealth, tgArn } from "./support/mocks.ts"
@@ -9,7 +10,7 @@ const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, conta
 
 const runCheck = (failWith?: Parameters<typeof ecsTest>[0]["failWith"]) =>
   check.pipe(Effect.provide(Layer.mergeAll(
-    configTest(),
+    configTest({ startupTimeoutSeconds: 10 }),
     metadataTest(awsvpcTask()),
     ecsTest({ loadBalancers, ...(failWith === undefined ? {} : { failWith }) }),
     scriptedTargetHealth({ timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)], calls: [] }),
@@ -50,5 +51,20 @@ describe("check", () => {
       const text = formatCheckReport(report)
       assert.include(text, "FAILED ecs:DescribeServices: AccessDeniedException")
       assert.include(text, "grant the IAM permission ecs:DescribeServices")
+    }))
+})
+
+describe("check through an AWS brownout", () => {
+  it.effect("gives up at its timeout with exit 6 and the last failure, where `run` would go on trying", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(runCheck({ DescribeServices: awsError("ecs:DescribeServices", "ThrottlingException", true) }))
+      yield* TestClock.adjust("9 seconds")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 second")
+      const report = yield* Fiber.join(fiber)
+      assert.isFalse(report.ok)
+      assert.strictEqual(report.exitCode, 6)
+      assert.include(report.error ?? "", "ThrottlingException")
+      assert.deepStrictEqual(report.permissions.map((p) => [p.action, p.ok, p.error]), [["ecs:DescribeServices", false, "ThrottlingException"]])
     }))
 })

@@ -84,6 +84,7 @@ describe("Config", () => {
     ["TARGET_CONTAINER_NAME", ""],
     ["STARTUP_TIMEOUT", "0"],
     ["TARGET_GROUP_ARNS", "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/net/x/0123456789abcdef"],
+    ["TARGET_GROUP_ARNS", Array.from({ length: 11 }, (_, i) => `arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/tg${i}/0123456789abcdef`).join(",")],
     ["DRY_RUN", "maybe"],
     ["ECS_CONTAINER_METADATA_URI_V4", "not a uri"]
   ] as const)("rejects %s=%j with exit code 2 and a message naming both", ([variable, value]) =>

@@ -1,7 +1,11 @@
 // Which credentials provider serves an environment, and the cache that lets
 // every AWS client share one task-role fetch.
 import { describe, expect, it } from "@effect/vitest"
-import { type AwsCredentialIdentity, credentialSource, shareCredentials } from "../src/layers/AwsCredentials.ts"
+import { Cause, Effect, Exit } from "effect"
+import { exitCodeOf } from "../src/errors.ts"
+import { type AwsCredentialIdentity, AwsCredentials, credentialSource, CredentialsUnavailable, shareCredentials } from "../src/layers/AwsCredentials.ts"
+import { fromSdkError } from "../src/layers/aws.ts"
+import { captureLogs } from "./support/logs.ts"
 
 const taskRole = { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2/credentials/abc" }
 
@@ -23,13 +27,13 @@ describe("credentialSource", () => {
   })
 })
 
-describe("shareCredentials", () => {
-  const issued = (n: number, expiresAt?: number): AwsCredentialIdentity => ({
-    accessKeyId: `AKID${n}`,
-    secretAccessKey: "secret",
-    ...(expiresAt === undefined ? {} : { expiration: new Date(expiresAt) })
-  })
+const issued = (n: number, expiresAt?: number): AwsCredentialIdentity => ({
+  accessKeyId: `AKID${n}`,
+  secretAccessKey: "secret",
+  ...(expiresAt === undefined ? {} : { expiration: new Date(expiresAt) })
+})
 
+describe("shareCredentials", () => {
   it("concurrent callers (one per client) share one fetch", async () => {
     let fetches = 0
     const provider = shareCredentials(async () => issued(++fetches))
@@ -60,5 +64,66 @@ describe("shareCredentials", () => {
     })
     await expect(provider()).rejects.toThrow("endpoint not ready")
     expect((await provider()).accessKeyId).toBe("AKID2")
+  })
+})
+
+describe("shareCredentials when a refresh fails", () => {
+  it("keeps the credentials in hand while they are valid, and tries the endpoint again at each use", async () => {
+    let now = 0
+    let fetches = 0
+    let endpointDown = false
+    const provider = shareCredentials(async () => {
+      fetches++
+      if (endpointDown) throw new Error("connect ECONNREFUSED 169.254.170.2:80")
+      return issued(fetches, now + 60 * 60_000)
+    }, () => now)
+    expect((await provider()).accessKeyId).toBe("AKID1")
+    endpointDown = true
+    now = 57 * 60_000 // within the refresh window, 3 minutes left
+    expect((await provider()).accessKeyId).toBe("AKID1")
+    expect((await provider()).accessKeyId).toBe("AKID1")
+    expect(fetches).toBe(3)
+    now = 61 * 60_000 // expired: nothing valid in hand any more
+    await expect(provider()).rejects.toThrow("ECONNREFUSED")
+    endpointDown = false
+    expect((await provider()).accessKeyId).toBe("AKID5")
+  })
+})
+
+describe("AwsCredentials layer", () => {
+  const withEnv = (env: Record<string, string | undefined>) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]))
+        for (const [k, v] of Object.entries(env)) v === undefined ? delete process.env[k] : (process.env[k] = v)
+        return saved
+      }),
+      (saved) => Effect.sync(() => { for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v) })
+    )
+
+  it.effect("an AWS_CONTAINER_CREDENTIALS_FULL_URI the SDK would refuse is exit 2 naming the variable", () =>
+    Effect.gen(function*() {
+      yield* withEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.5:51679/creds", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_PROFILE: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined })
+      const exit = yield* Effect.exit(Effect.gen(function*() { return yield* AwsCredentials }).pipe(Effect.provide(AwsCredentials.layer), Effect.provide(captureLogs().layer)))
+      expect(exitCodeOf(exit)).toBe(2)
+      if (Exit.isFailure(exit)) expect(String(Cause.squash(exit.cause))).toContain("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    }).pipe(Effect.scoped))
+
+  it.effect("a loopback or agent address is accepted", () =>
+    Effect.gen(function*() {
+      yield* withEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1:51679/creds", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_PROFILE: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined })
+      const credentials = yield* Effect.gen(function*() { return yield* AwsCredentials }).pipe(Effect.provide(AwsCredentials.layer), Effect.provide(captureLogs().layer))
+      expect(credentials.source).toBe("container")
+    }).pipe(Effect.scoped))
+
+  it("a failed fetch is reported as a credentials problem, not as a permission of the call", async () => {
+    const provider = shareCredentials(() =>
+      Promise.reject(new CredentialsUnavailable("container", Object.assign(new Error("Server responded with status: 403"), { Code: "AccessDenied", Message: "Not authorized" })))
+    )
+    const failed = fromSdkError("ecs:DescribeServices", await provider().catch((e: unknown) => e))
+    expect(failed).toMatchObject({ code: "CredentialsUnavailable", retryable: true })
+    expect(failed.message).toContain("Server responded with status: 403 (AccessDenied: Not authorized)")
+    expect(failed.message).toContain("taskRoleArn")
+    expect(failed.message).not.toContain("grant the IAM permission")
   })
 })

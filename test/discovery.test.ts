@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, Layer } from "effect"
+import { Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { AwsCallFailed, exitCodeOf, UnsupportedTask } from "../src/errors.ts"
 import type { Settings } from "../src/layers/Config.ts"
@@ -235,32 +235,6 @@ describe("discoverTargets: AWS failures at startup", () => {
         assert.isTrue(reason?._tag === "Fail" && reason.error instanceof AwsCallFailed)
         assert.include((reason as { error: Error }).error.message, "grant the IAM permission ecs:DescribeServices")
       }
-    }))
-
-  it.effect("throttling is retried with backoff until STARTUP_TIMEOUT, then exit 6", () =>
-    Effect.gen(function*() {
-      const calls: Array<Call> = []
-      const layer = Layer.mergeAll(
-        configTest({ startupTimeoutSeconds: 60 }),
-        metadataTest(awsvpcTask()),
-        ecsTest({ loadBalancers: [lb(web)], calls, failWith: { DescribeServices: awsError("ecs:DescribeServices", "ThrottlingException", true) } }),
-        scriptedTargetHealth({ timelines: {}, groups: [ipGroup(web)], calls }),
-        fixedRandom(0.5),
-        captureLogs().layer
-      )
-      const fiber = yield* Effect.forkChild(Effect.exit(discoverTargets.pipe(Effect.provide(layer))))
-      yield* TestClock.adjust("59 seconds")
-      assert.isUndefined(fiber.pollUnsafe(), "still retrying before STARTUP_TIMEOUT")
-      const attempts = calls.length
-      assert.isAtLeast(attempts, 5)
-      // Backoff: the gaps grow (full jitter pinned at 0.5: 250 ms, 500 ms, 1 s, ... capped at 5 s).
-      const gaps = calls.slice(1).map((c, i) => c.at - (calls[i]?.at ?? 0))
-      assert.deepStrictEqual(gaps.slice(0, 5), [250, 500, 1000, 2000, 4000])
-      assert.isTrue(gaps.every((g) => g <= 5000))
-      yield* TestClock.adjust("2 seconds")
-      const exit = yield* Fiber.join(fiber)
-      assert.strictEqual(exitCodeOf(exit), 6)
-      assert.isAtMost(yield* Clock.currentTimeMillis, 61_000)
     }))
 
   it.effect("a throttled call that then succeeds goes on", () =>

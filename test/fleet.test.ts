@@ -61,7 +61,7 @@ const runFleet = (timing: Timing | undefined) =>
             return Effect.fail(awsError("elasticloadbalancing:DescribeTargetHealth", "Throttling", true))
           }
           const state = now - t0 >= drainAt ? "draining" : "healthy"
-          return Effect.succeed(targets.map((target): TargetObservation => ({ target, state, reason: undefined, description: undefined })))
+          return Effect.succeed(targets.map((target): TargetObservation => ({ target, state, reason: undefined })))
         })),
       listTargets: () => Effect.succeed([])
     })

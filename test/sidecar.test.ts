@@ -3,6 +3,8 @@ import { Clock, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Drained, exitCodeOf } from "../src/errors.ts"
 import type { Settings } from "../src/layers/Config.ts"
+import type { TaskDescription } from "../src/layers/Ecs.ts"
+import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { watchUntilDeregistering } from "../src/programs/watchTargets.ts"
 import { captureLogs } from "./support/logs.ts"
@@ -29,6 +31,8 @@ const start = (options: {
   readonly settings?: Partial<Settings>
   readonly random?: number
   readonly twoGroups?: boolean
+  /** What ecs:DescribeTasks says of this task. */
+  readonly task?: TaskDescription
 }) =>
   Effect.gen(function*() {
     const calls: Array<Call> = []
@@ -39,7 +43,7 @@ const start = (options: {
     const layer = Layer.mergeAll(
       configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7, ...options.settings }),
       metadataTest(awsvpcTask()),
-      ecsTest({ loadBalancers: lbs }),
+      ecsTest({ loadBalancers: lbs, task: options.task, calls }),
       scriptedTargetHealth({ timelines: options.timelines, groups: [ipGroup(web), ipGroup(admin)], calls }),
       fixedRandom(options.random ?? 0),
       logs.layer
@@ -143,36 +147,112 @@ describe("sidecar: what counts as deregistration", () => {
       assert.isAbove(polls().length, 30)
     }))
 
-  it.effect("catches a draining window missed between two polls (healthy, then not registered)", () =>
+  it.effect("catches a draining window missed between two polls (healthy, then not registered, read twice)", () =>
     Effect.gen(function*() {
-      const { fiber } = yield* start({
+      const { fiber, polls } = yield* start({
         timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 30 * s, state: "unused", reason: "Target.NotRegistered" }] }
       })
-      yield* at(54 * s + 120 * s - 1)
+      // Not registered at the 54 s poll; the confirming poll follows a second later.
+      yield* at(55 * s)
+      assert.deepStrictEqual(polls().map((c) => c.at), [0, 27 * s, 54 * s, 55 * s])
+      yield* at(55 * s + 120 * s - 1)
       assert.isUndefined(fiber.pollUnsafe())
-      yield* at(54 * s + 120 * s)
+      yield* at(55 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 
-  it.effect("a target discovery already saw registered (TARGET_GROUP_ARNS) is leaving when the first poll finds it unregistered", () =>
+  it.effect("one stale not-registered reading after an own state is not a deregistration: the confirming poll sees it registered", () =>
     Effect.gen(function*() {
-      const calls: Array<Call> = []
-      const target = { targetGroupArn: web, id: "10.0.2.106", port: 8080, containerName: "app", containerPort: 8080 }
-      const layer = Layer.mergeAll(
-        configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120 }),
-        scriptedTargetHealth({ timelines: { [web]: [{ at: 0, state: "unused", reason: "Target.NotRegistered" }] }, calls }),
-        fixedRandom(0),
-        captureLogs().layer
-      )
-      const seen = yield* Effect.forkChild(watchUntilDeregistering([{ ...target, registered: true }]).pipe(Effect.provide(layer)))
-      const unseen = yield* Effect.forkChild(watchUntilDeregistering([target]).pipe(Effect.provide(layer)))
-      yield* at(60 * s)
-      assert.isDefined(seen.pollUnsafe())
-      assert.isUndefined(unseen.pollUnsafe())
-      yield* Fiber.interrupt(unseen)
+      const { fiber, polls, logs } = yield* start({
+        timelines: {
+          [web]: [
+            { at: 0, state: "healthy" },
+            // Eventually consistent: one reading at 27 s says not registered.
+            { at: 27 * s, state: "unused", reason: "Target.NotRegistered" },
+            { at: 27 * s + 1, state: "healthy" }
+          ]
+        }
+      })
+      yield* at(400 * s)
+      assert.isUndefined(fiber.pollUnsafe())
+      assert.isTrue(logs.some((l) => l.message === "target reads as not registered: confirming with one more poll"))
+      assert.isFalse(logs.some((l) => l.message === "target is deregistering"))
+      // The confirming poll a second later, then the usual interval again.
+      assert.deepStrictEqual(polls().slice(0, 5).map((c) => c.at), [0, 27 * s, 28 * s, 55 * s, 82 * s])
     }))
 
-  it.effect("treats InvalidTarget after registration as deregistration, but not before", () =>
+  it.effect("draining before any own state is an earlier task's drain: waited out and logged once; this task's own drain ends it", () =>
+    Effect.gen(function*() {
+      const { fiber, logs } = yield* start({
+        timelines: {
+          [web]: [
+            // host/bridge port or awsvpc IP reused: the predecessor's target is still draining.
+            { at: 0, state: "draining", reason: "Target.DeregistrationInProgress" },
+            { at: 100 * s, state: "unused", reason: "Target.NotRegistered" },
+            { at: 150 * s, state: "initial", reason: "Elb.RegistrationInProgress" },
+            { at: 200 * s, state: "healthy" },
+            { at: 300 * s, state: "draining", reason: "Target.DeregistrationInProgress" }
+          ]
+        }
+      })
+      yield* at(299 * s)
+      assert.isUndefined(fiber.pollUnsafe(), "an earlier task's drain never ends this task")
+      assert.strictEqual(logs.filter((l) => l.message === "target still draining from an earlier task").length, 1)
+      assert.isFalse(logs.some((l) => l.message === "target is deregistering"))
+      // This task's own drain is seen at the 324 s poll (12 × 27 s).
+      yield* at(324 * s + 120 * s - 1)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* at(324 * s + 120 * s)
+      yield* expectDrained(fiber, 7)
+    }))
+
+  it.effect("a drain before any own state is this task's own when ECS says it is stopping (its polls failed all along)", () =>
+    Effect.gen(function*() {
+      const stopping: TaskDescription = {
+        group: "service:web",
+        containerInstanceArn: undefined,
+        containers: [],
+        desiredStatus: "STOPPED",
+        lastStatus: "DEACTIVATING"
+      }
+      const { fiber, logs, calls } = yield* start({
+        task: stopping,
+        timelines: { [web]: [{ at: 0, error: "Throttling" }, { at: 100 * s, state: "draining" }] }
+      })
+      // Polls at 0 (throttled), 54 (throttled, ×2), 162 s: draining, and ECS says the task is stopping.
+      yield* at(162 * s)
+      assert.deepInclude(logs.find((l) => l.message === "target is deregistering"), { evidence: "ECS is stopping this task" })
+      assert.strictEqual(calls.filter((c) => c.action === "DescribeTasks").length, 1)
+      yield* at(162 * s + 120 * s)
+      yield* expectDrained(fiber, 7)
+    }))
+
+  it.effect("ECS's word that the task runs is asked at most once a minute while an earlier task's drain lasts", () =>
+    Effect.gen(function*() {
+      const running: TaskDescription = { group: "service:web", containerInstanceArn: undefined, containers: [], desiredStatus: "RUNNING", lastStatus: "RUNNING" }
+      const { fiber, calls, logs } = yield* start({
+        task: running,
+        settings: { pollingFrequencySeconds: 10 },
+        timelines: { [web]: [{ at: 0, state: "draining" }] }
+      })
+      yield* at(300 * s)
+      assert.isUndefined(fiber.pollUnsafe())
+      const asked = calls.filter((c) => c.action === "DescribeTasks").map((c) => c.at / s)
+      assert.isAtLeast(asked.length, 4)
+      asked.slice(1).forEach((t, i) => assert.isAtLeast(t - (asked[i] ?? 0), 60))
+      assert.deepInclude(logs.find((l) => l.message === "target still draining from an earlier task"), { evidence: "ECS says this task is running" })
+    }))
+
+  it.effect("draining at the first poll with no own state, then gone: the task is never stopped for it", () =>
+    Effect.gen(function*() {
+      const { fiber } = yield* start({
+        timelines: { [web]: [{ at: 0, state: "draining" }, { at: 50 * s, state: "unused", reason: "Target.NotRegistered" }] }
+      })
+      yield* at(1000 * s)
+      assert.isUndefined(fiber.pollUnsafe())
+    }))
+
+  it.effect("treats InvalidTarget after registration as deregistration (read twice), but not before", () =>
     Effect.gen(function*() {
       const { fiber } = yield* start({
         timelines: {
@@ -181,7 +261,10 @@ describe("sidecar: what counts as deregistration", () => {
       })
       yield* at(59 * s)
       assert.isUndefined(fiber.pollUnsafe(), "InvalidTarget before registration is waited out")
-      yield* at(81 * s + 120 * s)
+      // InvalidTarget at 81 s, confirmed at 82 s.
+      yield* at(82 * s + 120 * s - 1)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* at(82 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 
@@ -202,6 +285,37 @@ describe("sidecar: what counts as deregistration", () => {
       }
       yield* at(54 * s + 120 * s)
       yield* expectDrained(fiber, 7)
+    }))
+})
+
+describe("sidecar: many target groups", () => {
+  it.effect("reads at most 5 target groups at a time, each once per poll", () =>
+    Effect.gen(function*() {
+      const groups = Array.from({ length: 10 }, (_, i) => tgArn(`tg${i}`))
+      let inFlight = 0
+      let most = 0
+      const reads: Array<string> = []
+      const elb = TargetHealth.layerTest({
+        describeTargetGroups: () => Effect.succeed([]),
+        listTargets: () => Effect.succeed([]),
+        poll: (arn, targets) =>
+          Effect.sync(() => {
+            reads.push(arn)
+            most = Math.max(most, ++inFlight)
+          }).pipe(
+            Effect.andThen(Effect.sleep("1 second")),
+            Effect.ensuring(Effect.sync(() => inFlight--)),
+            Effect.as(targets.map((target) => ({ target, state: "healthy", reason: undefined })))
+          )
+      })
+      const targets = groups.map((arn) => ({ targetGroupArn: arn, id: "10.0.2.106", port: 8080, containerName: "app", containerPort: 8080 }))
+      const fiber = yield* Effect.forkChild(watchUntilDeregistering(targets).pipe(
+        Effect.provide(Layer.mergeAll(configTest({ pollingFrequencySeconds: 30 }), elb, fixedRandom(0), captureLogs().layer))
+      ))
+      yield* at(2 * s)
+      assert.strictEqual(most, 5)
+      assert.deepStrictEqual([...reads].sort(), [...groups].sort())
+      yield* Fiber.interrupt(fiber)
     }))
 })
 

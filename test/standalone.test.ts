@@ -3,7 +3,10 @@ import { Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { exitCodeOf } from "../src/errors.ts"
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
+import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { discoverStandaloneTargets } from "../src/programs/discoverStandaloneTargets.ts"
+import { sidecar } from "../src/programs/sidecar.ts"
+import { readGroup, watchedGroups } from "../src/programs/watchTargets.ts"
 import { captureLogs } from "./support/logs.ts"
 import { awsvpcTask, type Call, configTest, ecsTest, fixedRandom, metadataTest, scriptedTargetHealth, tgArn } from "./support/mocks.ts"
 
@@ -36,22 +39,31 @@ const run = (options: {
       logs.layer
     )
     const fiber = yield* Effect.forkChild(Effect.exit(discoverStandaloneTargets.pipe(Effect.provide(layer))))
-    return { fiber, calls, logs: logs.records }
+    return { fiber, calls, logs: logs.records, layer }
+  })
+
+const searchOnce = (options: Parameters<typeof run>[0]) =>
+  Effect.gen(function*() {
+    const { fiber, calls, layer } = yield* run(options)
+    const exit = yield* Fiber.join(fiber)
+    if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
+    assert.deepStrictEqual(exit.value.targets, [], "nothing is known before the groups are listed")
+    const elb = yield* TargetHealth.pipe(Effect.provide(layer))
+    const found = yield* Effect.forEach(watchedGroups([], exit.value.searches), (group) => readGroup(elb, group))
+    return { found, calls }
   })
 
 describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
   it.effect("awsvpc: finds the task's IP among the group's targets with DescribeTargetHealth alone", () =>
     Effect.gen(function*() {
       const { ServiceName: _, ...standalone } = awsvpcTask()
-      const { fiber, calls } = yield* run({
+      const { found, calls } = yield* searchOnce({
         metadata: standalone,
         registered: { [web]: [{ at: 0, targets: [target("10.0.9.9", 8080), target("10.0.2.106", 8080), target("10.0.2.106", 9090)] }] }
       })
-      const exit = yield* Fiber.join(fiber)
-      if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
-      assert.deepStrictEqual(exit.value.targets.map((t) => `${t.id}:${t.port}`), ["10.0.2.106:8080", "10.0.2.106:9090"])
-      // Found registered: "not registered" at the first poll already means it left.
-      assert.isTrue(exit.value.targets.every((t) => t.registered === true))
+      assert.deepStrictEqual(found.flatMap((f) => f.group.targets.map((t) => `${t.id}:${t.port}`)), ["10.0.2.106:8080", "10.0.2.106:9090"])
+      // The listing is the first reading of each found target.
+      assert.deepStrictEqual(found.flatMap((f) => f.observations.map((o) => o.state)), ["healthy", "healthy"])
       assert.deepStrictEqual(calls.map((c) => c.action), ["DescribeTargetHealth"])
     }))
 
@@ -61,32 +73,40 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
         ...awsvpcTask(),
         Containers: [{ Name: "app", Networks: [{ NetworkMode: "bridge", IPv4Addresses: ["172.17.0.2"] }], Ports: [{ ContainerPort: 8080, Protocol: "tcp", HostPort: 32768, HostIp: "0.0.0.0" }] }]
       }
-      const { fiber } = yield* run({
+      const { found } = yield* searchOnce({
         metadata,
         registered: { [web]: [{ at: 0, targets: [target("i-0abc", 32769), target("i-0def", 32768), target("i-0abc", 32768)] }] }
       })
-      const exit = yield* Fiber.join(fiber)
-      if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
-      assert.deepStrictEqual(exit.value.targets.map((t) => `${t.id}:${t.port}`), ["i-0abc:32768"])
+      assert.deepStrictEqual(found.flatMap((f) => f.group.targets.map((t) => `${t.id}:${t.port}`)), ["i-0abc:32768"])
     }))
 
-  it.effect("waits, polling every POLLING_FREQUENCY, until the task is registered in every group", () =>
+  it.effect("watches the groups the task is found in while it still waits for the others, and catches their drain", () =>
     Effect.gen(function*() {
-      const { fiber, logs } = yield* run({
-        metadata: awsvpcTask(),
-        arns: [web, admin],
-        registered: {
-          [web]: [{ at: 0, targets: [target("10.0.2.106", 8080)] }],
-          [admin]: [{ at: 25_000, targets: [target("10.0.2.106", 9090, "initial")] }]
-        }
-      })
-      yield* TestClock.adjust("29 seconds")
-      assert.isUndefined(fiber.pollUnsafe())
-      assert.isTrue(logs.some((l) => l.message === "waiting for this task to be registered" && l.targetGroupArn === admin))
-      yield* TestClock.adjust("1 second")
-      const exit = yield* Fiber.join(fiber)
-      if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
-      assert.deepStrictEqual(exit.value.targets.map((t) => t.targetGroupArn), [web, admin])
+      const calls: Array<Call> = []
+      const logs = captureLogs()
+      const layer = Layer.mergeAll(
+        configTest({ targetGroupArns: [web, admin], pollingFrequencySeconds: 10, deregistrationWaitSeconds: 30, drainExitCode: 7 }),
+        metadataTest(awsvpcTask()),
+        ecsTest({}),
+        scriptedTargetHealth({
+          calls,
+          // Registered in web only; admin never lists the task.
+          registered: { [web]: [{ at: 0, targets: [target("10.0.2.106", 8080)] }] },
+          timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 15_000, state: "draining" }] }
+        }),
+        fixedRandom(0),
+        logs.layer
+      )
+      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(layer)))
+      // Polls at 0 (both listed), 9 s (web by name, admin listed), 18 s: web is draining.
+      yield* TestClock.adjust("18 seconds")
+      assert.isTrue(logs.records.some((l) => l.message === "waiting for this task to be registered" && l.targetGroupArn === admin))
+      assert.isTrue(logs.records.some((l) => l.message === "target is deregistering" && l.targetGroupArn === web))
+      assert.deepStrictEqual(calls.filter((c) => c.at === 18_000).map((c) => c.targetGroupArn).sort(), [web, admin].sort())
+      yield* TestClock.adjust("30 seconds")
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit)
+      if (exit !== undefined) assert.strictEqual(exitCodeOf(exit), 7)
     }))
 
   it.effect("an unknown network mode is exit 4", () =>

@@ -42,7 +42,7 @@ describe("timeouts", () => {
             const answer = answers.shift() ?? "draining"
             polls.push(polls.length)
             if (answer === "hang") return callAws("elasticloadbalancing:DescribeTargetHealth", () => new Promise<never>(() => {}))
-            return Effect.succeed(targets.map((target): TargetObservation => ({ target, state: answer, reason: undefined, description: undefined })))
+            return Effect.succeed(targets.map((target): TargetObservation => ({ target, state: answer, reason: undefined })))
           }),
         listTargets: () => Effect.succeed([])
       })

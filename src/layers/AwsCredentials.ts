@@ -2,6 +2,7 @@
 // so a task fetches its task-role credentials once, not once per client.
 import { memoize } from "@smithy/core/config"
 import { Context, Effect, Layer } from "effect"
+import { ConfigInvalid } from "../errors.ts"
 
 /** The SDK's AwsCredentialIdentity, as much of it as the sidecar touches. */
 export interface AwsCredentialIdentity {
@@ -29,6 +30,24 @@ export const credentialSource = (env: Readonly<Record<string, string | undefined
   return taskRole && !outranksTaskRole ? "container" : "default-chain"
 }
 
+/**
+ * The credentials could not be fetched: a failure of the credentials source,
+ * not of the AWS call it was for (and never an IAM permission of that call).
+ */
+export class CredentialsUnavailable extends Error {
+  override readonly name = "CredentialsUnavailable"
+  constructor(source: CredentialSource, cause: unknown) {
+    const e = cause as { message?: unknown; Code?: unknown; Message?: unknown }
+    const said = typeof e?.Code === "string" ? ` (${e.Code}${typeof e.Message === "string" ? `: ${e.Message}` : ""})` : ""
+    super(
+      `${source === "container" ? "the task role's credentials from the container credentials endpoint" : "no credentials from the SDK's default chain"}: ${
+        typeof e?.message === "string" ? e.message : String(cause)
+      }${said}`,
+      { cause }
+    )
+  }
+}
+
 /** The SDK refreshes credentials this long before they expire; so does the shared cache. */
 const refreshBeforeExpiry = 5 * 60_000
 
@@ -36,16 +55,49 @@ const refreshBeforeExpiry = 5 * 60_000
  * One fetch serves every caller until the credentials come within five
  * minutes of expiring; a failed fetch is not remembered, so the next call
  * retries. The SDK's own memoizer, given one instance for all clients.
+ * A refresh that fails while the credentials in hand are still valid keeps
+ * them: a slow endpoint must not fail polls that would have been signed.
  */
 export const shareCredentials = (
   fetch: () => Promise<AwsCredentialIdentity>,
   now: () => number = Date.now
-): AwsCredentialIdentityProvider =>
-  memoize(
-    fetch,
+): AwsCredentialIdentityProvider => {
+  let inHand: AwsCredentialIdentity | undefined
+  const stillValid = (c: AwsCredentialIdentity | undefined): c is AwsCredentialIdentity =>
+    c !== undefined && (c.expiration === undefined || c.expiration.getTime() > now())
+  return memoize(
+    () =>
+      fetch().then(
+        (fresh) => (inHand = fresh),
+        (error: unknown) => {
+          if (stillValid(inHand)) return inHand
+          throw error
+        }
+      ),
     (c) => c.expiration !== undefined && c.expiration.getTime() - now() < refreshBeforeExpiry,
     (c) => c.expiration !== undefined
   )
+}
+
+/**
+ * The SDK serves AWS_CONTAINER_CREDENTIALS_FULL_URI only over HTTPS, from a
+ * loopback address or from the ECS/EKS agent's: anything else it refuses at
+ * every fetch. Refused once here, it is a configuration error naming the variable.
+ */
+const checkContainerUri = Effect.gen(function*() {
+  const full = process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI ?? ""
+  if (full === "" || (process.env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ?? "") !== "") return
+  const { fromHttp } = yield* Effect.promise(() => import("@aws-sdk/credential-provider-http"))
+  yield* Effect.try({
+    try: () => fromHttp({ awsContainerCredentialsFullUri: full }),
+    catch: () =>
+      new ConfigInvalid({
+        variable: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        value: full,
+        expected: "an https:// URL, or http:// on a loopback address or the ECS/EKS agent's (169.254.170.2, 169.254.170.23)"
+      })
+  })
+})
 
 export class AwsCredentials extends Context.Service<AwsCredentials, {
   readonly source: CredentialSource
@@ -56,12 +108,15 @@ export class AwsCredentials extends Context.Service<AwsCredentials, {
     Effect.gen(function*() {
       const source = credentialSource(process.env)
       yield* Effect.logInfo("AWS credentials").pipe(Effect.annotateLogs({ source }))
+      if (source === "container") yield* checkContainerUri
       // Imported on first use: building the layer costs nothing until a client signs a request.
       let chain: Promise<AwsCredentialIdentityProvider> | undefined
       const fetch = source === "container"
-        ? () => import("@aws-sdk/credential-provider-http").then(({ fromHttp }) => fromHttp()())
+        // One attempt: the sidecar's own retries (src/retry.ts) decide, log and bound every retry.
+        ? () => import("@aws-sdk/credential-provider-http").then(({ fromHttp }) => fromHttp({ maxRetries: 0 })())
         : async () => (await (chain ??= import("@aws-sdk/credential-provider-node").then(({ defaultProvider }) => defaultProvider())))()
-      return { source, provider: shareCredentials(fetch) }
+      const fetchOrExplain = () => fetch().catch((error: unknown) => Promise.reject(new CredentialsUnavailable(source, error)))
+      return { source, provider: shareCredentials(fetchOrExplain) }
     })
   )
 

@@ -51,9 +51,12 @@ const oneOf = <const A extends string>(values: ReadonlyArray<A>): Parser<A> => (
 const regionPattern = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/
 const targetGroupArnPattern = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/
 
+/** Each group is one DescribeTargetHealth per poll from the account's shared ELBv2 API budget. */
+export const maxTargetGroupArns = 10
+
 const parseTargetGroupArns: Parser<ReadonlyArray<string>> = (raw) => {
-  const arns = raw.split(",").map((s) => s.trim())
-  return arns.every((arn) => targetGroupArnPattern.test(arn)) ? [...new Set(arns)] : undefined
+  const arns = [...new Set(raw.split(",").map((s) => s.trim()))]
+  return arns.length <= maxTargetGroupArns && arns.every((arn) => targetGroupArnPattern.test(arn)) ? arns : undefined
 }
 
 const booleans: Record<string, boolean> = { true: true, false: false, "1": true, "0": false, yes: true, no: false }
@@ -84,7 +87,7 @@ export const loadSettings = (env: Environment): Effect.Effect<Settings, ConfigIn
     logFormat: yield* setting(env, "LOG_FORMAT", oneOf(["json", "text"] as const), "one of json, text", defaults.logFormat),
     region: region ?? defaultRegion,
     startupTimeoutSeconds: yield* setting(env, "STARTUP_TIMEOUT", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.startupTimeoutSeconds),
-    targetGroupArns: yield* setting(env, "TARGET_GROUP_ARNS", parseTargetGroupArns, "comma-separated target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", defaults.targetGroupArns),
+    targetGroupArns: yield* setting(env, "TARGET_GROUP_ARNS", parseTargetGroupArns, `at most ${maxTargetGroupArns} comma-separated target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)`, defaults.targetGroupArns),
     dryRun: yield* setting(env, "DRY_RUN", (s) => booleans[s.toLowerCase()], "true or false", defaults.dryRun),
     metadataUri: yield* setting(env, "ECS_CONTAINER_METADATA_URI_V4", (s) => URL.canParse(s) ? s : undefined, "the agent's http:// URI", undefined)
   }

@@ -10,6 +10,12 @@ import { callAws, sdkClientConfig } from "./aws.ts"
 export interface TaskDescription {
   /** `service:NAME` for a service's task, `family:NAME` for a standalone one. */
   readonly group: string | undefined
+  /** `STOPPED` from the moment ECS decides to stop the task (while it deregisters: lastStatus `DEACTIVATING`). */
+  readonly desiredStatus?: string | undefined
+  readonly lastStatus?: string | undefined
+  /** Why ECS stops it: `stopCode` (`ServiceSchedulerInitiated`…) and `stoppedReason` ("Scaling activity initiated by…"). */
+  readonly stopCode?: string | undefined
+  readonly stoppedReason?: string | undefined
   readonly containerInstanceArn: string | undefined
   readonly containers: ReadonlyArray<{
     readonly name: string
@@ -53,6 +59,10 @@ export class Ecs extends Context.Service<Ecs, {
           const task = out.tasks?.[0]
           return task === undefined ? undefined : {
             group: task.group,
+            desiredStatus: task.desiredStatus,
+            lastStatus: task.lastStatus,
+            stopCode: task.stopCode,
+            stoppedReason: task.stoppedReason,
             containerInstanceArn: task.containerInstanceArn,
             containers: (task.containers ?? []).map((c) => ({
               name: c.name ?? "",

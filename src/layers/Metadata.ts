@@ -4,8 +4,9 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Layer, Schema } from "effect"
 import { HttpClient } from "effect/http"
 import { MetadataUnavailable } from "../errors.ts"
-import { retryDuringStartup } from "../retry.ts"
+import { retryTransient, withinStartupTimeout } from "../retry.ts"
 import { Config } from "./Config.ts"
+import { Startup } from "./Startup.ts"
 
 // Only the fields the sidecar reads; everything else in the body is ignored,
 // and anything a given agent version may omit is optional.
@@ -56,7 +57,7 @@ export const decodeTaskMetadata = (url: string, body: unknown): Effect.Effect<Ta
 const requestTimeout = "5 seconds"
 
 export class Metadata extends Context.Service<Metadata, {
-  /** `GET ${ECS_CONTAINER_METADATA_URI_V4}/task`, decoded; retried while the agent is not ready. */
+  /** `GET ${ECS_CONTAINER_METADATA_URI_V4}/task`, decoded; retried while the agent is not ready, until STARTUP_TIMEOUT. */
   readonly task: Effect.Effect<TaskMetadata, MetadataUnavailable>
 }>()("nlb-sidecar/Metadata") {
   /** Needs an HttpClient: tests give it a scripted one. */
@@ -65,6 +66,7 @@ export class Metadata extends Context.Service<Metadata, {
     Effect.gen(function*() {
       const settings = yield* Config
       const client = yield* HttpClient.HttpClient
+      const startup = yield* Startup
       const fail = (url: string, detail: string, retryable: boolean) =>
         Effect.fail(new MetadataUnavailable({ url, detail, retryable }))
 
@@ -97,8 +99,16 @@ export class Metadata extends Context.Service<Metadata, {
       let cached: TaskMetadata | undefined
       const task = Effect.suspend(() =>
         cached !== undefined ? Effect.succeed(cached) : fetchTask.pipe(
-          retryDuringStartup("reading task metadata", settings.startupTimeoutSeconds),
-          Effect.tap((body) => Effect.sync(() => { cached = body }))
+          retryTransient("reading task metadata"),
+          withinStartupTimeout((last, seconds) =>
+            new MetadataUnavailable({
+              url: settings.metadataUri ?? "ECS_CONTAINER_METADATA_URI_V4",
+              detail: `no usable answer within STARTUP_TIMEOUT=${seconds}s${last === undefined ? "" : `; last: ${last.error.message}`}`,
+              retryable: true
+            })
+          ),
+          Effect.tap((body) => Effect.sync(() => { cached = body })),
+          Effect.provideService(Startup, startup)
         )
       )
       return Metadata.of({ task })

@@ -5,11 +5,14 @@ import {
   ElasticLoadBalancingV2Client
 } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { Context, Effect, Layer } from "effect"
-import type { TargetGroup, TargetObservation, WatchedTarget } from "../domain.ts"
-import type { AwsCallFailed } from "../errors.ts"
+import { keepsRunning, type TargetGroup, type TargetObservation, type WatchedTarget } from "../domain.ts"
+import { AwsCallFailed } from "../errors.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
 import { callAws, sdkClientConfig } from "./aws.ts"
+
+/** DescribeTargetGroups pages followed at most (asked by ARN, AWS answers in one). */
+const maxPages = 10
 
 export interface RegisteredTarget {
   readonly id: string
@@ -23,7 +26,8 @@ export class TargetHealth extends Context.Service<TargetHealth, {
   /**
    * One DescribeTargetHealth naming exactly these targets (all of one group).
    * An InvalidTarget answer means the targets are not known to the group:
-   * they come back as `not-found`, not as an error.
+   * they come back as `not-found`, not as an error. An answer that leaves one
+   * of them out fails (`TargetNotInAnswer`, retryable).
    */
   readonly poll: (
     targetGroupArn: string,
@@ -42,18 +46,26 @@ export class TargetHealth extends Context.Service<TargetHealth, {
         (c) => Effect.sync(() => c.destroy())
       )
 
-      const describeTargetGroups = (arns: ReadonlyArray<string>) =>
-        callAws(
-          "elasticloadbalancing:DescribeTargetGroups",
-          (abortSignal) => client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [...arns] }), { abortSignal })
-        ).pipe(Effect.map((out) =>
-          (out.TargetGroups ?? []).map((tg): TargetGroup => ({
-            arn: tg.TargetGroupArn ?? "",
-            targetType: tg.TargetType ?? "",
-            protocol: tg.Protocol,
-            ipAddressType: tg.IpAddressType
+      // Asked by ARN there is one page; NextMarker is followed all the same, up to a bound.
+      const describeTargetGroups = (arns: ReadonlyArray<string>) => {
+        const page = (marker: string | undefined, found: ReadonlyArray<TargetGroup>, pages: number): Effect.Effect<ReadonlyArray<TargetGroup>, AwsCallFailed> =>
+          callAws(
+            "elasticloadbalancing:DescribeTargetGroups",
+            (abortSignal) =>
+              client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [...arns], ...(marker === undefined ? {} : { Marker: marker }) }), { abortSignal })
+          ).pipe(Effect.flatMap((out) => {
+            const all = [...found, ...(out.TargetGroups ?? []).map((tg): TargetGroup => ({
+              arn: tg.TargetGroupArn ?? "",
+              targetType: tg.TargetType ?? "",
+              protocol: tg.Protocol,
+              ipAddressType: tg.IpAddressType
+            }))]
+            return out.NextMarker === undefined || out.NextMarker === "" || pages >= maxPages
+              ? Effect.succeed(all)
+              : page(out.NextMarker, all, pages + 1)
           }))
-        ))
+        return page(undefined, [], 1)
+      }
 
       const poll = (targetGroupArn: string, targets: ReadonlyArray<WatchedTarget>) =>
         callAws(
@@ -67,28 +79,30 @@ export class TargetHealth extends Context.Service<TargetHealth, {
               { abortSignal }
             )
         ).pipe(
-          Effect.map((out) =>
-            targets.flatMap((target): Array<TargetObservation> => {
-              const found = (out.TargetHealthDescriptions ?? []).find((d) =>
+          Effect.flatMap((out) => {
+            const observations = targets.map((target): TargetObservation | undefined => {
+              const readings = (out.TargetHealthDescriptions ?? []).filter((d) =>
                 d.Target?.Id === target.id && (d.Target.Port === undefined || d.Target.Port === target.port)
-              )
-              return found === undefined ? [] : [{
-                target,
-                state: found.TargetHealth?.State ?? "unknown",
-                reason: found.TargetHealth?.Reason,
-                description: found.TargetHealth?.Description
-              }]
+              ).map((d): TargetObservation => ({ target, state: d.TargetHealth?.State ?? "unknown", reason: d.TargetHealth?.Reason }))
+              // A target listed twice: the reading that keeps the task running wins, so
+              // that a duplicate alone can never end it.
+              return readings.toSorted((a, b) => keepsRunning(b) - keepsRunning(a))[0]
             })
-          ),
+            const missing = targets.filter((_, i) => observations[i] === undefined)
+            // A 200 that says nothing about this task's target is as good as no answer.
+            return missing.length === 0
+              ? Effect.succeed(observations.filter((o) => o !== undefined))
+              : Effect.fail(new AwsCallFailed({
+                action: "elasticloadbalancing:DescribeTargetHealth",
+                code: "TargetNotInAnswer",
+                detail: `the answer does not mention ${missing.map((t) => `${t.id}:${t.port}`).join(", ")}`,
+                retryable: true,
+                ...(out.$metadata.requestId === undefined ? {} : { requestId: out.$metadata.requestId })
+              }))
+          }),
           Effect.catchIf(
             (error) => error.code === "InvalidTarget",
-            (error) =>
-              Effect.succeed(targets.map((target): TargetObservation => ({
-                target,
-                state: "not-found",
-                reason: error.code,
-                description: error.detail
-              })))
+            () => Effect.succeed(targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget" })))
           )
         )
 

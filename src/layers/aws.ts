@@ -1,8 +1,9 @@
 // The one place where AWS SDK promises become Effects: timeouts, abort on
 // interruption, and SDK errors mapped to AwsCallFailed.
+import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
 import { Effect } from "effect"
 import { AwsCallFailed } from "../errors.ts"
-import type { AwsCredentialIdentityProvider } from "./AwsCredentials.ts"
+import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "./AwsCredentials.ts"
 
 /**
  * Retrying happens in the program (see src/retry.ts), not in the SDK: one
@@ -15,27 +16,6 @@ export const sdkClientConfig = (region: string, credentials: AwsCredentialIdenti
 /** No call may stall the poll loop; the SDK request is aborted when this fires. */
 export const requestTimeout = "10 seconds"
 
-const retryableCodes = new Set([
-  "Throttling",
-  "ThrottlingException",
-  "RequestLimitExceeded",
-  "TooManyRequestsException",
-  "RequestThrottled",
-  "RequestThrottledException",
-  "ServiceUnavailable",
-  "ServiceUnavailableException",
-  "InternalFailure",
-  "InternalError",
-  "ServerException",
-  "RequestTimeout",
-  "RequestTimeoutException",
-  "ExpiredToken",
-  "ExpiredTokenException",
-  // The container credentials endpoint can be slow to answer right after start.
-  "CredentialsProviderError",
-  "TimeoutError"
-])
-
 interface SdkErrorLike {
   readonly name?: unknown
   /** awsQuery services (ELBv2) put the wire code here; `name` is the SDK's exception class. */
@@ -43,24 +23,47 @@ interface SdkErrorLike {
   readonly code?: unknown
   readonly message?: unknown
   readonly $fault?: unknown
-  readonly $metadata?: { readonly httpStatusCode?: number; readonly requestId?: string }
+  readonly $metadata?: { readonly httpStatusCode?: number; readonly requestId?: string; readonly clockSkewCorrected?: boolean }
+}
+
+/**
+ * Transient: the SDK's own classification (throttling, timeouts, 5xx, socket
+ * errors, and a clock skew it has just corrected, so that the next attempt is
+ * signed right), plus what the SDK does not see: a failed credentials fetch
+ * (the agent's endpoint restarting), an expired token (refetched on retry), and
+ * a 2xx whose body did not parse.
+ */
+const isTransient = (e: SdkErrorLike & Error, credentials: boolean): boolean => {
+  const sdk = e as Parameters<typeof isTransientError>[0]
+  return credentials || isThrottlingError(sdk) || isTransientError(sdk) || isServerError(sdk) || e.$fault === "server" ||
+  e.name === "ExpiredToken" || e.name === "ExpiredTokenException" ||
+    unparseable(e)
+}
+
+/** A 2xx whose body the SDK could not read: an answer that says nothing, not a refusal. */
+const unparseable = (e: SdkErrorLike): boolean => {
+  const status = e.$metadata?.httpStatusCode
+  return status !== undefined && status >= 200 && status < 300
 }
 
 export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
-  const e: SdkErrorLike = typeof error === "object" && error !== null ? error : {}
+  const e: SdkErrorLike & Error = typeof error === "object" && error !== null ? error as SdkErrorLike & Error : new Error(String(error))
   const status = e.$metadata?.httpStatusCode
   const requestId = e.$metadata?.requestId
+  const credentials = error instanceof CredentialsUnavailable
   // Node socket errors carry `code` (ECONNRESET, ECONNREFUSED…) and no HTTP status.
   const networkCode = typeof e.code === "string" && /^E[A-Z]+$/.test(e.code) ? e.code : undefined
   const wireCode = typeof e.Code === "string" && e.Code !== "" ? e.Code : undefined
-  const code = networkCode ?? wireCode ?? (typeof e.name === "string" && e.name !== "Error" ? e.name : "UnknownError")
-  const retryable = retryableCodes.has(code) || networkCode !== undefined || (status !== undefined && status >= 500) ||
-    e.$fault === "server"
+  const code = credentials
+    ? "CredentialsUnavailable"
+    : unparseable(e)
+    ? "UnparseableAnswer"
+    : networkCode ?? wireCode ?? (typeof e.name === "string" && e.name !== "Error" ? e.name : "UnknownError")
   return new AwsCallFailed({
     action,
     code,
     detail: typeof e.message === "string" && e.message !== "" ? e.message : String(error),
-    retryable,
+    retryable: networkCode !== undefined || isTransient(e, credentials),
     ...(status === undefined ? {} : { httpStatus: status }),
     ...(requestId === undefined ? {} : { requestId })
   })

@@ -1,6 +1,6 @@
 // `check`: everything the sidecar needs, tried once, as a report an operator
 // can read (or a script can parse with --json).
-import { Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { AwsCallFailed, ExitCode, exitCodeOf } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
@@ -8,7 +8,8 @@ import { Metadata } from "../layers/Metadata.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { groupByTargetGroup } from "./watchTargets.ts"
+import { withinStartupTimeout } from "../retry.ts"
+import { pollConcurrency, readGroup, watchedGroups } from "./watchTargets.ts"
 
 export interface PermissionUse {
   readonly action: string
@@ -38,6 +39,8 @@ const recording = (uses: Array<PermissionUse>) => {
   const record = <A, E, R>(action: string, call: Effect.Effect<A, E, R>) =>
     call.pipe(Effect.onExit((exit) =>
       Effect.sync(() => {
+        // A call cut off by the check's own timeout says nothing about the permission.
+        if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return
         const failure = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
         const error = failure?._tag === "Fail" && failure.error instanceof AwsCallFailed ? failure.error : undefined
         // InvalidTarget and the like are answers, not refusals; only AWS failures count against a permission.
@@ -71,18 +74,29 @@ export const check = Effect.gen(function*() {
   const program = Effect.gen(function*() {
     const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets)
     const elb = yield* TargetHealth
-    const targetGroups = yield* Effect.forEach(groupByTargetGroup(discovery.targets), ([arn, targets]) =>
-      elb.poll(arn, targets).pipe(Effect.map((observations) => {
-        const group = discovery.targetGroups.find((g) => g.arn === arn)
+    const targetGroups = yield* Effect.forEach(watchedGroups(discovery.targets, discovery.searches), (watched) =>
+      readGroup(elb, watched).pipe(Effect.map(({ observations }) => {
+        const group = discovery.targetGroups.find((g) => g.arn === watched.targetGroupArn)
         return {
-          arn,
+          arn: watched.targetGroupArn,
           targetType: group?.targetType ?? "",
           protocol: group?.protocol ?? null,
           targets: observations.map((o) => ({ id: o.target.id, port: o.target.port, state: o.state, reason: o.reason ?? null }))
         }
-      })))
+      })), { concurrency: pollConcurrency })
     return { discovery, targetGroups }
-  }).pipe(Effect.provide(recording(uses)))
+  }).pipe(
+    Effect.provide(recording(uses)),
+    // The sidecar keeps trying through an AWS brownout; a check reports it.
+    withinStartupTimeout((last, seconds) =>
+      last?.error ?? new AwsCallFailed({
+        action: "startup",
+        code: "RequestTimeout",
+        detail: `no answer within ${seconds}s`,
+        retryable: true
+      })
+    )
+  )
 
   const exit = yield* Effect.exit(program)
   const metadata = yield* Effect.exit((yield* Metadata).task)

@@ -1,20 +1,17 @@
-// TARGET_GROUP_ARNS: no ECS service to ask, so find this task's own target in
-// each named group from an unfiltered DescribeTargetHealth.
-import { Duration, Effect, Schedule } from "effect"
-import type { TargetGroup, WatchedTarget } from "../domain.ts"
+// TARGET_GROUP_ARNS: no ECS service to ask, so work out how to recognise this
+// task's registration in each named group; the poll loop finds it there.
+import { Effect } from "effect"
+import type { TargetGroup, TargetSearch } from "../domain.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata } from "../layers/Metadata.ts"
-import { TargetHealth } from "../layers/TargetHealth.ts"
-import { retryDuringStartup } from "../retry.ts"
+import { retryTransient } from "../retry.ts"
 import { type DiscoveryProgram, networkModeOf, unsupported } from "./discoverTargets.ts"
 
 export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*() {
   const settings = yield* Config
   const task = yield* (yield* Metadata).task
-  const elb = yield* TargetHealth
   const ecs = yield* Ecs
-  const retried = (what: string) => retryDuringStartup(what, settings.startupTimeoutSeconds)
 
   const named = settings.targetContainerName
   const containers = task.Containers.filter((c) => c.Type !== "CNI_PAUSE" && (named === undefined || c.Name === named))
@@ -33,11 +30,11 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
     const ips = new Set(containers.flatMap((c) => c.Networks?.flatMap((n) => [...(n.IPv4Addresses ?? []), ...(n.IPv6Addresses ?? [])]) ?? []))
     isOurs = (id) => ips.has(id)
   } else if (mode === "bridge" || mode === "host") {
-    const described = yield* ecs.describeTask(task.Cluster, task.TaskARN).pipe(retried("ecs:DescribeTasks"))
+    const described = yield* ecs.describeTask(task.Cluster, task.TaskARN).pipe(retryTransient("ecs:DescribeTasks"))
     const instanceArn = described?.containerInstanceArn
     const instanceId = instanceArn === undefined
       ? undefined
-      : yield* ecs.describeEc2InstanceId(task.Cluster, instanceArn).pipe(retried("ecs:DescribeContainerInstances"))
+      : yield* ecs.describeEc2InstanceId(task.Cluster, instanceArn).pipe(retryTransient("ecs:DescribeContainerInstances"))
     if (instanceId === undefined) {
       return yield* unsupported(`ECS reports no EC2 instance for task ${task.TaskARN}`, `${mode} networking needs an EC2 launch type task.`)
     }
@@ -50,32 +47,9 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
     return yield* unsupported(`container ${container.Name} uses network mode ${mode || "(none)"}, which a load balancer cannot reach`, "Use awsvpc, bridge or host networking.")
   }
 
-  const findOurs = Effect.forEach(settings.targetGroupArns, (arn) =>
-    elb.listTargets(arn).pipe(
-      retried("elasticloadbalancing:DescribeTargetHealth"),
-      Effect.map((registered) =>
-        registered.filter((r) => isOurs(r.id, r.port)).map((r): WatchedTarget => ({
-          targetGroupArn: arn,
-          id: r.id,
-          port: r.port,
-          containerName: container.Name,
-          containerPort: r.port,
-          registered: true
-        }))
-      )
-    ))
-
-  // Something else registers the task (a script, a controller): wait for it.
-  const found = yield* findOurs.pipe(
-    Effect.tap((perGroup) =>
-      Effect.forEach(settings.targetGroupArns.filter((_, i) => perGroup[i]?.length === 0), (arn) =>
-        Effect.logInfo("waiting for this task to be registered").pipe(Effect.annotateLogs({ targetGroupArn: arn })))
-    ),
-    Effect.repeat({
-      schedule: Schedule.spaced(Duration.seconds(settings.pollingFrequencySeconds)),
-      until: (perGroup) => perGroup.every((targets) => targets.length > 0)
-    })
-  )
+  // Something else registers the task (a script, a controller), maybe later: the
+  // poll loop lists each group until it finds the task there.
+  const searches = settings.targetGroupArns.map((arn): TargetSearch => ({ targetGroupArn: arn, containerName: container.Name, isOurs }))
 
   const targetGroups = settings.targetGroupArns.map((arn): TargetGroup => ({
     arn,
@@ -83,5 +57,5 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
     protocol: undefined,
     ipAddressType: undefined
   }))
-  return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName: task.ServiceName, networkMode: mode, targetGroups, targets: found.flat() }
+  return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName: task.ServiceName, networkMode: mode, targetGroups, targets: [], searches }
 })

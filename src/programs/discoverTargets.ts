@@ -1,13 +1,14 @@
 // Once at startup: from the task metadata and the ECS service to the exact
 // `{Id, Port}` this task has in each of its target groups.
 import { Effect } from "effect"
-import type { TargetGroup, WatchedTarget } from "../domain.ts"
+import type { TargetGroup, TargetSearch, WatchedTarget } from "../domain.ts"
 import { type AwsCallFailed, type MetadataUnavailable, UnsupportedTask } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata, type TaskMetadata } from "../layers/Metadata.ts"
+import type { Startup } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { retryDuringStartup } from "../retry.ts"
+import { retryTransient } from "../retry.ts"
 
 export interface Discovery {
   readonly cluster: string
@@ -16,6 +17,8 @@ export interface Discovery {
   readonly networkMode: string
   readonly targetGroups: ReadonlyArray<TargetGroup>
   readonly targets: ReadonlyArray<WatchedTarget>
+  /** TARGET_GROUP_ARNS: groups where the poll loop still has to find this task's target. */
+  readonly searches: ReadonlyArray<TargetSearch>
 }
 
 export const unsupported = (problem: string, fix: string) => Effect.fail(new UnsupportedTask({ problem, fix }))
@@ -24,7 +27,7 @@ export const unsupported = (problem: string, fix: string) => Effect.fail(new Uns
 export type DiscoveryProgram = Effect.Effect<
   Discovery,
   UnsupportedTask | AwsCallFailed | MetadataUnavailable,
-  Config | Metadata | Ecs | TargetHealth
+  Config | Metadata | Ecs | TargetHealth | Startup
 >
 
 export const networkModeOf = (container: ContainerMetadata): string | undefined => container.Networks?.[0]?.NetworkMode
@@ -49,13 +52,12 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   const task = yield* (yield* Metadata).task
   const ecs = yield* Ecs
   const elb = yield* TargetHealth
-  const retried = (what: string) => retryDuringStartup(what, settings.startupTimeoutSeconds)
 
   // DescribeTasks is only needed for some paths; ask at most once.
   let described: TaskDescription | undefined
   const describeTask = Effect.suspend(() =>
     described !== undefined ? Effect.succeed(described) : ecs.describeTask(task.Cluster, task.TaskARN).pipe(
-      retried("ecs:DescribeTasks"),
+      retryTransient("ecs:DescribeTasks"),
       Effect.flatMap((found) =>
         found === undefined
           ? unsupported(`ECS does not know task ${task.TaskARN} in cluster ${task.Cluster}`, "Check that the task is still running and that AWS_REGION matches the cluster's region.")
@@ -72,7 +74,7 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
     )
   }
 
-  const loadBalancers = yield* ecs.describeServiceLoadBalancers(task.Cluster, serviceName).pipe(retried("ecs:DescribeServices"))
+  const loadBalancers = yield* ecs.describeServiceLoadBalancers(task.Cluster, serviceName).pipe(retryTransient("ecs:DescribeServices"))
   if (loadBalancers === undefined) {
     return yield* unsupported(
       `ECS does not know service ${serviceName} in cluster ${task.Cluster}`,
@@ -108,7 +110,7 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   }
 
   const arns = [...new Set(entries.map((lb) => lb.targetGroupArn))]
-  const targetGroups = yield* elb.describeTargetGroups(arns).pipe(retried("elasticloadbalancing:DescribeTargetGroups"))
+  const targetGroups = yield* elb.describeTargetGroups(arns).pipe(retryTransient("elasticloadbalancing:DescribeTargetGroups"))
 
   let networkMode = ""
   const targets: Array<WatchedTarget> = []
@@ -127,14 +129,14 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
       )
     }
     const mode = networkModeOf(container)
-    const target = yield* targetFor({ task, group, container, containerPort, mode, describeTask, ecs, retried })
+    const target = yield* targetFor({ task, group, container, containerPort, mode, describeTask, ecs })
     networkMode = mode ?? ""
     if (!targets.some((t) => t.targetGroupArn === group.arn && t.id === target.id && t.port === target.port)) {
       targets.push({ targetGroupArn: group.arn, containerName, containerPort, ...target })
     }
   }
 
-  return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName, networkMode, targetGroups, targets }
+  return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName, networkMode, targetGroups, targets, searches: [] }
 })
 
 interface TargetInput {
@@ -143,9 +145,8 @@ interface TargetInput {
   readonly container: ContainerMetadata
   readonly containerPort: number
   readonly mode: string | undefined
-  readonly describeTask: Effect.Effect<TaskDescription, UnsupportedTask | AwsCallFailed>
+  readonly describeTask: Effect.Effect<TaskDescription, UnsupportedTask | AwsCallFailed, Startup>
   readonly ecs: Ecs["Service"]
-  readonly retried: (what: string) => <A, R>(self: Effect.Effect<A, AwsCallFailed, R>) => Effect.Effect<A, AwsCallFailed, R>
 }
 
 /** How ECS registered this container in this group, per network mode. */
@@ -177,7 +178,7 @@ const targetFor = Effect.fnUntraced(function*(input: TargetInput) {
       return yield* unsupported(`ECS reports no container instance for task ${task.TaskARN}`, `${mode} networking needs an EC2 launch type task.`)
     }
     const instanceId = yield* input.ecs.describeEc2InstanceId(task.Cluster, described.containerInstanceArn).pipe(
-      input.retried("ecs:DescribeContainerInstances")
+      retryTransient("ecs:DescribeContainerInstances")
     )
     if (instanceId === undefined) {
       return yield* unsupported(`ECS reports no EC2 instance for container instance ${described.containerInstanceArn}`, "Check that the container instance is still registered.")

@@ -1,25 +1,57 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Fiber, Ref, Schedule } from "effect"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
+import { Ecs } from "../layers/Ecs.ts"
+import { Startup } from "../layers/Startup.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
 import { watchUntilDeregistering } from "./watchTargets.ts"
+
+/** How often a start that AWS keeps failing is reported again, after STARTUP_TIMEOUT. */
+export const slowStartReportEvery = Duration.minutes(5)
+
+/**
+ * At STARTUP_TIMEOUT, and every few minutes after, an error line that the
+ * sidecar is not watching yet and why. It goes on trying: only evidence that
+ * the task is leaving ends it, never an AWS brownout.
+ */
+const reportSlowStart = Effect.gen(function*() {
+  const startup = yield* Startup
+  yield* Effect.sleep(yield* startup.remaining)
+  const report = Ref.get(startup.lastFailure).pipe(Effect.flatMap((last) =>
+    Effect.logError("still not watching: startup keeps failing; retrying").pipe(Effect.annotateLogs({
+      startupTimeoutSeconds: startup.timeoutSeconds,
+      failing: last?.what ?? null,
+      error: last?.error.message ?? null
+    }))
+  ))
+  yield* Effect.repeat(report, Schedule.spaced(slowStartReportEvery))
+})
 
 export const sidecar = Effect.gen(function*() {
   const settings = yield* Config
   yield* Effect.logInfo("configuration").pipe(Effect.annotateLogs({ ...settings }))
 
-  const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets)
+  const slowStart = yield* Effect.forkChild(reportSlowStart)
+  const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets).pipe(
+    Effect.ensuring(Fiber.interrupt(slowStart))
+  )
   yield* Effect.logInfo("watching targets").pipe(Effect.annotateLogs({
     cluster: discovery.cluster,
     taskArn: discovery.taskArn,
     service: discovery.serviceName ?? null,
     networkMode: discovery.networkMode,
-    targets: discovery.targets.map((t) => ({ targetGroupArn: t.targetGroupArn, targetId: t.id, port: t.port, container: t.containerName }))
+    targets: discovery.targets.map((t) => ({ targetGroupArn: t.targetGroupArn, targetId: t.id, port: t.port, container: t.containerName })),
+    ...(discovery.searches.length === 0 ? {} : { searching: discovery.searches.map((s) => s.targetGroupArn) })
   }))
 
-  const leaving = yield* watchUntilDeregistering(discovery.targets)
+  const ecs = yield* Ecs
+  const isTaskStopping = ecs.describeTask(discovery.cluster, discovery.taskArn).pipe(
+    Effect.map((task) => task?.desiredStatus === "STOPPED")
+  )
+  const [leaving] = yield* watchUntilDeregistering(discovery.targets, discovery.searches, isTaskStopping)
+  if (leaving === undefined) return yield* Effect.die("the poll loop ended without a leaving target")
   const target = { targetGroupArn: leaving.target.targetGroupArn, targetId: leaving.target.id, port: leaving.target.port }
   yield* Effect.logInfo("waiting before exit").pipe(
     Effect.annotateLogs({ ...target, deregistrationWaitSeconds: settings.deregistrationWaitSeconds })

@@ -1,19 +1,36 @@
 // The poll loop: one DescribeTargetHealth per target group per poll, until a
-// watched target is deregistering. No API failure ends it.
-import { Duration, Effect, Random, Schedule } from "effect"
-import { type TargetObservation, targetKey, type WatchedTarget } from "../domain.ts"
+// watched target is leaving. No API failure ends it.
+import { Clock, Duration, Effect, Random, Schedule } from "effect"
+import { type TargetObservation, type TargetSearch, targetKey, type WatchedTarget } from "../domain.ts"
+import type { AwsCallFailed } from "../errors.ts"
+import { collectGarbageEvery, exposedGc, pollsPerCollection } from "../heap.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { collectGarbageEvery, exposedGc, pollsPerCollection } from "../heap.ts"
 import { PollTiming } from "../retry.ts"
-import { hasChanged, initialMemory, isDeregistering, remember, type TargetMemory } from "./deregistration.ts"
+import { hasChanged, initialMemory, judge, type TargetMemory, type Verdict } from "./deregistration.ts"
+
+/** Target groups read at the same time, at most: each is one request from the account's shared ELBv2 budget. */
+export const pollConcurrency = 5
+
+/** One target group as the loop sees it: this task's targets there, or how to find them. */
+export interface WatchedGroup {
+  readonly targetGroupArn: string
+  readonly targets: ReadonlyArray<WatchedTarget>
+  /** TARGET_GROUP_ARNS, while `targets` is empty: list the group and pick this task's registrations. */
+  readonly search: TargetSearch | undefined
+}
 
 export interface PollResult {
-  /** The first deregistering target seen by this poll, if any. */
-  readonly deregistering: TargetObservation | undefined
+  /** Targets this poll found leaving (draining, or not registered twice, after an own state). */
+  readonly leaving: ReadonlyArray<TargetObservation>
+  /** A target read as not registered once: the next poll comes at once to confirm it. */
+  readonly confirming: boolean
   /** Polls in a row in which at least one target group could not be read. */
   readonly consecutiveFailures: number
 }
+
+/** A confirming poll comes this soon: ELBv2's eventual consistency settles within about a second. */
+export const confirmAfterMillis = 1_000
 
 const annotationsOf = (o: TargetObservation) => ({
   targetGroupArn: o.target.targetGroupArn,
@@ -23,59 +40,141 @@ const annotationsOf = (o: TargetObservation) => ({
   reason: o.reason ?? null
 })
 
-export const groupByTargetGroup = (targets: ReadonlyArray<WatchedTarget>): ReadonlyArray<readonly [string, ReadonlyArray<WatchedTarget>]> => {
-  const groups = new Map<string, Array<WatchedTarget>>()
-  for (const t of targets) groups.set(t.targetGroupArn, [...(groups.get(t.targetGroupArn) ?? []), t])
-  return [...groups]
+export const watchedGroups = (targets: ReadonlyArray<WatchedTarget>, searches: ReadonlyArray<TargetSearch> = []): ReadonlyArray<WatchedGroup> => {
+  const groups = new Map<string, WatchedGroup>()
+  for (const t of targets) {
+    const group = groups.get(t.targetGroupArn)
+    groups.set(t.targetGroupArn, { targetGroupArn: t.targetGroupArn, targets: [...(group?.targets ?? []), t], search: undefined })
+  }
+  for (const s of searches) {
+    if (!groups.has(s.targetGroupArn)) groups.set(s.targetGroupArn, { targetGroupArn: s.targetGroupArn, targets: [], search: s })
+  }
+  return [...groups.values()]
 }
 
-export const watchUntilDeregistering = (targets: ReadonlyArray<WatchedTarget>) =>
+/**
+ * One reading of one group: the watched targets by name; a group still searched
+ * for by an unfiltered listing, where this task's registrations (if any) are
+ * the readings, and from then on the targets.
+ */
+export const readGroup = (elb: TargetHealth["Service"], group: WatchedGroup): Effect.Effect<
+  { readonly group: WatchedGroup; readonly observations: ReadonlyArray<TargetObservation> },
+  AwsCallFailed
+> => {
+  const { search } = group
+  return search === undefined || group.targets.length > 0
+    ? elb.poll(group.targetGroupArn, group.targets).pipe(Effect.map((observations) => ({ group, observations })))
+    : elb.listTargets(group.targetGroupArn).pipe(Effect.map((registered) => {
+      const observations = registered.filter((r) => search.isOurs(r.id, r.port)).map((r): TargetObservation => ({
+        target: { targetGroupArn: group.targetGroupArn, id: r.id, port: r.port, containerName: search.containerName, containerPort: r.port },
+        state: r.state,
+        reason: r.reason
+      }))
+      return { group: observations.length === 0 ? group : { ...group, targets: observations.map((o) => o.target) }, observations }
+    }))
+}
+
+const messages: Record<Verdict, string> = {
+  leaving: "target is deregistering",
+  confirm: "target reads as not registered: confirming with one more poll",
+  predecessor: "target still draining from an earlier task",
+  watching: "target state changed"
+}
+
+/** How long ECS's word that this task is running holds while a drain looks like an earlier task's. */
+export const askEcsAgainAfterMillis = 60_000
+
+/**
+ * Polls until a target is leaving; returns what the last poll found leaving.
+ * `isTaskStopping` (ecs:DescribeTasks on this task) settles a drain seen before
+ * any own state: an earlier task's drain, or this task's own when ECS had
+ * already decided to stop it (its polls failed all along, say).
+ */
+export const watchUntilDeregistering = (
+  targets: ReadonlyArray<WatchedTarget>,
+  searches: ReadonlyArray<TargetSearch> = [],
+  isTaskStopping: Effect.Effect<boolean, AwsCallFailed> = Effect.succeed(false)
+) =>
   Effect.gen(function*() {
     const settings = yield* Config
     const elb = yield* TargetHealth
     const timing = yield* PollTiming
-    const groups = groupByTargetGroup(targets)
+    let groups = watchedGroups(targets, searches)
     const memory = new Map<string, TargetMemory>()
+    const searchLogged = new Set<string>()
     let consecutiveFailures = 0
+
+    // ECS's last word on this task: asked again after a while, or at once after a transient failure.
+    let ecsWord: { readonly at: number; readonly stopping: boolean; readonly said: string } | undefined
+    const askEcs = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      if (ecsWord !== undefined && now - ecsWord.at < askEcsAgainAfterMillis) return ecsWord
+      const answer = yield* isTaskStopping.pipe(
+        Effect.map((stopping) => ({ at: now, stopping, said: stopping ? "ECS is stopping this task" : "ECS says this task is running" })),
+        Effect.catch((error) =>
+          Effect.succeed(error.retryable ? undefined : { at: now, stopping: false, said: `cannot ask ECS (${error.code}): waited out` })
+        )
+      )
+      ecsWord = answer
+      return answer ?? { at: now, stopping: false, said: "ECS did not answer: asked again at the next poll" }
+    })
 
     const observe = (o: TargetObservation) =>
       Effect.gen(function*() {
         const key = targetKey(o.target)
-        const before = memory.get(key) ?? (o.target.registered === true ? { ...initialMemory, registeredSeen: true } : initialMemory)
-        const deregistering = isDeregistering(before, o)
-        memory.set(key, remember(before, o))
-        const log = deregistering || hasChanged(before, o)
-          ? Effect.logInfo(deregistering ? "target is deregistering" : "target state changed")
-          : Effect.logDebug("target state unchanged")
-        yield* log.pipe(Effect.annotateLogs(annotationsOf(o)))
-        return deregistering
+        const before = memory.get(key) ?? initialMemory
+        const judged = judge(before, o)
+        const word = judged.verdict === "predecessor" ? yield* askEcs : undefined
+        const verdict: Verdict = word?.stopping === true ? "leaving" : judged.verdict
+        memory.set(key, judged.memory)
+        // The predecessor's drain is logged once, however long it lasts.
+        const quiet = verdict === "predecessor" ? before.predecessorLogged : verdict === "watching" && !hasChanged(before, o)
+        yield* (quiet ? Effect.logDebug("target state unchanged") : Effect.logInfo(messages[verdict])).pipe(
+          Effect.annotateLogs({ ...annotationsOf(o), ...(word === undefined ? {} : { evidence: word.said }) })
+        )
+        return verdict
       })
 
-    const pollGroup = ([targetGroupArn, groupTargets]: readonly [string, ReadonlyArray<WatchedTarget>]) =>
-      elb.poll(targetGroupArn, groupTargets).pipe(
-        Effect.flatMap((observations) =>
-          Effect.forEach(observations, (o) => observe(o).pipe(Effect.map((d) => (d ? o : undefined))))
+    const pollGroup = (group: WatchedGroup) =>
+      readGroup(elb, group).pipe(
+        Effect.tap(({ group: read }) => {
+          if (read.targets.length > 0) return Effect.void
+          const first = !searchLogged.has(read.targetGroupArn)
+          searchLogged.add(read.targetGroupArn)
+          return (first ? Effect.logInfo : Effect.logDebug)("waiting for this task to be registered").pipe(
+            Effect.annotateLogs({ targetGroupArn: read.targetGroupArn })
+          )
+        }),
+        Effect.flatMap(({ group: read, observations }) =>
+          Effect.forEach(observations, (o) => observe(o).pipe(Effect.map((verdict) => ({ o, verdict })))).pipe(
+            Effect.map((judged) => ({ ok: true as const, group: read, judged }))
+          )
         ),
-        Effect.map((found) => ({ ok: true as const, deregistering: found.find((o) => o !== undefined) })),
         Effect.catch((error) =>
           Effect.logWarning("poll failed").pipe(
             Effect.annotateLogs({
-              targetGroupArn,
+              targetGroupArn: group.targetGroupArn,
               error: error.code,
               detail: error.detail,
               requestId: error.requestId ?? null,
               consecutiveFailures: consecutiveFailures + 1
             }),
-            Effect.as({ ok: false as const, deregistering: undefined })
+            Effect.as({ ok: false as const, group, judged: [] })
           )
         )
       )
 
     const afterPoll = collectGarbageEvery(pollsPerCollection, exposedGc)
-    const poll: Effect.Effect<PollResult> = Effect.forEach(groups, pollGroup, { concurrency: "unbounded" }).pipe(
+    const poll: Effect.Effect<PollResult> = Effect.suspend(() => Effect.forEach(groups, pollGroup, { concurrency: pollConcurrency })).pipe(
       Effect.map((results): PollResult => {
+        groups = results.map((r) => r.group)
         consecutiveFailures = results.every((r) => r.ok) ? 0 : consecutiveFailures + 1
-        return { deregistering: results.find((r) => r.deregistering !== undefined)?.deregistering, consecutiveFailures }
+        const judged = results.flatMap((r) => r.judged)
+        return {
+          leaving: judged.filter((j) => j.verdict === "leaving").map((j) => j.o),
+          confirming: [...memory.values()].some((m) => m.unregisteredOnce),
+          consecutiveFailures
+        }
       }),
       Effect.tap(() => afterPoll)
     )
@@ -83,14 +182,15 @@ export const watchUntilDeregistering = (targets: ReadonlyArray<WatchedTarget>) =
     const schedule = Schedule.spaced(Duration.seconds(settings.pollingFrequencySeconds)).pipe(
       Schedule.setInputType<PollResult>(),
       Schedule.modifyDelay(({ input }) =>
-        Random.next.pipe(Effect.map((r) => timing.delayMillis(settings.pollingFrequencySeconds, input.consecutiveFailures, r)))
+        input.confirming && input.consecutiveFailures === 0
+          ? Effect.succeed(Math.min(confirmAfterMillis, settings.pollingFrequencySeconds * 1000))
+          : Random.next.pipe(Effect.map((r) => timing.delayMillis(settings.pollingFrequencySeconds, input.consecutiveFailures, r)))
       )
     )
 
     const firstDelay = timing.firstDelayMillis(settings.pollingFrequencySeconds, yield* Random.next)
     yield* Effect.logDebug("first poll scheduled").pipe(Effect.annotateLogs({ inMs: Math.round(firstDelay) }))
     yield* Effect.sleep(Duration.millis(firstDelay))
-    const last = yield* Effect.repeat(poll, { schedule, until: (r) => r.deregistering !== undefined })
-    // `until` guarantees it; the type cannot say so.
-    return last.deregistering as TargetObservation
+    const last = yield* Effect.repeat(poll, { schedule, until: (r) => r.leaving.length > 0 })
+    return last.leaving
   })

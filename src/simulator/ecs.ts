@@ -52,7 +52,7 @@ const eniAttachment = (s: Scenario) => {
   }
 }
 
-const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: number): JsonAnswer => {
+const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: number, t: number): JsonAnswer => {
   const wanted = stringList(params.tasks)
   if (wanted === undefined || wanted.length === 0) return ecsError(400, "InvalidParameterException", "Tasks cannot be empty.")
   const arn = taskArn(s)
@@ -60,6 +60,7 @@ const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: 
   const awsvpc = s.task.networkMode === "awsvpc"
   const attachment = awsvpc ? eniAttachment(s) : undefined
   const fargate = s.task.launchType === "FARGATE"
+  const stopping = s.task.stop !== undefined && t >= s.task.stop.at ? s.task.stop : undefined
   const task = {
     attachments: attachment === undefined ? [] : [attachment],
     attributes: [{ name: "ecs.cpu-architecture", value: "x86_64" }],
@@ -90,12 +91,20 @@ const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: 
     })),
     ...(fargate ? { cpu: "256", memory: "512" } : {}),
     createdAt: epochSeconds(startedAt - 26_000),
-    desiredStatus: "RUNNING",
+    // While ECS stops a load-balanced task it deregisters its targets (DEACTIVATING) before it stops it.
+    ...(stopping === undefined
+      ? { desiredStatus: "RUNNING" }
+      : {
+        desiredStatus: "STOPPED",
+        stopCode: stopping.stopCode,
+        stoppedReason: stopping.stoppedReason,
+        stoppingAt: epochSeconds(startedAt + stopping.at)
+      }),
     enableExecuteCommand: false,
     ...(fargate ? { ephemeralStorage: { sizeInGiB: 20 } } : {}),
     group: s.task.serviceName === null ? `family:${s.task.family}` : `service:${s.task.serviceName}`,
     healthStatus: "UNKNOWN",
-    lastStatus: "RUNNING",
+    lastStatus: stopping === undefined ? "RUNNING" : "DEACTIVATING",
     launchType: s.task.launchType,
     overrides: { containerOverrides: s.task.containers.map((c) => ({ name: c.name })), inferenceAcceleratorOverrides: [] },
     ...(fargate ? { platformVersion: "1.4.0", platformFamily: "Linux" } : {}),
@@ -232,7 +241,7 @@ const isCluster = (s: Scenario, value: unknown) => {
   return name === s.task.cluster || name === clusterArn(s)
 }
 
-export const handleEcs = (s: Scenario, operation: string, params: Record<string, unknown>, startedAt: number): JsonAnswer => {
+export const handleEcs = (s: Scenario, operation: string, params: Record<string, unknown>, startedAt: number, t: number): JsonAnswer => {
   const handlers: Record<string, typeof describeTasks | undefined> = {
     DescribeTasks: describeTasks,
     DescribeServices: describeServices,
@@ -241,7 +250,7 @@ export const handleEcs = (s: Scenario, operation: string, params: Record<string,
   const handler = handlers[operation]
   if (handler === undefined) return ecsError(400, "UnknownOperationException", `${operation} is not simulated`)
   if (!isCluster(s, params.cluster)) return ecsError(400, "ClusterNotFoundException", "Cluster not found.")
-  return handler(s, params, startedAt)
+  return handler(s, params, startedAt, t)
 }
 
 // The resource IAM names in the denial: what the call asked about, as an ARN.

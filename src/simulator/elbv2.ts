@@ -70,7 +70,7 @@ const groupXml = (s: Scenario, g: TargetGroup) =>
   el("IpAddressType", g.ipAddressType ?? "ipv4") +
   "</member>"
 
-const describeTargetGroups = (s: Scenario, params: URLSearchParams, requestId: string): XmlAnswer => {
+const describeTargetGroups = (s: Scenario, params: URLSearchParams, requestId: string, pageSize = 400): XmlAnswer => {
   const arns = memberList(params, "TargetGroupArns").map((m) => m[""] ?? "")
   const names = memberList(params, "Names").map((m) => m[""] ?? "")
   const lb = params.get("LoadBalancerArn")
@@ -80,7 +80,10 @@ const describeTargetGroups = (s: Scenario, params: URLSearchParams, requestId: s
   else if (lb !== null) groups = s.targetGroups.filter((g) => loadBalancerArn(s, g) === lb)
   const found = groups.filter((g) => g !== undefined)
   if (found.length < groups.length) return elbError(400, "TargetGroupNotFound", "One or more target groups not found", requestId)
-  return respond("DescribeTargetGroups", `<TargetGroups>${found.map((g) => groupXml(s, g)).join("")}</TargetGroups>`, requestId)
+  const from = Number(params.get("Marker") ?? 0) || 0
+  const page = found.slice(from, from + pageSize)
+  const next = from + pageSize < found.length ? el("NextMarker", String(from + pageSize)) : ""
+  return respond("DescribeTargetGroups", `<TargetGroups>${page.map((g) => groupXml(s, g)).join("")}</TargetGroups>${next}`, requestId)
 }
 
 // The reason and description ELBv2 gives with each state (the ELB user guides' reason-code table).
@@ -151,9 +154,46 @@ export const handleElbv2 = (s: Scenario, action: string, params: URLSearchParams
   }
 }
 
+/** DescribeTargetHealth answers that are well-formed (or not) but say nothing true about the asked targets. */
+const misleadingTargetHealth = (s: Scenario, kind: Fault["kind"], params: URLSearchParams, t: number, requestId: string): XmlAnswer | undefined => {
+  const group = s.targetGroups.find((g) => g.arn === params.get("TargetGroupArn"))
+  const asked = memberList(params, "Targets").map((a) => ({ id: a.Id ?? "", port: a.Port === undefined ? group?.port ?? 0 : Number(a.Port) }))
+  const list = (members: string) => respond("DescribeTargetHealth", `<TargetHealthDescriptions>${members}</TargetHealthDescriptions>`, requestId)
+  switch (kind) {
+    case "not-registered":
+      return list(asked.map((a) => notRegisteredXml(a.id, a.port)).join(""))
+    case "empty-answer":
+      return list("")
+    case "other-targets": {
+      const others = (group?.targets ?? []).filter((x) => !asked.some((a) => a.id === x.id && a.port === x.port))
+      return list(others.flatMap((x) => {
+        const step = stateAt(x.timeline, t)
+        return step === undefined ? [] : [registeredXml(x.id, x.port, x.availabilityZone, step.state)]
+      }).join(""))
+    }
+    case "malformed":
+      return { status: 200, body: `<DescribeTargetHealthResponse xmlns="${elbv2Namespace}"><DescribeTargetHealthResult><TargetHealthDe` }
+    case "duplicate-target": {
+      const truthful = describeTargetHealth(s, params, t, requestId)
+      const draining = asked.map((a) => registeredXml(a.id, a.port, undefined, "draining", ...(defaultReasons.draining ?? []))).join("")
+      return { ...truthful, body: truthful.body.replace("<TargetHealthDescriptions>", `<TargetHealthDescriptions>${draining}`) }
+    }
+    default:
+      return undefined
+  }
+}
+
 /** The answer for an injected fault; `undefined` for kinds that do not answer (not-ready) or only delay (slow). */
-export const elbFault = (s: Scenario, fault: Fault, action: string, params: URLSearchParams, requestId: string): XmlAnswer | undefined => {
+export const elbFault = (s: Scenario, fault: Fault, action: string, params: URLSearchParams, t: number, requestId: string): XmlAnswer | undefined => {
   switch (fault.kind) {
+    case "not-registered":
+    case "empty-answer":
+    case "other-targets":
+    case "malformed":
+    case "duplicate-target":
+      return misleadingTargetHealth(s, fault.kind, params, t, requestId)
+    case "paged":
+      return describeTargetGroups(s, params, requestId, 1)
     case "throttle":
       return elbError(400, "Throttling", "Rate exceeded", requestId)
     case "server-error":

@@ -87,6 +87,15 @@ const Task = Schema.Struct({
   })),
   /** The container whose `/v4/<id>` answers the container metadata. */
   sidecarContainer: Schema.String,
+  /**
+   * ECS stops the task from `at` on: DescribeTasks says desiredStatus STOPPED,
+   * lastStatus DEACTIVATING, with the stop code and reason, while its targets drain.
+   */
+  stop: Schema.optionalKey(Schema.Struct({
+    at: Ms,
+    stopCode: Schema.Literals(["ServiceSchedulerInitiated", "UserInitiated", "SpotInterruption", "TaskFailedToStart", "EssentialContainerExited"]),
+    stoppedReason: Schema.String
+  })),
   containers: Schema.Array(Container)
 })
 export type Task = typeof Task.Type
@@ -100,7 +109,7 @@ const LoadBalancer = Schema.Struct({
 })
 
 export const Fault = Schema.Struct({
-  api: Schema.Literals(["metadata", "ecs", "elbv2"]),
+  api: Schema.Literals(["metadata", "ecs", "elbv2", "credentials"]),
   /** An operation (`DescribeTargetHealth`) or, for metadata, `task` / `container`; all when absent. */
   action: Schema.optionalKey(Schema.String),
   from: Ms,
@@ -114,10 +123,39 @@ export const Fault = Schema.Struct({
    *   agent is (re)starting and nothing listens behind 169.254.170.2
    * - not-found: ECS ClusterNotFoundException, ELBv2 TargetGroupNotFound,
    *   metadata 404 (the agent does not know the endpoint id)
+   * - not-registered: ELBv2 DescribeTargetHealth reads the asked targets as
+   *   `unused` / `Target.NotRegistered` (a stale, eventually consistent read)
+   * - empty-answer, other-targets, malformed: DescribeTargetHealth answers 200
+   *   with no targets, with only the targets not asked about, or with a body
+   *   that is not XML
+   * - clock-skew: ECS and ELBv2 run `skewMs` ahead of the caller's clock (their
+   *   Date header says so) and refuse requests signed more than 5 minutes off it:
+   *   ECS InvalidSignatureException, ELBv2 SignatureDoesNotMatch ("Signature expired")
+   * - duplicate-target: DescribeTargetHealth lists each asked target twice,
+   *   first as `draining`, then as it is
+   * - paged: DescribeTargetGroups answers one group per page, with NextMarker
+   * - for credentials, access-denied answers 403 with the agent's JSON error body
    */
-  kind: Schema.Literals(["throttle", "server-error", "slow", "access-denied", "not-ready", "not-found"]),
+  kind: Schema.Literals([
+    "throttle",
+    "server-error",
+    "slow",
+    "access-denied",
+    "not-ready",
+    "not-found",
+    "not-registered",
+    "empty-answer",
+    "other-targets",
+    "malformed",
+    "duplicate-target",
+    "paged",
+    "clock-skew"
+  ]),
   delayMs: Schema.optionalKey(Ms),
-  status: Schema.optionalKey(Schema.Literals([500, 503]))
+  status: Schema.optionalKey(Schema.Literals([500, 503])),
+  skewMs: Schema.optionalKey(Schema.Finite),
+  /** At most this many requests see the fault (each matching request counts); all in the window when absent. */
+  times: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 })
 export type Fault = typeof Fault.Type
 
@@ -185,6 +223,22 @@ const crossChecks = (s: {
     if (f.until <= f.from) issues.push({ path: ["faults", i, "until"], issue: "must be after from" })
     if (f.api === "metadata" && f.kind === "access-denied") {
       issues.push({ path: ["faults", i, "kind"], issue: "the metadata endpoint has no access-denied answer" })
+    }
+    const elbAnswers = ["not-registered", "empty-answer", "other-targets", "malformed", "duplicate-target"]
+    if (elbAnswers.includes(f.kind) && (f.api !== "elbv2" || (f.action ?? "DescribeTargetHealth") !== "DescribeTargetHealth")) {
+      issues.push({ path: ["faults", i, "kind"], issue: `${f.kind} is an answer of ELBv2 DescribeTargetHealth` })
+    }
+    if (f.kind === "paged" && (f.api !== "elbv2" || (f.action ?? "DescribeTargetGroups") !== "DescribeTargetGroups")) {
+      issues.push({ path: ["faults", i, "kind"], issue: "paged is an answer of ELBv2 DescribeTargetGroups" })
+    }
+    if (f.kind === "clock-skew" && f.api !== "ecs" && f.api !== "elbv2") {
+      issues.push({ path: ["faults", i, "kind"], issue: "only signed APIs (ecs, elbv2) refuse a skewed clock" })
+    }
+    if (f.kind === "clock-skew" && f.skewMs === undefined) {
+      issues.push({ path: ["faults", i, "skewMs"], issue: "a clock-skew fault needs skewMs" })
+    }
+    if (f.api === "credentials" && f.kind !== "access-denied" && f.kind !== "not-ready" && f.kind !== "slow" && f.kind !== "server-error") {
+      issues.push({ path: ["faults", i, "kind"], issue: "the credentials endpoint answers access-denied, server-error, slow or not-ready" })
     }
   })
   return issues

@@ -1,6 +1,7 @@
 // Built-in scenarios. Each is a function of its timing so tests can keep
 // them short; `npm run simulator -- --scenario NAME` serves any of them.
 import { readFileSync } from "node:fs"
+import { digits } from "./ids.ts"
 import { decodeScenario, type Fault, type Scenario, type TargetGroup, type TimelineStep } from "./scenario.ts"
 
 export interface ScenarioOptions {
@@ -31,13 +32,23 @@ const drains = ({ drainAtMs, deregistrationDelayMs }: Timing): ReadonlyArray<Tim
   { at: drainAtMs + deregistrationDelayMs, registered: false }
 ]
 
+/** When this task's own target starts leaving: draining, or gone, after it was registered. */
+const firstLeaving = (timeline: ReadonlyArray<TimelineStep>): number | undefined => {
+  const registered = timeline.findIndex((step) => "state" in step && step.state !== "draining")
+  return registered === -1
+    ? undefined
+    : timeline.slice(registered).find((step) => !("state" in step) || step.state === "draining")?.at
+}
+
 const base = (
   name: string,
   description: string,
   mode: Mode,
   launchType: "EC2" | "FARGATE",
   timeline: ReadonlyArray<TimelineStep>,
-  faults: ReadonlyArray<Fault> = []
+  faults: ReadonlyArray<Fault> = [],
+  /** When ECS starts stopping the task; by default when its target starts leaving. */
+  stopAt: number | undefined = firstLeaving(timeline)
 ): Scenario => {
   const hostPort = mode === "bridge" ? 32768 : 8080
   const group: TargetGroup = {
@@ -72,6 +83,15 @@ const base = (
         ? { containerInstance: { arn: `arn:aws:ecs:${region}:${accountId}:container-instance/default/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6`, ec2InstanceId: instanceId } }
         : {}),
       sidecarContainer: "nlb-sidecar",
+      ...(stopAt === undefined
+        ? {}
+        : {
+          stop: {
+            at: stopAt,
+            stopCode: "ServiceSchedulerInitiated" as const,
+            stoppedReason: `Scaling activity initiated by (deployment ecs-svc/${digits("deployment:web", 19)})`
+          }
+        }),
       containers: [
         {
           name: "app",
@@ -99,7 +119,7 @@ const builders: Record<string, (o: Timing) => Scenario> = {
     return { ...s, task: { ...s.task, serviceNameInMetadata: false, omitHostPorts: true } }
   },
   "two-target-groups": (o) => {
-    const s = base("two-target-groups", "awsvpc task in two target groups; only the second drains", "awsvpc", "EC2", [{ at: 0, state: "healthy" }])
+    const s = base("two-target-groups", "awsvpc task in two target groups; only the second drains", "awsvpc", "EC2", [{ at: 0, state: "healthy" }], [], o.drainAtMs)
     const admin: TargetGroup = { arn: adminGroupArn, targetType: "ip", protocol: "TCP", port: 9090, targets: [{ id: taskIp, port: 9090, timeline: drains(o) }] }
     return {
       ...s,
@@ -139,21 +159,59 @@ const builders: Record<string, (o: Timing) => Scenario> = {
       { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.1), until: Math.round(o.drainAtMs * 0.75), kind: "throttle" }
     ]),
   "server-errors": (o) =>
-    base("server-errors", "ECS and ELBv2 answer 5xx at times", "awsvpc", "EC2", drains(o), [
-      { api: "ecs", action: "DescribeServices", from: 0, until: 700, kind: "server-error" },
-      { api: "elbv2", action: "DescribeTargetHealth", from: 0, until: Math.round(o.drainAtMs * 0.8), kind: "server-error" }
+    base("server-errors", "ECS answers its first two DescribeServices with 5xx, ELBv2 its first two DescribeTargetHealth", "awsvpc", "EC2", drains(o), [
+      { api: "ecs", action: "DescribeServices", from: 0, until: forever, kind: "server-error", times: 2 },
+      { api: "elbv2", action: "DescribeTargetHealth", from: 0, until: o.drainAtMs, kind: "server-error", times: 2 }
     ]),
   "slow-answers": (o) =>
     base("slow-answers", "every ELBv2 answer takes 700 ms", "awsvpc", "EC2", drains(o), [
       { api: "elbv2", from: 0, until: forever, kind: "slow", delayMs: 700 }
     ]),
   "metadata-not-ready": (o) =>
-    base("metadata-not-ready", "the task metadata endpoint resets connections for the first 2 s", "awsvpc", "EC2", drains(o), [
-      { api: "metadata", from: 0, until: Math.min(2000, Math.round(o.drainAtMs * 0.5)), kind: "not-ready" }
+    base("metadata-not-ready", "the task metadata endpoint resets the first 3 connections (the agent is not up yet)", "awsvpc", "EC2", drains(o), [
+      { api: "metadata", from: 0, until: forever, kind: "not-ready", times: 3 }
     ]),
   "access-denied": (o) =>
     base("access-denied", "the task role lacks ecs:DescribeServices", "awsvpc", "EC2", drains(o), [
       { api: "ecs", action: "DescribeServices", from: 0, until: forever, kind: "access-denied" }
+    ]),
+  "earlier-task-draining": (o) =>
+    base(
+      "earlier-task-draining",
+      "host task on the port of the task it replaces, still draining; then registered, healthy, and its own drain",
+      "host",
+      "EC2",
+      [
+        { at: 0, state: "draining" },
+        { at: Math.round(o.drainAtMs * 0.5), state: "initial" },
+        { at: Math.round(o.drainAtMs * 0.7), state: "healthy" },
+        ...drains(o).slice(1)
+      ],
+      [],
+      o.drainAtMs
+    ),
+  "stale-reading": (o) =>
+    base("stale-reading", "one DescribeTargetHealth answer reads the target as not registered, once, while it is healthy", "awsvpc", "EC2", drains(o), [
+      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.6), until: o.drainAtMs, kind: "not-registered", times: 1 }
+    ]),
+  "uninformative-answers": (o) =>
+    base("uninformative-answers", "DescribeTargetHealth answers 200 without the task's target for a while (empty, other targets only, not XML)", "awsvpc", "EC2", drains(o), [
+      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "empty-answer", times: 1 },
+      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "other-targets", times: 1 },
+      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "malformed", times: 1 }
+    ]),
+  brownout: (o) =>
+    base("brownout", "ECS throttles every call for the first 60% of the time before the drain (a regional brownout at startup)", "awsvpc", "EC2", drains(o), [
+      { api: "ecs", from: 0, until: Math.round(o.drainAtMs * 0.6), kind: "throttle" }
+    ]),
+  "clock-skew": (o) =>
+    base("clock-skew", "the task's clock is 20 minutes behind AWS's: ECS and ELBv2 refuse the first signatures", "awsvpc", "EC2", drains(o), [
+      { api: "ecs", from: 0, until: forever, kind: "clock-skew", skewMs: 20 * 60_000 },
+      { api: "elbv2", from: 0, until: forever, kind: "clock-skew", skewMs: 20 * 60_000 }
+    ]),
+  "credentials-denied": (o) =>
+    base("credentials-denied", "the container credentials endpoint answers 403", "awsvpc", "EC2", drains(o), [
+      { api: "credentials", from: 0, until: forever, kind: "access-denied" }
     ]),
   standalone: (o) => {
     const s = base("standalone", "a standalone task in a target group named by TARGET_GROUP_ARNS", "awsvpc", "EC2", drains(o))

@@ -58,6 +58,29 @@ const readBody = (req: IncomingMessage) =>
 
 const monotonicEpochMs = () => performance.timeOrigin + performance.now()
 
+/** SigV4's X-Amz-Date (`20261130T054000Z`) as epoch milliseconds. */
+const amzDate = (header: string | ReadonlyArray<string> | undefined): number | undefined => {
+  const m = typeof header === "string" ? /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(header) : null
+  return m === null ? undefined : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))
+}
+const amzDateText = (ms: number) => new Date(ms).toISOString().replace(/[-:]|\.\d{3}/g, "")
+
+/** The container credentials endpoint's answer to an injected fault, in the agent's JSON error shape. */
+const credentialsFault = (s: Scenario, fault: Fault): { readonly status: number; readonly body: string; readonly errorCode?: string } | undefined => {
+  switch (fault.kind) {
+    case "access-denied":
+      return {
+        status: 403,
+        body: JSON.stringify({ Code: "AccessDenied", Message: `Not authorized to assume the task role arn:aws:iam::${s.accountId}:role/${s.task.family}-task` }),
+        errorCode: "AccessDenied"
+      }
+    case "server-error":
+      return { status: 500, body: JSON.stringify({ Code: "InternalServerError", Message: "Unable to fetch credentials" }), errorCode: "InternalServerError" }
+    default:
+      return undefined
+  }
+}
+
 export const startSimulator = async (options: SimulatorOptions): Promise<RunningSimulator> => {
   const scenario = decodeScenario(options.scenario)
   const now = options.now ?? monotonicEpochMs
@@ -68,9 +91,18 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
   const log: Array<RecordedRequest | undefined> = []
   const timers = new Set<NodeJS.Timeout>()
 
+  // How many requests each fault with `times` has served.
+  const served = new Map<Fault, number>()
   const faultsAt = (api: Fault["api"], action: string, t: number) => {
-    const active = scenario.faults.filter((f) => f.api === api && (f.action === undefined || f.action === action) && f.from <= t && t < f.until)
-    return { slow: active.find((f) => f.kind === "slow"), failure: active.find((f) => f.kind !== "slow") }
+    const active = scenario.faults.filter((f) =>
+      f.api === api && (f.action === undefined || f.action === action) && f.from <= t && t < f.until &&
+      (f.times === undefined || (served.get(f) ?? 0) < f.times)
+    )
+    const take = (f: Fault | undefined) => {
+      if (f !== undefined) served.set(f, (served.get(f) ?? 0) + 1)
+      return f
+    }
+    return { slow: take(active.find((f) => f.kind === "slow")), failure: take(active.find((f) => f.kind !== "slow")) }
   }
 
   const sleep = (ms: number) =>
@@ -105,7 +137,9 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       params: Record<string, unknown>,
       onFault: (fault: Fault) => A | undefined,
       normal: () => A,
-      write: (answer: A) => void
+      write: (answer: A) => void,
+      /** The API's answer to a request signed too far from its clock. */
+      onSkew: (message: string) => A = normal
     ) => {
       const { slow, failure } = faultsAt(api, action, t)
       if (failure?.kind === "not-ready") {
@@ -114,21 +148,41 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         return
       }
       if (slow !== undefined) await sleep(slow.delayMs ?? 1000)
-      const answer = (failure === undefined ? undefined : onFault(failure)) ?? normal()
+      let skewed: A | undefined
+      if (failure?.kind === "clock-skew") {
+        // This server's clock runs ahead: every answer's Date header says so (the SDK
+        // corrects its clock from it), and a signature more than 5 minutes off is refused.
+        const serverNow = Date.now() + (failure.skewMs ?? 0)
+        res.setHeader("date", new Date(serverNow).toUTCString())
+        const signedAt = amzDate(req.headers["x-amz-date"])
+        if (signedAt !== undefined && Math.abs(serverNow - signedAt) > 300_000) {
+          skewed = onSkew(`Signature expired: ${amzDateText(signedAt)} is now earlier than ${amzDateText(serverNow - 300_000)} (${amzDateText(serverNow)} - 5 min.)`)
+        }
+      }
+      const answer = skewed ?? (failure === undefined || failure.kind === "clock-skew" ? undefined : onFault(failure)) ?? normal()
       record({ api, action, params, status: answer.status, ...(answer.errorCode === undefined ? {} : { errorCode: answer.errorCode }) })
       write(answer)
     }
 
     // The ECS container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), as the agent serves a task role.
     if (req.method === "GET" && url.pathname === `/v2/credentials/${endpointId}`) {
-      record({ api: "credentials", action: "task-role", params: {}, status: 200 })
-      return send(res, 200, "application/json", JSON.stringify({
-        RoleArn: `arn:aws:iam::${scenario.accountId}:role/${scenario.task.family}-task`,
-        AccessKeyId: "ASIASIMULATEDKEY0001",
-        SecretAccessKey: "simulated/secret/access/key/0000000000",
-        Token: "simulated-session-token",
-        Expiration: new Date(Date.now() + 6 * 3600_000).toISOString()
-      }))
+      return answerWithFaults(
+        "credentials",
+        "task-role",
+        {},
+        (fault) => credentialsFault(scenario, fault),
+        () => ({
+          status: 200,
+          body: JSON.stringify({
+            RoleArn: `arn:aws:iam::${scenario.accountId}:role/${scenario.task.family}-task`,
+            AccessKeyId: "ASIASIMULATEDKEY0001",
+            SecretAccessKey: "simulated/secret/access/key/0000000000",
+            Token: "simulated-session-token",
+            Expiration: new Date(Date.now() + 6 * 3600_000).toISOString()
+          })
+        }),
+        (answer) => send(res, answer.status, "application/json", answer.body)
+      )
     }
 
     const metadata = url.pathname.match(/^\/v4\/([^/]+)(\/task)?\/?$/)
@@ -168,7 +222,15 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         record({ api: "ecs", action, params: {}, status: answer.status, errorCode: "SerializationException" })
         return write(answer)
       }
-      return answerWithFaults("ecs", action, params, (fault) => ecsFault(scenario, fault, action, params), () => handleEcs(scenario, action, params, wallStart), write)
+      return answerWithFaults(
+        "ecs",
+        action,
+        params,
+        (fault) => ecsFault(scenario, fault, action, params),
+        () => handleEcs(scenario, action, params, wallStart, t),
+        write,
+        (message) => ecsError(400, "InvalidSignatureException", message)
+      )
     }
 
     if (req.method === "POST") {
@@ -187,9 +249,10 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
           "elbv2",
           action,
           params,
-          (fault) => elbFault(scenario, fault, action, form, requestId),
+          (fault) => elbFault(scenario, fault, action, form, t, requestId),
           () => handleElbv2(scenario, action, form, t, requestId),
-          write
+          write,
+          (message) => elbError(403, "SignatureDoesNotMatch", message, requestId)
         )
       }
     }

@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { decodeScenario, type Fault } from "../../src/simulator/scenario.ts"
 import { loadScenario, type ScenarioOptions } from "../../src/simulator/scenarios.ts"
 import { type RecordedRequest, type RunningSimulator, sidecarEnvironment, startSimulator } from "../../src/simulator/server.ts"
 
@@ -86,9 +87,17 @@ export interface ScenarioRun extends SidecarRun {
 /** Starts the simulator with a built-in scenario, runs the sidecar against it, stops both. */
 export const runScenario = async (
   name: string,
-  options: ScenarioOptions & { readonly env?: Record<string, string | undefined>; readonly args?: ReadonlyArray<string>; readonly onLog?: RunOptions["onLog"]; readonly timeoutMs?: number } = {}
+  options: ScenarioOptions & {
+    readonly env?: Record<string, string | undefined>
+    readonly args?: ReadonlyArray<string>
+    readonly onLog?: RunOptions["onLog"]
+    readonly timeoutMs?: number
+    /** Added to the scenario's own faults. */
+    readonly faults?: ReadonlyArray<Fault>
+  } = {}
 ): Promise<ScenarioRun> => {
-  const sim = await startSimulator({ scenario: loadScenario(name, options.drainAtMs === undefined ? {} : { drainAtMs: options.drainAtMs }) })
+  const scenario = loadScenario(name, options.drainAtMs === undefined ? {} : { drainAtMs: options.drainAtMs })
+  const sim = await startSimulator({ scenario: decodeScenario({ ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] }) })
   try {
     const run = await runSidecar({
       env: { ...sidecarEnv(sim), ...options.env },

@@ -4,16 +4,20 @@ import { describe, expect, it } from "vitest"
 import { adminGroupArn, webGroupArn } from "../../src/simulator/scenarios.ts"
 import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
-const drainAtMs = 2500
+// Late enough that the sidecar sees its target healthy first, even when it starts slowly under load.
+const drainAtMs = 4000
 const waitMs = 1000
 
-/** Exit 0 within [wait, wait + 1 s] after the first poll that saw draining; one poll per group per interval. */
-const expectDrainedOnTime = (run: ScenarioRun, groups: ReadonlyArray<string> = [webGroupArn], exitCode = 0, drainedAt = drainAtMs) => {
+/**
+ * Exit 0 within [wait, wait + 1 s] after the poll that decided (the first that saw
+ * draining; the second that saw the target gone); one poll per group per interval.
+ */
+const expectDrainedOnTime = (run: ScenarioRun, groups: ReadonlyArray<string> = [webGroupArn], exitCode = 0, drainedAt = drainAtMs, readingsToDecide = 1) => {
   expect(run.code, run.stdout + run.stderr).toBe(exitCode)
   const drainingGroup = groups.at(-1)
-  const firstDraining = healthPolls(run.requests, drainingGroup).find((r) => r.t >= drainedAt)
-  expect(firstDraining, "a poll after the drain started").toBeDefined()
-  const sinceDraining = run.exitT - (firstDraining?.t ?? 0)
+  const deciding = healthPolls(run.requests, drainingGroup).filter((r) => r.t >= drainedAt)[readingsToDecide - 1]
+  expect(deciding, "a poll after the drain started").toBeDefined()
+  const sinceDraining = run.exitT - (deciding?.t ?? 0)
   expect(sinceDraining).toBeGreaterThanOrEqual(waitMs)
   expect(sinceDraining).toBeLessThanOrEqual(waitMs + 1000)
   expectOnePollPerGroupPerInterval(run, groups)
@@ -28,9 +32,11 @@ const expectOnePollPerGroupPerInterval = (run: ScenarioRun, groups: ReadonlyArra
   }
   expect(new Set(counts).size, `polls per group: ${counts.join(", ")}`).toBe(1)
   expect(healthPolls(run.requests).length).toBe(counts.reduce((a, b) => a + b, 0))
-  // Discovery happens once: nothing but DescribeTargetHealth after the first poll.
+  // Discovery happens once: nothing but DescribeTargetHealth after the first poll, except one
+  // ecs:DescribeTasks when a first reading of draining leaves open whose drain it is.
   const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
-  expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth")).toEqual([])
+  const asked = run.logs.some((l) => l.message === "target is deregistering" && l.evidence !== undefined)
+  expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth").map((r) => r.action)).toEqual(asked ? ["DescribeTasks"] : [])
 }
 
 const message = (run: ScenarioRun, level = "error") => run.logs.filter((l) => l.level === level).map((l) => String(l.message)).join("\n")
@@ -69,7 +75,8 @@ describe.concurrent("e2e: drains and exits", () => {
     const run = await runScenario("old-agent-bridge", { drainAtMs })
     expectDrainedOnTime(run)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Port": "32768" })
-    expect(run.requests.filter((r) => r.api === "ecs").map((r) => r.action)).toEqual(["DescribeTasks", "DescribeServices", "DescribeContainerInstances"])
+    const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
+    expect(run.requests.filter((r) => r.api === "ecs" && r.t < firstPoll).map((r) => r.action)).toEqual(["DescribeTasks", "DescribeServices", "DescribeContainerInstances"])
   })
 
   it("EC2 host mode: the instance id and the container port", async () => {
@@ -84,16 +91,17 @@ describe.concurrent("e2e: drains and exits", () => {
   })
 
   it("late registration is waited for, then the drain ends it", async () => {
-    // Not registered for the first 2 s, longer than a slow start under load.
-    const run = await runScenario("late-registration", { drainAtMs: 4000 })
-    expectDrainedOnTime(run, [webGroupArn], 0, 4000)
+    // Not registered for the first 3 s, longer than a slow start under load.
+    const run = await runScenario("late-registration", { drainAtMs: 6000 })
+    expectDrainedOnTime(run, [webGroupArn], 0, 6000)
     expect(run.logs.some((l) => l.state === "unused" && l.reason === "Target.NotRegistered")).toBe(true)
   })
 
-  it("a draining window missed between polls (healthy, then not registered) still ends it", async () => {
+  it("a draining window missed between polls (healthy, then not registered, read twice) still ends it", async () => {
     // Registered for the first 4 s: seen healthy even after a slow start under load.
     const run = await runScenario("missed-draining-window", { drainAtMs: 4000 })
-    expectDrainedOnTime(run, [webGroupArn], 0, 4000)
+    expectDrainedOnTime(run, [webGroupArn], 0, 4000, 2)
+    expect(run.logs.some((l) => l.message === "target reads as not registered: confirming with one more poll")).toBe(true)
     expect(run.logs.find((l) => l.message === "target is deregistering")).toMatchObject({ state: "unused", reason: "Target.NotRegistered" })
   })
 
@@ -106,11 +114,11 @@ describe.concurrent("e2e: drains and exits", () => {
 describe.concurrent("e2e: never exits when it should not", () => {
   it("unhealthy.draining is not a deregistration", async () => {
     let stopped = false
-    // unhealthy.draining from 0.8 s to 4 s, healthy after; stopped at 6 s.
+    // unhealthy.draining from 1.2 s to 6 s, healthy after; stopped at 8 s.
     const run = await runScenario("unhealthy-draining", {
-      drainAtMs: 4000,
+      drainAtMs: 6000,
       onLog: (_, child) => {
-        if (!stopped && child.elapsedMs() > 6000) {
+        if (!stopped && child.elapsedMs() > 8000) {
           stopped = true
           child.kill("SIGTERM")
         }

@@ -40,7 +40,7 @@ describe("built-in scenarios", () => {
     const timeline = (s: Scenario) => s.targetGroups[0]?.targets[1]?.timeline
     expect(timeline(loadScenario("awsvpc"))).toEqual([{ at: 0, state: "healthy" }, { at: 5000, state: "draining" }, { at: 305_000, registered: false }])
     expect(timeline(loadScenario("awsvpc", { drainAtMs: 200, deregistrationDelayMs: 50 }))).toEqual([{ at: 0, state: "healthy" }, { at: 200, state: "draining" }, { at: 250, registered: false }])
-    expect(loadScenario("metadata-not-ready").faults).toEqual([{ api: "metadata", from: 0, until: 2000, kind: "not-ready" }])
+    expect(loadScenario("metadata-not-ready").faults).toEqual([{ api: "metadata", from: 0, until: 24 * 3_600_000, kind: "not-ready", times: 3 }])
   })
 
   it("say who the task is: launch type, network mode, service, agent", () => {

@@ -39,10 +39,11 @@ describe("the request log", () => {
   })
 
   it("keeps arrival order when an earlier answer is slower", async () => {
-    const h = await harness(withFaults(loadScenario("awsvpc"), [{ api: "elbv2", from: 0, until: 1, kind: "slow", delayMs: 80 }]))
+    const h = await harness(withFaults(loadScenario("awsvpc"), [{ api: "elbv2", from: 0, until: 1, kind: "slow", delayMs: 600 }]))
     const poll = () => h.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] }))
     const slow = poll()
-    await new Promise((r) => setTimeout(r, 20))
+    // Long enough for the first request to arrive even on a loaded machine, well within its 600 ms delay.
+    await new Promise((r) => setTimeout(r, 250))
     h.at(5)
     await poll()
     expect(h.sim.requests().map((r) => r.t)).toEqual([5])

@@ -5,6 +5,7 @@ import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
+import { Startup } from "../../src/layers/Startup.ts"
 import { type RegisteredTarget, TargetHealth } from "../../src/layers/TargetHealth.ts"
 
 /** What a target group answers from virtual time `at` (ms) on, until the next step. */
@@ -46,11 +47,11 @@ export const scriptedTargetHealth = (options: {
         if (step === undefined) return []
         if ("error" in step) {
           if (step.error === "InvalidTarget") {
-            return targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget", description: undefined }))
+            return targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget" }))
           }
           return yield* awsError("elasticloadbalancing:DescribeTargetHealth", step.error, step.retryable ?? true)
         }
-        return targets.map((target): TargetObservation => ({ target, state: step.state, reason: step.reason, description: undefined }))
+        return targets.map((target): TargetObservation => ({ target, state: step.state, reason: step.reason }))
       }),
     listTargets: (targetGroupArn: string) =>
       Clock.currentTimeMillis.pipe(Effect.map((at) => {
@@ -87,7 +88,9 @@ export const metadataTest = (task: TaskMetadata) => Metadata.layerTest(Effect.su
 export const fixedRandom = (value: number) =>
   Layer.succeed(Random.Random, { nextDoubleUnsafe: () => value, nextIntUnsafe: () => Math.floor(value * Number.MAX_SAFE_INTEGER) })
 
-export const configTest = (overrides: Partial<Settings> = {}) => Config.layerTest(overrides)
+/** The settings, and STARTUP_TIMEOUT counted from virtual time 0. */
+export const configTest = (overrides: Partial<Settings> = {}) =>
+  Startup.layerTest.pipe(Layer.provideMerge(Config.layerTest(overrides)))
 
 export const tgArn = (name: string, id = "0123456789abcdef") =>
   `arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/${name}/${id}`

@@ -1,0 +1,111 @@
+// The built sidecar against a simulator that misleads it: an earlier task's
+// drain, stale and empty readings, a brownout at startup, a skewed clock, a
+// credentials endpoint that refuses. None of them may end a healthy task.
+import { describe, expect, it } from "vitest"
+import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
+
+const messages = (run: ScenarioRun, message: string) => run.logs.filter((l) => l.message === message)
+
+/** Exit 0 after the target's own drain at `drainAtMs` (plus the 1 s wait), never before. */
+const expectOwnDrain = (run: ScenarioRun, drainAtMs: number) => {
+  expect(run.code, run.stdout.slice(-3000) + run.stderr).toBe(0)
+  expect(run.exitT).toBeGreaterThanOrEqual(drainAtMs + 1000)
+  expect(run.logs.at(-1)).toMatchObject({ error: "Drained", exitCode: 0 })
+}
+
+describe.concurrent("e2e: decisions on evidence", () => {
+  it("host mode on the port of a task still draining: waited out, logged once; its own drain later ends it", async () => {
+    const run = await runScenario("earlier-task-draining", { drainAtMs: 9000 })
+    expectOwnDrain(run, 9000)
+    const earlier = messages(run, "target still draining from an earlier task")
+    expect(earlier).toHaveLength(1)
+    // ECS, asked, says the task is running: its own drain comes later.
+    expect(earlier[0]).toMatchObject({ state: "draining", evidence: "ECS says this task is running" })
+    expect(messages(run, "target is deregistering")).toHaveLength(1)
+  })
+
+  it("one stale not-registered reading: confirmed a second later as registered, the task runs on until its own drain", async () => {
+    const run = await runScenario("stale-reading", { drainAtMs: 9000, env: { POLLING_FREQUENCY: "3" } })
+    expectOwnDrain(run, 9000)
+    expect(messages(run, "target reads as not registered: confirming with one more poll")).toHaveLength(1)
+    // The confirming poll comes about a second after the stale one, not a whole interval (2.7–3.3 s).
+    const times = healthPolls(run.requests).map((r) => r.t)
+    expect(Math.min(...times.slice(1).map((t, i) => t - (times[i] ?? 0)))).toBeLessThan(1500)
+    expect(messages(run, "target is deregistering")[0]).toMatchObject({ state: "draining" })
+  })
+
+  it("200 answers without the target (empty, other targets, not XML) are failed polls with back-off, not successes", async () => {
+    const run = await runScenario("uninformative-answers", { drainAtMs: 7000, timeoutMs: 30_000 })
+    expectOwnDrain(run, 7000)
+    const failed = messages(run, "poll failed")
+    expect(failed.map((l) => l.error)).toEqual(expect.arrayContaining(["TargetNotInAnswer", "UnparseableAnswer"]))
+    expect(failed.every((l) => l.level === "warn")).toBe(true)
+    // Counted as failures: the interval doubles after them.
+    const times = healthPolls(run.requests).map((r) => r.t)
+    expect(Math.max(...times.slice(1).map((t, i) => t - (times[i] ?? 0)))).toBeGreaterThan(1700)
+  })
+})
+
+describe.concurrent("e2e: a control-plane brownout never ends it", () => {
+  it("ECS throttling past STARTUP_TIMEOUT at startup: an error line, no exit; watching as soon as ECS answers", async () => {
+    // STARTUP_TIMEOUT counts from process start: 5 s leaves room for a slow start under load.
+    const run = await runScenario("brownout", { drainAtMs: 10_000, env: { STARTUP_TIMEOUT: "5" } })
+    expectOwnDrain(run, 10_000)
+    const report = messages(run, "still not watching: startup keeps failing; retrying")
+    expect(report.length).toBeGreaterThanOrEqual(1)
+    expect(report[0]).toMatchObject({ level: "error", failing: "ecs:DescribeServices", startupTimeoutSeconds: 5 })
+    // ECS throttles until 6 s: DescribeServices went on past STARTUP_TIMEOUT until it answered.
+    const firstAnswered = run.requests.find((r) => r.action === "DescribeServices" && r.status === 200)
+    expect(firstAnswered?.t ?? 0).toBeGreaterThanOrEqual(6000)
+  })
+
+  it("STARTUP_TIMEOUT counts from process start: a metadata request that hangs ends in exit 3 at the deadline, not after its own timeout", async () => {
+    const run = await runScenario("awsvpc", {
+      env: { STARTUP_TIMEOUT: "2" },
+      faults: [{ api: "metadata", from: 0, until: 60_000, kind: "slow", delayMs: 20_000 }]
+    })
+    expect(run.code).toBe(3)
+    expect(run.logs.at(-1)?.message).toContain("no usable answer within STARTUP_TIMEOUT=2s")
+    // 2 s from spawn; the 5 s request timeout would have made it 5 s or more.
+    expect(run.exitedAt - run.spawnedAt).toBeLessThan(4500)
+  })
+
+  it("a clock 20 minutes behind AWS: the first signatures are refused, retried with the SDK's corrected clock, and it drains normally", async () => {
+    const run = await runScenario("clock-skew", { drainAtMs: 6000 })
+    expectOwnDrain(run, 6000)
+    const refused = run.requests.filter((r) => r.errorCode === "InvalidSignatureException" || r.errorCode === "SignatureDoesNotMatch")
+    expect(refused.length).toBeGreaterThanOrEqual(1)
+    expect(run.logs.some((l) => String(l.error).includes("Signature expired") && String(l.message).endsWith("failed, retrying"))).toBe(true)
+  })
+})
+
+describe.concurrent("e2e: credentials", () => {
+  it("a credentials endpoint answering 403 is reported as a credentials problem, not an IAM permission to grant, and retried", async () => {
+    let stopped = false
+    const run = await runScenario("credentials-denied", {
+      drainAtMs: 60_000,
+      env: { STARTUP_TIMEOUT: "2" },
+      onLog: (line, child) => {
+        if (!stopped && line.message === "still not watching: startup keeps failing; retrying" && line.failing !== null) {
+          stopped = true
+          child.kill("SIGTERM")
+        }
+      }
+    })
+    expect(run.code).toBe(0)
+    const retries = run.logs.filter((l) => String(l.message).endsWith("failed, retrying"))
+    expect(retries.length).toBeGreaterThanOrEqual(1)
+    for (const line of retries) {
+      expect(String(line.error)).toContain("CredentialsUnavailable")
+      expect(String(line.error)).toContain("403")
+      expect(String(line.error)).not.toContain("grant the IAM permission")
+    }
+  })
+
+  it("an AWS_CONTAINER_CREDENTIALS_FULL_URI the SDK refuses is exit 2 naming the variable, at once", async () => {
+    const run = await runScenario("awsvpc", { env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.5:51679/creds" } })
+    expect(run.code).toBe(2)
+    expect(run.logs.at(-1)?.message).toContain("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    expect(run.requests.filter((r) => r.api === "ecs" || r.api === "elbv2" || r.api === "credentials")).toEqual([])
+  })
+})

@@ -1,0 +1,127 @@
+// A control-plane brownout at startup never ends the sidecar; STARTUP_TIMEOUT
+// counts from process start and bounds the metadata endpoint, whatever a
+// request's own timeout.
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { HttpClient } from "effect/http"
+import { TestClock } from "effect/testing"
+import { exitCodeOf } from "../src/errors.ts"
+import { Config } from "../src/layers/Config.ts"
+import { Ecs } from "../src/layers/Ecs.ts"
+import { Metadata } from "../src/layers/Metadata.ts"
+import { Startup } from "../src/layers/Startup.ts"
+import { sidecar } from "../src/programs/sidecar.ts"
+import { captureLogs } from "./support/logs.ts"
+import { awsError, awsvpcTask, type Call, configTest, fixedRandom, ipGroup, metadataTest, scriptedTargetHealth, tgArn } from "./support/mocks.ts"
+
+const web = tgArn("web")
+const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
+const s = 1000
+
+/** ECS answering DescribeServices with `failure` until `until` ms of virtual time, then normally. */
+const ecsBrownout = (until: number, calls: Array<Call>, failure: Effect.Effect<never, ReturnType<typeof awsError>> = Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))) =>
+  Ecs.layerTest({
+    describeTask: () => Effect.succeed(undefined),
+    describeServiceLoadBalancers: () =>
+      Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
+        calls.push({ at, action: "DescribeServices" })
+        return at < until ? failure : Effect.succeed(loadBalancers)
+      })),
+    describeEc2InstanceId: () => Effect.succeed(undefined)
+  })
+
+const startSidecar = (ecs: Layer.Layer<Ecs>, calls: Array<Call>) =>
+  Effect.gen(function*() {
+    const logs = captureLogs()
+    const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(Layer.mergeAll(
+      configTest({ startupTimeoutSeconds: 60, pollingFrequencySeconds: 30 }),
+      metadataTest(awsvpcTask()),
+      ecs,
+      scriptedTargetHealth({ timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)], calls }),
+      fixedRandom(0.5),
+      logs.layer
+    ))))
+    return { fiber, logs: logs.records }
+  })
+
+describe("startup through an AWS brownout", () => {
+  it.effect("throttling never ends it: a capped back-off, an error line at STARTUP_TIMEOUT and every 5 minutes, watching within seconds of AWS answering", () =>
+    Effect.gen(function*() {
+      const calls: Array<Call> = []
+      const { fiber, logs } = yield* startSidecar(ecsBrownout(10 * 60 * s, calls), calls)
+      const stillNotWatching = () => logs.filter((l) => l.message === "still not watching: startup keeps failing; retrying")
+
+      yield* TestClock.adjust(Duration.seconds(59))
+      assert.deepStrictEqual(stillNotWatching(), [], "no error line before STARTUP_TIMEOUT")
+      yield* TestClock.adjust(Duration.seconds(1))
+      assert.strictEqual(stillNotWatching().length, 1)
+      assert.deepInclude(stillNotWatching()[0], { level: "error", failing: "ecs:DescribeServices", startupTimeoutSeconds: 60 })
+      assert.include(String(stillNotWatching()[0]?.error), "ThrottlingException")
+
+      yield* TestClock.adjust(Duration.minutes(5))
+      assert.strictEqual(stillNotWatching().length, 2)
+      assert.isUndefined(fiber.pollUnsafe(), "a brownout never ends the sidecar")
+
+      // Full jitter pinned at 0.5: 250 ms, 500 ms, 1 s, 2 s, 4 s, then the 10 s cap halved.
+      const services = calls.filter((c) => c.action === "DescribeServices").map((c) => c.at)
+      const gaps = services.slice(1).map((t, i) => t - (services[i] ?? 0))
+      assert.deepStrictEqual(gaps.slice(0, 7), [250, 500, 1000, 2000, 4000, 5000, 5000])
+      assert.isTrue(gaps.every((g) => g <= 5000))
+
+      // AWS answers again at 10 min: discovery completes and polling starts within one back-off step.
+      yield* TestClock.adjust(Duration.minutes(5))
+      const firstPoll = calls.find((c) => c.action === "DescribeTargetHealth")
+      assert.isDefined(firstPoll)
+      assert.isAtMost((firstPoll?.at ?? Infinity) - 10 * 60 * s, 5 * s + 1 * s)
+      assert.isTrue(logs.some((l) => l.message === "watching targets"))
+      const errorsAfterWatching = stillNotWatching().filter((l) => Date.parse(String(l.time)) >= 10 * 60 * s)
+      assert.deepStrictEqual(errorsAfterWatching, [], "the report stops once watching")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a request that hangs does not delay the error line past STARTUP_TIMEOUT", () =>
+    Effect.gen(function*() {
+      const calls: Array<Call> = []
+      const { fiber, logs } = yield* startSidecar(ecsBrownout(Infinity, calls, Effect.never), calls)
+      yield* TestClock.adjust(Duration.seconds(60))
+      assert.isTrue(logs.some((l) => l.level === "error" && l.message === "still not watching: startup keeps failing; retrying"))
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a permanent refusal still ends it at once (exit 5)", () =>
+    Effect.gen(function*() {
+      const calls: Array<Call> = []
+      const { fiber } = yield* startSidecar(
+        ecsBrownout(Infinity, calls, Effect.fail(awsError("ecs:DescribeServices", "AccessDeniedException", false))),
+        calls
+      )
+      yield* TestClock.adjust(Duration.millis(1))
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit)
+      if (exit !== undefined) assert.strictEqual(exitCodeOf(exit), 5)
+    }))
+})
+
+describe("STARTUP_TIMEOUT counts from process start", () => {
+  /** An HTTP client whose requests never answer. */
+  const hangingHttp = Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.never))
+
+  it.effect("a metadata request that hangs is cut at the deadline (less the time the process ran before), not after its own 5 s timeout", () =>
+    Effect.gen(function*() {
+      const settings = Config.layerTest({ metadataUri: "http://169.254.170.2/v4/abc", startupTimeoutSeconds: 3 })
+      // The process had run 1 s (loading its code) when the layers were built.
+      const layer = Metadata.layerNoDeps.pipe(
+        Layer.provide([hangingHttp, Startup.make(Duration.seconds(1)).pipe(Layer.provideMerge(settings))]),
+        Layer.provideMerge(Layer.mergeAll(fixedRandom(0.5), captureLogs().layer))
+      )
+      const fiber = yield* Effect.forkChild(Effect.exit(Effect.gen(function*() { return yield* (yield* Metadata).task }).pipe(Effect.provide(layer))))
+      yield* TestClock.adjust(Duration.millis(1999))
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust(Duration.millis(1))
+      const exit = yield* Fiber.join(fiber)
+      assert.strictEqual(exitCodeOf(exit), 3)
+      if (Exit.isFailure(exit)) assert.include(String((exit.cause.reasons[0] as { error: Error }).error.message), "no usable answer within STARTUP_TIMEOUT=3s")
+    }))
+})
