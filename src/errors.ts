@@ -87,13 +87,15 @@ export class Drained extends Schema.TaggedError<Drained>()("Drained", {
   targetGroupArn: Schema.String,
   targetId: Schema.String,
   port: Schema.Number,
-  waitedSeconds: Schema.Number
+  waitedSeconds: Schema.Number,
+  /** What ended the wait, when it was not a fixed wait: "connections drained after 37 s". */
+  why: Schema.optional(Schema.String)
 }) {
   override get [Runtime.errorExitCode]() {
     return this.exitCode
   }
   override get message() {
-    return `target ${this.targetId}:${this.port} of ${this.targetGroupArn} is deregistering; waited ${this.waitedSeconds}s, exiting with code ${this.exitCode}`
+    return `target ${this.targetId}:${this.port} of ${this.targetGroupArn} is deregistering; ${this.why ?? `waited ${this.waitedSeconds}s`}, exiting with code ${this.exitCode}`
   }
 }
 

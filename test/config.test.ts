@@ -28,7 +28,10 @@ describe("Config", () => {
   it.effect("reads every variable", () =>
     Effect.gen(function*() {
       const settings = yield* load({
-        DEREGISTRATION_WAIT: "0",
+        DEREGISTRATION_WAIT: "300",
+        DRAIN_STRATEGY: "connections",
+        DRAIN_MIN_WAIT: "90",
+        DRAIN_IDLE_SECONDS: "10",
         POLLING_FREQUENCY: "5",
         TARGET_CONTAINER_NAME: "app",
         DRAIN_EXIT_CODE: "255",
@@ -41,7 +44,10 @@ describe("Config", () => {
         ECS_CONTAINER_METADATA_URI_V4: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a"
       })
       assert.deepStrictEqual(settings, {
-        deregistrationWaitSeconds: 0,
+        deregistrationWaitSeconds: 300,
+        drainStrategy: "connections",
+        drainMinWaitSeconds: 90,
+        drainIdleSeconds: 10,
         pollingFrequencySeconds: 5,
         targetContainerName: "app",
         drainExitCode: 255,
@@ -56,6 +62,12 @@ describe("Config", () => {
         dryRun: true,
         metadataUri: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a"
       })
+    }))
+
+  it.effect("DRAIN_MIN_WAIT may not exceed DEREGISTRATION_WAIT, the longest wait there is", () =>
+    Effect.gen(function*() {
+      assert.strictEqual((yield* load({ DEREGISTRATION_WAIT: "60", DRAIN_MIN_WAIT: "60" })).drainMinWaitSeconds, 60)
+      yield* rejects({ DEREGISTRATION_WAIT: "60", DRAIN_MIN_WAIT: "61" }, "DRAIN_MIN_WAIT")
     }))
 
   it.effect("prefers AWS_REGION over AWS_DEFAULT_REGION", () =>
@@ -76,6 +88,12 @@ describe("Config", () => {
     ["DEREGISTRATION_WAIT", ""],
     ["DEREGISTRATION_WAIT", "1e3"],
     ["DRAIN_EXIT_CODE", "256"],
+    ["DRAIN_STRATEGY", "sockets"],
+    ["DRAIN_STRATEGY", ""],
+    ["DRAIN_MIN_WAIT", "121"],
+    ["DRAIN_MIN_WAIT", "-1"],
+    ["DRAIN_IDLE_SECONDS", "0"],
+    ["DRAIN_IDLE_SECONDS", "2.5"],
     ["DRAIN_EXIT_CODE", "-1"],
     ["LOG_LEVEL", "verbose"],
     ["LOG_FORMAT", "xml"],
@@ -92,7 +110,7 @@ describe("Config", () => {
 
   it.effect.prop(
     "never dies on arbitrary values: each variable either parses or is named in a ConfigInvalid",
-    [Schema.String, Schema.Literals(["DEREGISTRATION_WAIT", "POLLING_FREQUENCY", "DRAIN_EXIT_CODE", "LOG_LEVEL", "LOG_FORMAT", "AWS_REGION", "STARTUP_TIMEOUT", "TARGET_GROUP_ARNS", "DRY_RUN", "TARGET_CONTAINER_NAME"])],
+    [Schema.String, Schema.Literals(["DRAIN_STRATEGY", "DRAIN_MIN_WAIT", "DRAIN_IDLE_SECONDS", "DEREGISTRATION_WAIT", "POLLING_FREQUENCY", "DRAIN_EXIT_CODE", "LOG_LEVEL", "LOG_FORMAT", "AWS_REGION", "STARTUP_TIMEOUT", "TARGET_GROUP_ARNS", "DRY_RUN", "TARGET_CONTAINER_NAME"])],
     ([value, variable]) =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(load({ [variable]: value }))

@@ -5,9 +5,16 @@ import { ConfigInvalid } from "../errors.ts"
 
 export type LogLevelName = "debug" | "info" | "warn" | "error"
 export type LogFormat = "json" | "text"
+export type DrainStrategy = "fixed" | "connections"
 
 export interface Settings {
+  /** `fixed`: the wait after draining is seen; `connections`: the upper bound of it. */
   readonly deregistrationWaitSeconds: number
+  readonly drainStrategy: DrainStrategy
+  /** The floor of a `connections` wait; unset: by load balancer (NLB 120 s, ALB 0). */
+  readonly drainMinWaitSeconds: number | undefined
+  /** How long a target's port must have had no connection. */
+  readonly drainIdleSeconds: number
   readonly pollingFrequencySeconds: number
   readonly targetContainerName: string | undefined
   readonly drainExitCode: number
@@ -25,6 +32,9 @@ export interface Settings {
 
 export const defaults: Settings = {
   deregistrationWaitSeconds: 120,
+  drainStrategy: "fixed",
+  drainMinWaitSeconds: undefined,
+  drainIdleSeconds: 5,
   pollingFrequencySeconds: 30,
   targetContainerName: undefined,
   drainExitCode: 0,
@@ -78,8 +88,19 @@ const setting = <A>(env: Environment, variable: string, parse: Parser<A>, expect
 export const loadSettings = (env: Environment): Effect.Effect<Settings, ConfigInvalid> => Effect.gen(function*() {
   const region = yield* setting(env, "AWS_REGION", (r) => regionPattern.test(r) ? r : undefined, "an AWS region such as us-east-1", undefined)
   const defaultRegion = yield* setting(env, "AWS_DEFAULT_REGION", (r) => regionPattern.test(r) ? r : undefined, "an AWS region such as us-east-1", undefined)
+  const deregistrationWaitSeconds = yield* setting(env, "DEREGISTRATION_WAIT", wholeNumber(0, 86_400), "whole seconds from 0 to 86400", defaults.deregistrationWaitSeconds)
   return {
-    deregistrationWaitSeconds: yield* setting(env, "DEREGISTRATION_WAIT", wholeNumber(0, 86_400), "whole seconds from 0 to 86400", defaults.deregistrationWaitSeconds),
+    deregistrationWaitSeconds,
+    drainStrategy: yield* setting(env, "DRAIN_STRATEGY", oneOf(["fixed", "connections"] as const), "one of fixed, connections", defaults.drainStrategy),
+    // The floor is never above the bound: DEREGISTRATION_WAIT is the longest the sidecar waits.
+    drainMinWaitSeconds: yield* setting(
+      env,
+      "DRAIN_MIN_WAIT",
+      wholeNumber(0, deregistrationWaitSeconds),
+      `whole seconds from 0 to DEREGISTRATION_WAIT (${deregistrationWaitSeconds})`,
+      defaults.drainMinWaitSeconds
+    ),
+    drainIdleSeconds: yield* setting(env, "DRAIN_IDLE_SECONDS", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.drainIdleSeconds),
     pollingFrequencySeconds: yield* setting(env, "POLLING_FREQUENCY", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.pollingFrequencySeconds),
     targetContainerName: yield* setting(env, "TARGET_CONTAINER_NAME", (s) => s, "a container name from the task definition", defaults.targetContainerName),
     drainExitCode: yield* setting(env, "DRAIN_EXIT_CODE", wholeNumber(0, 255), "an exit code from 0 to 255", defaults.drainExitCode),

@@ -6,6 +6,7 @@ import { Ecs } from "../layers/Ecs.ts"
 import { Startup } from "../layers/Startup.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
+import { checkDrainStrategy, drainWait } from "./drainWait.ts"
 import { watchUntilDeregistering } from "./watchTargets.ts"
 
 /** How often a start that AWS keeps failing is reported again, after STARTUP_TIMEOUT. */
@@ -37,6 +38,7 @@ export const sidecar = Effect.gen(function*() {
   const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets).pipe(
     Effect.ensuring(Fiber.interrupt(slowStart))
   )
+  yield* checkDrainStrategy(discovery.networkMode)
   yield* Effect.logInfo("watching targets").pipe(Effect.annotateLogs({
     cluster: discovery.cluster,
     taskArn: discovery.taskArn,
@@ -50,18 +52,20 @@ export const sidecar = Effect.gen(function*() {
   const isTaskStopping = ecs.describeTask(discovery.cluster, discovery.taskArn).pipe(
     Effect.map((task) => task?.desiredStatus === "STOPPED")
   )
-  const [leaving] = yield* watchUntilDeregistering(discovery.targets, discovery.searches, isTaskStopping)
+  const leavingTargets = yield* watchUntilDeregistering(discovery.targets, discovery.searches, isTaskStopping)
+  const [leaving] = leavingTargets
   if (leaving === undefined) return yield* Effect.die("the poll loop ended without a leaving target")
   const target = { targetGroupArn: leaving.target.targetGroupArn, targetId: leaving.target.id, port: leaving.target.port }
   yield* Effect.logInfo("waiting before exit").pipe(
-    Effect.annotateLogs({ ...target, deregistrationWaitSeconds: settings.deregistrationWaitSeconds })
+    Effect.annotateLogs({ ...target, strategy: settings.drainStrategy, deregistrationWaitSeconds: settings.deregistrationWaitSeconds })
   )
-  yield* Effect.sleep(Duration.seconds(settings.deregistrationWaitSeconds))
+  const waited = yield* drainWait(leavingTargets, discovery.targetGroups)
+  const why = settings.drainStrategy === "fixed" ? {} : { why: waited.why }
 
   if (settings.dryRun) {
     // Rolling the sidecar out: show when it would have stopped the task, and do not.
-    yield* Effect.logInfo(`dry run: would exit with code ${settings.drainExitCode}`).pipe(Effect.annotateLogs(target))
+    yield* Effect.logInfo(`dry run: would exit with code ${settings.drainExitCode}`).pipe(Effect.annotateLogs({ ...target, ...why }))
     return yield* Effect.never
   }
-  return yield* new Drained({ exitCode: settings.drainExitCode, waitedSeconds: settings.deregistrationWaitSeconds, ...target })
+  return yield* new Drained({ exitCode: settings.drainExitCode, waitedSeconds: waited.waitedSeconds, ...target, ...why })
 })
