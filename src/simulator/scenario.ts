@@ -114,10 +114,13 @@ export const Fault = Schema.Struct({
    *   agent is (re)starting and nothing listens behind 169.254.170.2
    * - not-found: ECS ClusterNotFoundException, ELBv2 TargetGroupNotFound,
    *   metadata 404 (the agent does not know the endpoint id)
+   * - drip (metadata only): 200 and the usual body, one byte every delayMs (default 1000)
+   * - oversized (metadata only): 200 and a valid body padded to `bytes` (default 20 MiB), chunked
    */
-  kind: Schema.Literals(["throttle", "server-error", "slow", "access-denied", "not-ready", "not-found"]),
+  kind: Schema.Literals(["throttle", "server-error", "slow", "access-denied", "not-ready", "not-found", "drip", "oversized"]),
   delayMs: Schema.optionalKey(Ms),
-  status: Schema.optionalKey(Schema.Literals([500, 503]))
+  status: Schema.optionalKey(Schema.Literals([500, 503])),
+  bytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 })
 export type Fault = typeof Fault.Type
 
@@ -185,6 +188,9 @@ const crossChecks = (s: {
     if (f.until <= f.from) issues.push({ path: ["faults", i, "until"], issue: "must be after from" })
     if (f.api === "metadata" && f.kind === "access-denied") {
       issues.push({ path: ["faults", i, "kind"], issue: "the metadata endpoint has no access-denied answer" })
+    }
+    if (f.api !== "metadata" && (f.kind === "drip" || f.kind === "oversized")) {
+      issues.push({ path: ["faults", i, "kind"], issue: `${f.kind} is a metadata fault` })
     }
   })
   return issues

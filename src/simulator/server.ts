@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { ecsError, ecsFault, ecsTargetPrefix, handleEcs, type JsonAnswer } from "./ecs.ts"
 import { elbError, elbFault, handleElbv2, type XmlAnswer } from "./elbv2.ts"
-import { containerMetadataBody, metadataEndpointId, metadataFault, metadataNotFound, metadataOk, taskBody } from "./metadata.ts"
+import { containerMetadataBody, type MetadataAnswer, metadataEndpointId, metadataFault, metadataNotFound, metadataOk, taskBody } from "./metadata.ts"
 import { decodeScenario, type Fault, type Scenario } from "./scenario.ts"
 
 export interface RecordedRequest {
@@ -88,6 +88,39 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     res.end(body)
   }
 
+  /** A metadata answer, with its body dripped or padded when a fault says so; stops when the client goes away. */
+  const sendMetadata = async (res: ServerResponse, answer: MetadataAnswer) => {
+    const { delivery } = answer
+    if (delivery === undefined) return send(res, answer.status, answer.contentType, answer.body)
+    let closed = false
+    res.once("close", () => (closed = true))
+    if ("dripEveryMs" in delivery) {
+      const body = Buffer.from(answer.body)
+      res.writeHead(answer.status, { "content-type": answer.contentType, "content-length": body.length })
+      for (let i = 0; i < body.length && !closed; i++) {
+        res.write(body.subarray(i, i + 1))
+        await sleep(delivery.dripEveryMs)
+      }
+      if (!closed) res.end()
+      return
+    }
+    // `{"Padding":"xxx…",` and then the body's own fields: chunked, as the client reads it.
+    res.writeHead(answer.status, { "content-type": answer.contentType })
+    res.write(`{"Padding":"`)
+    const padding = Buffer.alloc(64 * 1024, "x")
+    for (let left = delivery.paddingBytes; left > 0 && !closed; left -= padding.length) {
+      if (res.write(padding.subarray(0, Math.min(left, padding.length)))) continue
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off("drain", go).off("close", go)
+          resolve()
+        }
+        res.on("drain", go).on("close", go)
+      })
+    }
+    if (!closed) res.end(`",${answer.body.slice(1)}`)
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const t = now() - startedAt
     const url = new URL(req.url ?? "/", "http://127.0.0.1")
@@ -139,13 +172,14 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         record({ api: "metadata", action, params: {}, status: answer.status })
         return send(res, answer.status, answer.contentType, answer.body)
       }
+      const normal = () => metadataOk(action === "task" ? taskBody(scenario, wallStart) : containerMetadataBody(scenario, wallStart))
       return answerWithFaults(
         "metadata",
         action,
         {},
-        (fault) => metadataFault(scenario, fault, action, endpointId),
-        () => metadataOk(action === "task" ? taskBody(scenario, wallStart) : containerMetadataBody(scenario, wallStart)),
-        (answer) => send(res, answer.status, answer.contentType, answer.body)
+        (fault) => metadataFault(scenario, fault, action, endpointId, normal),
+        normal,
+        (answer) => void sendMetadata(res, answer)
       )
     }
 

@@ -1,0 +1,41 @@
+// Hostile or broken input as the real process meets it: a metadata endpoint
+// that drips or floods its body, and settings that would crash or leak.
+import { describe, expect, it } from "vitest"
+import { runScenario } from "./harness.ts"
+
+const startupTimeoutSeconds = 1
+/** The metadata request's own limit: a request under way when STARTUP_TIMEOUT passes is let finish. */
+const metadataRequestSeconds = 5
+/** Exit 3 comes within STARTUP_TIMEOUT plus the first and the last request's limit, and room for a slow start under load. */
+const exitWithinMs = (startupTimeoutSeconds + 2 * metadataRequestSeconds + 3) * 1000
+
+const errorText = (run: { logs: ReadonlyArray<Record<string, unknown>> }) =>
+  run.logs.filter((l) => l.level === "error").map((l) => String(l.message)).join("\n")
+
+describe.concurrent("e2e: a hostile metadata endpoint", () => {
+  it("a body that drips a byte at a time: exit 3 within STARTUP_TIMEOUT + 2 x 5 s, not a hang", async () => {
+    const run = await runScenario("awsvpc", {
+      faults: [{ api: "metadata", action: "task", from: 0, until: 600_000, kind: "drip", delayMs: 100 }],
+      env: { STARTUP_TIMEOUT: String(startupTimeoutSeconds) },
+      timeoutMs: exitWithinMs + 10_000
+    })
+    expect(run.code, run.stdout + run.stderr).toBe(3)
+    expect(run.exitedAt - run.spawnedAt).toBeLessThan(exitWithinMs)
+    expect(errorText(run)).toContain("no complete answer within 5 seconds")
+    expect(run.logs.some((l) => l.message === "reading task metadata failed, retrying")).toBe(true)
+  })
+
+  it("a 20 MiB body: not read past 1 MiB, exit 3, and the process stays small", async () => {
+    const run = await runScenario("awsvpc", {
+      faults: [{ api: "metadata", action: "task", from: 0, until: 600_000, kind: "oversized", bytes: 20 * 1024 * 1024 }],
+      env: { STARTUP_TIMEOUT: String(startupTimeoutSeconds) },
+      timeoutMs: exitWithinMs + 10_000
+    })
+    expect(run.code, run.stdout + run.stderr).toBe(3)
+    expect(errorText(run)).toContain("larger than 1 MiB")
+    expect(run.requests.filter((r) => r.api === "metadata").length).toBeGreaterThan(1)
+    // Reading and parsing the whole body peaked near 170 MiB; a normal run of the test build peaks near 80.
+    expect(run.peakRssMiB).toBeGreaterThan(0)
+    expect(run.peakRssMiB).toBeLessThan(120)
+  })
+})
