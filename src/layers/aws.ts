@@ -2,6 +2,7 @@
 // interruption, and SDK errors mapped to AwsCallFailed.
 import { Effect } from "effect"
 import { AwsCallFailed } from "../errors.ts"
+import { redact } from "../redact.ts"
 import type { AwsCredentialIdentityProvider } from "./AwsCredentials.ts"
 
 /**
@@ -59,7 +60,8 @@ export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
   return new AwsCallFailed({
     action,
     code,
-    detail: typeof e.message === "string" && e.message !== "" ? e.message : String(error),
+    // A signature mismatch quotes the canonical request, session token included.
+    detail: redact(typeof e.message === "string" && e.message !== "" ? e.message : String(error)),
     retryable,
     ...(status === undefined ? {} : { httpStatus: status }),
     ...(requestId === undefined ? {} : { requestId })

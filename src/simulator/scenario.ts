@@ -116,8 +116,10 @@ export const Fault = Schema.Struct({
    *   metadata 404 (the agent does not know the endpoint id)
    * - drip (metadata only): 200 and the usual body, one byte every delayMs (default 1000)
    * - oversized (metadata only): 200 and a valid body padded to `bytes` (default 20 MiB), chunked
+   * - signature-mismatch: ECS InvalidSignatureException 400, ELBv2 SignatureDoesNotMatch 403, quoting
+   *   the canonical request (session token included) as AWS does
    */
-  kind: Schema.Literals(["throttle", "server-error", "slow", "access-denied", "not-ready", "not-found", "drip", "oversized"]),
+  kind: Schema.Literals(["throttle", "server-error", "slow", "access-denied", "not-ready", "not-found", "drip", "oversized", "signature-mismatch"]),
   delayMs: Schema.optionalKey(Ms),
   status: Schema.optionalKey(Schema.Literals([500, 503])),
   bytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
@@ -186,8 +188,8 @@ const crossChecks = (s: {
   )
   s.faults.forEach((f, i) => {
     if (f.until <= f.from) issues.push({ path: ["faults", i, "until"], issue: "must be after from" })
-    if (f.api === "metadata" && f.kind === "access-denied") {
-      issues.push({ path: ["faults", i, "kind"], issue: "the metadata endpoint has no access-denied answer" })
+    if (f.api === "metadata" && (f.kind === "access-denied" || f.kind === "signature-mismatch")) {
+      issues.push({ path: ["faults", i, "kind"], issue: `the metadata endpoint has no ${f.kind} answer` })
     }
     if (f.api !== "metadata" && (f.kind === "drip" || f.kind === "oversized")) {
       issues.push({ path: ["faults", i, "kind"], issue: `${f.kind} is a metadata fault` })

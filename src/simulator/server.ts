@@ -8,6 +8,7 @@ import { ecsError, ecsFault, ecsTargetPrefix, handleEcs, type JsonAnswer } from 
 import { elbError, elbFault, handleElbv2, type XmlAnswer } from "./elbv2.ts"
 import { containerMetadataBody, type MetadataAnswer, metadataEndpointId, metadataFault, metadataNotFound, metadataOk, taskBody } from "./metadata.ts"
 import { decodeScenario, type Fault, type Scenario } from "./scenario.ts"
+import { signatureMismatchMessage } from "./signing.ts"
 
 export interface RecordedRequest {
   /** Milliseconds since the simulator started, on its clock. */
@@ -202,7 +203,9 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         record({ api: "ecs", action, params: {}, status: answer.status, errorCode: "SerializationException" })
         return write(answer)
       }
-      return answerWithFaults("ecs", action, params, (fault) => ecsFault(scenario, fault, action, params), () => handleEcs(scenario, action, params, wallStart), write)
+      const onFault = (fault: Fault) =>
+        fault.kind === "signature-mismatch" ? ecsError(400, "InvalidSignatureException", signatureMismatchMessage(req, body)) : ecsFault(scenario, fault, action, params)
+      return answerWithFaults("ecs", action, params, onFault, () => handleEcs(scenario, action, params, wallStart), write)
     }
 
     if (req.method === "POST") {
@@ -221,7 +224,10 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
           "elbv2",
           action,
           params,
-          (fault) => elbFault(scenario, fault, action, form, requestId),
+          (fault) =>
+            fault.kind === "signature-mismatch"
+              ? elbError(403, "SignatureDoesNotMatch", signatureMismatchMessage(req, body), requestId)
+              : elbFault(scenario, fault, action, form, requestId),
           () => handleElbv2(scenario, action, form, t, requestId),
           write
         )

@@ -39,3 +39,19 @@ describe.concurrent("e2e: a hostile metadata endpoint", () => {
     expect(run.peakRssMiB).toBeLessThan(120)
   })
 })
+
+describe.concurrent("e2e: request material in AWS answers", () => {
+  it("a signature mismatch while polling quotes the canonical request: logged without the session token, then drains", async () => {
+    // The simulator's container credentials endpoint serves this session token.
+    const sessionToken = "simulated-session-token"
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 3500,
+      faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 2500, kind: "signature-mismatch" }]
+    })
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    const failed = run.logs.filter((l) => l.error === "SignatureDoesNotMatch")
+    expect(failed.length, run.stdout).toBeGreaterThan(0)
+    expect(String(failed[0]?.detail)).toContain("x-amz-security-token:[redacted]")
+    expect(run.stdout + run.stderr).not.toContain(sessionToken)
+  })
+})

@@ -87,6 +87,7 @@ describe("a bad scenario is rejected with a message naming the field", () => {
     ["a fault that ends before it starts", { ...awsvpc, faults: [{ api: "ecs", from: 10, until: 10, kind: "throttle" }] }, /faults\[0\]\.until: must be after from/],
     ["an unknown fault kind", { ...awsvpc, faults: [{ api: "ecs", from: 0, until: 10, kind: "flaky" }] }, /faults\[0\]\.kind/],
     ["a metadata body fault on an AWS API", { ...awsvpc, faults: [{ api: "elbv2", from: 0, until: 10, kind: "drip" }] }, /faults\[0\]\.kind: drip is a metadata fault/],
+    ["a signature fault on the metadata endpoint", { ...awsvpc, faults: [{ api: "metadata", from: 0, until: 10, kind: "signature-mismatch" }] }, /faults\[0\]\.kind: the metadata endpoint has no signature-mismatch answer/],
     ["ServiceName on Fargate", { ...loadScenario("fargate"), task: { ...loadScenario("fargate").task, serviceNameInMetadata: true } }, /task\.serviceNameInMetadata: Fargate's metadata has no ServiceName/]
   ])("%s", (_, input, message) => {
     const error = reject(input)
