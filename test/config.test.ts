@@ -85,9 +85,22 @@ describe("Config", () => {
     ["STARTUP_TIMEOUT", "0"],
     ["TARGET_GROUP_ARNS", "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/net/x/0123456789abcdef"],
     ["DRY_RUN", "maybe"],
-    ["ECS_CONTAINER_METADATA_URI_V4", "not a uri"]
+    ["ECS_CONTAINER_METADATA_URI_V4", "not a uri"],
+    ["ECS_CONTAINER_METADATA_URI_V4", "file:///etc/passwd"],
+    ["ECS_CONTAINER_METADATA_URI_V4", "ftp://169.254.170.2/v4/x"],
+    ["ECS_CONTAINER_METADATA_URI_V4", "http://"]
   ] as const)("rejects %s=%j with exit code 2 and a message naming both", ([variable, value]) =>
     rejects({ [variable]: value }, variable))
+
+  it.effect("accepts an https:// metadata URI; a password in a rejected one is not quoted", () =>
+    Effect.gen(function*() {
+      const settings = yield* load({ ECS_CONTAINER_METADATA_URI_V4: "https://169.254.170.2/v4/x" })
+      assert.strictEqual(settings.metadataUri, "https://169.254.170.2/v4/x")
+      const error = yield* Effect.flip(load({ ECS_CONTAINER_METADATA_URI_V4: "ftp://operator:pa55@169.254.170.2/v4/x" }))
+      assert.strictEqual(error.variable, "ECS_CONTAINER_METADATA_URI_V4")
+      assert.include(error.message, "ftp://[redacted]@169.254.170.2/v4/x")
+      assert.notInclude(error.message, "pa55")
+    }))
 
   it.effect.prop(
     "never dies on arbitrary values: each variable either parses or is named in a ConfigInvalid",

@@ -2,13 +2,15 @@
 import { Duration, Effect } from "effect"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
+import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
 import { watchUntilDeregistering } from "./watchTargets.ts"
 
 export const sidecar = Effect.gen(function*() {
   const settings = yield* Config
-  yield* Effect.logInfo("configuration").pipe(Effect.annotateLogs({ ...settings }))
+  const metadataUri = settings.metadataUri === undefined ? undefined : redact(settings.metadataUri)
+  yield* Effect.logInfo("configuration").pipe(Effect.annotateLogs({ ...settings, metadataUri }))
 
   const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets)
   yield* Effect.logInfo("watching targets").pipe(Effect.annotateLogs({
