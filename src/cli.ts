@@ -1,6 +1,5 @@
 // The Effect commands (run, check): wires the live layers, reports how a run
 // ended, and turns that into the documented exit code.
-import { writeFileSync } from "node:fs"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Duration, Effect, Exit, Layer, Schedule } from "effect"
 import { CheckFailed, ConfigInvalid, Drained, ExitCode, exitCodeOf } from "./errors.ts"
@@ -13,7 +12,7 @@ import { Metadata } from "./layers/Metadata.ts"
 import { TargetHealth } from "./layers/TargetHealth.ts"
 import { check, failedCheck, formatCheckReport } from "./programs/check.ts"
 import { sidecar } from "./programs/sidecar.ts"
-import { heartbeatEveryMillis, heartbeatFile } from "./heartbeat.ts"
+import { heartbeatEveryMillis, writeHeartbeat } from "./heartbeat.ts"
 
 const liveLayer = (settings: Settings) => {
   const config = Layer.succeed(Config, settings)
@@ -43,12 +42,11 @@ const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   })
 
 /** Stamps the heartbeat file while the program runs; a failed write is logged once, never fatal. */
-const heartbeat = Layer.effectDiscard(Effect.gen(function*() {
-  const file = heartbeatFile()
+const heartbeat = (file: string) => Layer.effectDiscard(Effect.gen(function*() {
   let warned = false
   const stamp = Effect.sync(() => {
     try {
-      writeFileSync(file, String(Date.now()))
+      writeHeartbeat(file)
       return undefined
     } catch (error) {
       return String(error)
@@ -70,7 +68,7 @@ const reportConfigError = (e: ConfigInvalid) =>
 const run = Effect.gen(function*() {
   const settings = yield* loadSettings(process.env)
   return yield* sidecar.pipe(
-    Effect.provide(Layer.merge(liveLayer(settings), heartbeat)),
+    Effect.provide(Layer.merge(liveLayer(settings), heartbeat(settings.heartbeatFile))),
     reportEnd,
     Effect.provide(Logging.layer(settings.logFormat, settings.logLevel))
   )

@@ -2,6 +2,7 @@
 // silently defaulted when a value is present but wrong.
 import { Context, Effect, Layer } from "effect"
 import { ConfigInvalid } from "../errors.ts"
+import { defaultHeartbeatFile, heartbeatFileFrom } from "../heartbeat.ts"
 import { redact } from "../redact.ts"
 
 export type LogLevelName = "debug" | "info" | "warn" | "error"
@@ -22,6 +23,8 @@ export interface Settings {
   readonly dryRun: boolean
   /** Set by the ECS agent: the task metadata endpoint v4 for this container. */
   readonly metadataUri: string | undefined
+  /** Stamped every 10 s for the `healthcheck` command. */
+  readonly heartbeatFile: string
 }
 
 export const defaults: Settings = {
@@ -35,7 +38,8 @@ export const defaults: Settings = {
   startupTimeoutSeconds: 120,
   targetGroupArns: [],
   dryRun: false,
-  metadataUri: undefined
+  metadataUri: undefined,
+  heartbeatFile: defaultHeartbeatFile()
 }
 
 type Parser<A> = (raw: string) => A | undefined
@@ -94,7 +98,8 @@ export const loadSettings = (env: Environment): Effect.Effect<Settings, ConfigIn
     startupTimeoutSeconds: yield* setting(env, "STARTUP_TIMEOUT", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.startupTimeoutSeconds),
     targetGroupArns: yield* setting(env, "TARGET_GROUP_ARNS", parseTargetGroupArns, "comma-separated target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", defaults.targetGroupArns),
     dryRun: yield* setting(env, "DRY_RUN", (s) => booleans[s.toLowerCase()], "true or false", defaults.dryRun),
-    metadataUri: yield* setting(env, "ECS_CONTAINER_METADATA_URI_V4", httpUrl, "the agent's http:// (or https://) URI", undefined)
+    metadataUri: yield* setting(env, "ECS_CONTAINER_METADATA_URI_V4", httpUrl, "the agent's http:// (or https://) URI", undefined),
+    heartbeatFile: yield* setting(env, "HEARTBEAT_FILE", heartbeatFileFrom, "a file path (not a directory)", defaults.heartbeatFile)
   }
 })
 

@@ -65,6 +65,13 @@ describe.concurrent("e2e: hostile settings", () => {
     expect(errorText(refused)).toContain("http://[redacted]@127.0.0.1:9/v4/x/task")
     for (const run of [works, refused]) expect(run.stdout + run.stderr).not.toContain(password)
   })
+
+  it("HEARTBEAT_FILE= (empty): exit 2 naming the variable, before any request", async () => {
+    const run = await runScenario("awsvpc", { env: { HEARTBEAT_FILE: "" } })
+    expect(run.code, run.stdout + run.stderr).toBe(2)
+    expect(errorText(run)).toContain(`HEARTBEAT_FILE="" is invalid`)
+    expect(run.requests).toEqual([])
+  })
 })
 
 describe.concurrent("e2e: request material in AWS answers", () => {
