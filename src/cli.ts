@@ -24,9 +24,9 @@ const liveLayer = (settings: Settings) => {
   )
 }
 
-/** The last line of every run says why it ended and with which exit code. */
+/** The last line of every run says why it ended and with which exit code, whatever LOG_LEVEL says. */
 const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.onExit(self, (exit) => {
+  Effect.onExit(self, (exit) => Logging.whateverTheLevel(Effect.suspend(() => {
     const exitCode = exitCodeOf(exit)
     if (Exit.isSuccess(exit)) return Effect.void
     if (Cause.hasInterruptsOnly(exit.cause)) return Effect.logInfo("stopped by signal").pipe(Effect.annotateLogs({ exitCode }))
@@ -39,7 +39,7 @@ const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
         : Effect.logError(e instanceof Error ? e.message : String(e)).pipe(Effect.annotateLogs(fields))
     }
     return Effect.logError("unexpected error", exit.cause).pipe(Effect.annotateLogs({ exitCode }))
-  })
+  })))
 
 /** Stamps the heartbeat file while the program runs; a failed write is logged once, never fatal. */
 const heartbeat = (file: string) => Layer.effectDiscard(Effect.gen(function*() {

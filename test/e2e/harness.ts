@@ -33,6 +33,8 @@ export interface RunOptions {
   readonly onStderr?: (chunk: string, child: { kill: (signal: NodeJS.Signals) => void }) => void
   /** Where stdout goes: a pipe the harness reads (the default), one it closes at once, or a file descriptor. */
   readonly stdout?: "pipe" | "closed" | number
+  /** Sends SIGTERM this long after the start, for runs that log nothing to react to. */
+  readonly sigtermAfterMs?: number
 }
 
 /** VmHWM of a running process, in MiB; 0 once it is gone. */
@@ -60,6 +62,7 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
     let peakRssMiB = 0
     const sampler = setInterval(() => (peakRssMiB = Math.max(peakRssMiB, peakRss(child.pid))), 20)
     const killer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000)
+    const terminator = options.sigtermAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGTERM"), options.sigtermAfterMs)
     const handle = { kill: (signal: NodeJS.Signals) => child.kill(signal), elapsedMs: () => Date.now() - spawnedAt }
     if (stdoutTo === "closed") child.stdout?.destroy()
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -85,6 +88,7 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
     child.on("error", reject)
     child.on("close", (code, signal) => {
       clearTimeout(killer)
+      clearTimeout(terminator)
       clearInterval(sampler)
       resolve({ code, signal, spawnedAt, exitedAt: Date.now(), logs, stdout, stderr, peakRssMiB })
     })
