@@ -13,6 +13,7 @@ import { TargetHealth } from "./layers/TargetHealth.ts"
 import { check, failedCheck, formatCheckReport } from "./programs/check.ts"
 import { sidecar } from "./programs/sidecar.ts"
 import { heartbeatEveryMillis, writeHeartbeat } from "./heartbeat.ts"
+import { takeOverSignals } from "./signals.ts"
 
 const liveLayer = (settings: Settings) => {
   const config = Layer.succeed(Config, settings)
@@ -103,7 +104,23 @@ const program = commands[command] ?? Effect.fail(
   new ConfigInvalid({ variable: "command", value: command, expected: "one of run, check, healthcheck" })
 ).pipe(Effect.tapError(reportConfigError))
 
-NodeRuntime.runMain(program.pipe(Effect.provide(Logging.layer("json", "info"))), {
+/** A signal that came while this code was loading: the same clean stop as one that comes later. */
+const stoppedWhileLoading = loadSettings(process.env).pipe(
+  Effect.map((settings) => settings.logFormat),
+  Effect.orElseSucceed(() => "json" as const),
+  Effect.flatMap((format) =>
+    Logging.whateverTheLevel(Effect.logInfo("stopped by signal")).pipe(
+      Effect.annotateLogs({ exitCode: ExitCode.interrupted }),
+      Effect.provide(Logging.layer(format, "info"))
+    )
+  ),
+  Effect.andThen(Effect.interrupt)
+)
+
+// runMain has installed its signal handlers when this runs.
+const main = Effect.suspend(() => takeOverSignals() === undefined ? program : stoppedWhileLoading)
+
+NodeRuntime.runMain(main.pipe(Effect.provide(Logging.layer("json", "info"))), {
   disableErrorReporting: true,
   teardown: (exit, onExit) => {
     const code = exitCodeOf(exit)

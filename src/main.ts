@@ -1,6 +1,9 @@
 // Entry point. `healthcheck` runs often, next to the sidecar, inside the same
 // container memory limit: it must not load Effect or the AWS SDK, so the
 // commands are split and imported on demand.
+// First of all: SIGTERM at any moment is a clean stop (see signals.ts).
+import "./signals.ts"
+
 const command = process.argv[2] ?? "run"
 
 if (command === "healthcheck") {
