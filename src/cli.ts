@@ -1,6 +1,5 @@
 // The Effect commands (run, check): wires the live layers, reports how a run
 // ended, and turns that into the documented exit code.
-import { writeFileSync } from "node:fs"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Duration, Effect, Exit, Layer, Schedule } from "effect"
 import { CheckFailed, ConfigInvalid, Drained, ExitCode, exitCodeOf } from "./errors.ts"
@@ -14,7 +13,8 @@ import { Startup } from "./layers/Startup.ts"
 import { TargetHealth } from "./layers/TargetHealth.ts"
 import { check, failedCheck, formatCheckReport } from "./programs/check.ts"
 import { sidecar } from "./programs/sidecar.ts"
-import { heartbeatEveryMillis, heartbeatFile } from "./heartbeat.ts"
+import { heartbeatEveryMillis, writeHeartbeat } from "./heartbeat.ts"
+import { takeOverSignals } from "./signals.ts"
 
 const liveLayer = (settings: Settings) => {
   const config = Startup.layer.pipe(Layer.provideMerge(Layer.succeed(Config, settings)))
@@ -26,9 +26,9 @@ const liveLayer = (settings: Settings) => {
   )
 }
 
-/** The last line of every run says why it ended and with which exit code. */
+/** The last line of every run says why it ended and with which exit code, whatever LOG_LEVEL says. */
 const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.onExit(self, (exit) => {
+  Effect.onExit(self, (exit) => Logging.whateverTheLevel(Effect.suspend(() => {
     const exitCode = exitCodeOf(exit)
     if (Exit.isSuccess(exit)) return Effect.void
     if (Cause.hasInterruptsOnly(exit.cause)) return Effect.logInfo("stopped by signal").pipe(Effect.annotateLogs({ exitCode }))
@@ -41,15 +41,14 @@ const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
         : Effect.logError(e instanceof Error ? e.message : String(e)).pipe(Effect.annotateLogs(fields))
     }
     return Effect.logError("unexpected error", exit.cause).pipe(Effect.annotateLogs({ exitCode }))
-  })
+  })))
 
 /** Stamps the heartbeat file while the program runs; a failed write is logged once, never fatal. */
-const heartbeat = Layer.effectDiscard(Effect.gen(function*() {
-  const file = heartbeatFile()
+const heartbeat = (file: string) => Layer.effectDiscard(Effect.gen(function*() {
   let warned = false
   const stamp = Effect.sync(() => {
     try {
-      writeFileSync(file, String(Date.now()))
+      writeHeartbeat(file)
       return undefined
     } catch (error) {
       return String(error)
@@ -71,7 +70,7 @@ const reportConfigError = (e: ConfigInvalid) =>
 const run = Effect.gen(function*() {
   const settings = yield* loadSettings(process.env)
   return yield* sidecar.pipe(
-    Effect.provide(Layer.merge(liveLayer(settings), heartbeat)),
+    Effect.provide(Layer.merge(liveLayer(settings), heartbeat(settings.heartbeatFile))),
     reportEnd,
     Effect.provide(Logging.layer(settings.logFormat, settings.logLevel))
   )
@@ -106,7 +105,23 @@ const program = commands[command] ?? Effect.fail(
   new ConfigInvalid({ variable: "command", value: command, expected: "one of run, check, healthcheck" })
 ).pipe(Effect.tapError(reportConfigError))
 
-NodeRuntime.runMain(program.pipe(Effect.provide(Logging.layer("json", "info"))), {
+/** A signal that came while this code was loading: the same clean stop as one that comes later. */
+const stoppedWhileLoading = loadSettings(process.env).pipe(
+  Effect.map((settings) => settings.logFormat),
+  Effect.orElseSucceed(() => "json" as const),
+  Effect.flatMap((format) =>
+    Logging.whateverTheLevel(Effect.logInfo("stopped by signal")).pipe(
+      Effect.annotateLogs({ exitCode: ExitCode.interrupted }),
+      Effect.provide(Logging.layer(format, "info"))
+    )
+  ),
+  Effect.andThen(Effect.interrupt)
+)
+
+// runMain has installed its signal handlers when this runs.
+const main = Effect.suspend(() => takeOverSignals() === undefined ? program : stoppedWhileLoading)
+
+NodeRuntime.runMain(main.pipe(Effect.provide(Logging.layer("json", "info"))), {
   disableErrorReporting: true,
   teardown: (exit, onExit) => {
     const code = exitCodeOf(exit)

@@ -11,6 +11,8 @@ import { decodeScenario } from "../src/simulator/scenario.ts"
 import { adminGroupArn, loadScenario, webGroupArn } from "../src/simulator/scenarios.ts"
 import { startSimulator } from "../src/simulator/server.ts"
 
+const sessionToken = "simulated-session-token-0123456789"
+
 const withSimulator = <A, E>(scenario: ReturnType<typeof loadScenario>, use: (endpoint: string) => Effect.Effect<A, E, TargetHealth>) =>
   Effect.acquireUseRelease(
     Effect.promise(() => startSimulator({ scenario })),
@@ -20,7 +22,7 @@ const withSimulator = <A, E>(scenario: ReturnType<typeof loadScenario>, use: (en
       return use(sim.endpoint).pipe(
         Effect.provide(TargetHealth.layer.pipe(Layer.provide([
           Layer.succeed(AwsRegion, { region: sim.region }),
-          AwsCredentials.layerStatic({ accessKeyId: "test", secretAccessKey: "test" })
+          AwsCredentials.layerStatic({ accessKeyId: "ASIASIMULATEDKEY0001", secretAccessKey: "test", sessionToken })
         ])))
       )
     },
@@ -54,6 +56,31 @@ describe("AWS edge (real SDK, simulator)", () => {
         assert.include(denied, { code: "AccessDenied", retryable: false, httpStatus: 403 })
         assert.include(denied.message, "grant the IAM permission elasticloadbalancing:DescribeTargetGroups")
       }))
+  })
+
+  it.live("a signature mismatch quotes the canonical request: its session token never reaches the error", () => {
+    const base = loadScenario("awsvpc")
+    const scenario = decodeScenario({ ...base, faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "signature-mismatch" }] })
+    return withSimulator(scenario, () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        const error = yield* Effect.flip(elb.poll(webGroupArn, [target("10.0.1.23", 8080)]))
+        assert.include(error, { code: "SignatureDoesNotMatch", httpStatus: 403 })
+        assert.include(error.detail, "The Canonical String for this request should have been")
+        assert.include(error.detail, "x-amz-security-token:[redacted]")
+        assert.notInclude(error.message, sessionToken)
+      }))
+  })
+
+  it("redacts tokens and signatures however an SDK error quotes them", () => {
+    const token = "IQoJb3JpZ2luX2VjEDIaCXVzLWVhc3QtMSJHMEUCIQDexampletoken"
+    const signature = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+    const e = fromSdkError("ecs:DescribeServices", Object.assign(
+      new Error(`Authorization=AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE12/20240101/us-east-1/ecs/aws4_request, Signature=${signature}\nx-amz-security-token:${token}`),
+      { name: "IncompleteSignatureException", $metadata: { httpStatusCode: 400, requestId: "r-2" } }
+    ))
+    for (const secret of [token, signature, "ASIAEXAMPLEEXAMPLE12"]) assert.notInclude(e.message, secret)
+    assert.include(e, { code: "IncompleteSignatureException", requestId: "r-2" })
   })
 
   it.live("a closed port is a retryable network error", () =>

@@ -41,7 +41,8 @@ describe("Config", () => {
         STARTUP_TIMEOUT: "30",
         TARGET_GROUP_ARNS: "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef, arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/admin/fedcba9876543210",
         DRY_RUN: "true",
-        ECS_CONTAINER_METADATA_URI_V4: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a"
+        ECS_CONTAINER_METADATA_URI_V4: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a",
+        HEARTBEAT_FILE: "/run/sidecar/heartbeat"
       })
       assert.deepStrictEqual(settings, {
         deregistrationWaitSeconds: 300,
@@ -60,7 +61,8 @@ describe("Config", () => {
           "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/admin/fedcba9876543210"
         ],
         dryRun: true,
-        metadataUri: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a"
+        metadataUri: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a",
+        heartbeatFile: "/run/sidecar/heartbeat"
       })
     }))
 
@@ -104,13 +106,29 @@ describe("Config", () => {
     ["TARGET_GROUP_ARNS", "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/net/x/0123456789abcdef"],
     ["TARGET_GROUP_ARNS", Array.from({ length: 11 }, (_, i) => `arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/tg${i}/0123456789abcdef`).join(",")],
     ["DRY_RUN", "maybe"],
-    ["ECS_CONTAINER_METADATA_URI_V4", "not a uri"]
+    ["ECS_CONTAINER_METADATA_URI_V4", "not a uri"],
+    ["ECS_CONTAINER_METADATA_URI_V4", "file:///etc/passwd"],
+    ["ECS_CONTAINER_METADATA_URI_V4", "ftp://169.254.170.2/v4/x"],
+    ["ECS_CONTAINER_METADATA_URI_V4", "http://"],
+    ["HEARTBEAT_FILE", ""],
+    ["HEARTBEAT_FILE", "  "],
+    ["HEARTBEAT_FILE", "/tmp/"]
   ] as const)("rejects %s=%j with exit code 2 and a message naming both", ([variable, value]) =>
     rejects({ [variable]: value }, variable))
 
+  it.effect("accepts an https:// metadata URI; a password in a rejected one is not quoted", () =>
+    Effect.gen(function*() {
+      const settings = yield* load({ ECS_CONTAINER_METADATA_URI_V4: "https://169.254.170.2/v4/x" })
+      assert.strictEqual(settings.metadataUri, "https://169.254.170.2/v4/x")
+      const error = yield* Effect.flip(load({ ECS_CONTAINER_METADATA_URI_V4: "ftp://operator:pa55@169.254.170.2/v4/x" }))
+      assert.strictEqual(error.variable, "ECS_CONTAINER_METADATA_URI_V4")
+      assert.include(error.message, "ftp://[redacted]@169.254.170.2/v4/x")
+      assert.notInclude(error.message, "pa55")
+    }))
+
   it.effect.prop(
     "never dies on arbitrary values: each variable either parses or is named in a ConfigInvalid",
-    [Schema.String, Schema.Literals(["DRAIN_STRATEGY", "DRAIN_MIN_WAIT", "DRAIN_IDLE_SECONDS", "DEREGISTRATION_WAIT", "POLLING_FREQUENCY", "DRAIN_EXIT_CODE", "LOG_LEVEL", "LOG_FORMAT", "AWS_REGION", "STARTUP_TIMEOUT", "TARGET_GROUP_ARNS", "DRY_RUN", "TARGET_CONTAINER_NAME"])],
+    [Schema.String, Schema.Literals(["DRAIN_STRATEGY", "DRAIN_MIN_WAIT", "DRAIN_IDLE_SECONDS", "DEREGISTRATION_WAIT", "POLLING_FREQUENCY", "DRAIN_EXIT_CODE", "LOG_LEVEL", "LOG_FORMAT", "AWS_REGION", "STARTUP_TIMEOUT", "TARGET_GROUP_ARNS", "DRY_RUN", "TARGET_CONTAINER_NAME", "ECS_CONTAINER_METADATA_URI_V4", "HEARTBEAT_FILE"])],
     ([value, variable]) =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(load({ [variable]: value }))

@@ -9,8 +9,11 @@ import { awsvpcTask, configTest, fixedRandom } from "./support/mocks.ts"
 
 const uri = "http://169.254.170.2/v4/0123456789abcdef-1234567890"
 
+/** A body as a stream: made afresh for every request that answers with it. */
+type StreamedBody = () => ReadableStream<Uint8Array>
+
 /** An HttpClient answering from a script, one entry per request; records request URLs. */
-const scriptedHttp = (answers: ReadonlyArray<{ status: number; body?: string } | "refused">, urls: Array<string>) => {
+const scriptedHttp = (answers: ReadonlyArray<{ status: number; body?: string | StreamedBody } | "refused">, urls: Array<string>) => {
   let next = 0
   return Layer.succeed(
     HttpClient.HttpClient,
@@ -21,7 +24,8 @@ const scriptedHttp = (answers: ReadonlyArray<{ status: number; body?: string } |
         if (answer === "refused") {
           return Effect.fail(new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, description: "connect ECONNREFUSED" }) }))
         }
-        return Effect.succeed(HttpClientResponse.fromWeb(request, new Response(answer.body ?? "", { status: answer.status })))
+        const body = typeof answer.body === "function" ? answer.body() : answer.body ?? ""
+        return Effect.succeed(HttpClientResponse.fromWeb(request, new Response(body, { status: answer.status })))
       })
     )
   )
@@ -92,6 +96,59 @@ describe("Metadata layer", () => {
       assert.strictEqual(exitCodeOf(exit), 3)
       assert.deepStrictEqual(urls, [])
       if (Exit.isFailure(exit)) assert.include(String((exit.cause.reasons[0] as { error: Error }).error.message), "ECS_CONTAINER_METADATA_URI_V4")
+    }))
+})
+
+/** Moves virtual time a second at a time (at most a minute) until the fiber is done. */
+const adjustUntilDone = (fiber: { pollUnsafe: () => unknown }) =>
+  Effect.gen(function*() {
+    for (let second = 0; second < 60 && fiber.pollUnsafe() === undefined; second++) yield* TestClock.adjust("1 second")
+  })
+
+const failureMessage = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? (exit.cause.reasons[0].error as Error).message : ""
+
+describe("Metadata layer: hostile bodies", () => {
+  it.effect("a body that drips and never ends is cut off with the whole request after 5 s, retried, then exit 3", () =>
+    Effect.gen(function*() {
+      // Two bytes of a body that never ends, as from an agent that stalls mid-answer.
+      const dripping: StreamedBody = () => new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("{\"")) })
+      const { fiber, urls } = yield* readTask([{ status: 200, body: dripping }], { metadataUri: uri, startupTimeoutSeconds: 10 })
+      yield* TestClock.adjust("4 seconds")
+      assert.isUndefined(fiber.pollUnsafe(), "still within the first request's 5 s")
+      yield* adjustUntilDone(fiber)
+      assert.isDefined(fiber.pollUnsafe(), "startup ended within a virtual minute")
+      const exit = yield* Fiber.join(fiber)
+      assert.strictEqual(exitCodeOf(exit), 3)
+      assert.isAbove(urls.length, 1, "a stalled body is retried")
+      assert.include(failureMessage(exit), "no complete answer within 5 seconds")
+    }))
+
+  it.effect("a 20 MiB body is not read past 1 MiB: retried, then exit 3", () =>
+    Effect.gen(function*() {
+      const chunk = new Uint8Array(64 * 1024).fill(0x20)
+      const pulled: Array<number> = []
+      // Valid JSON (the task body after 20 MiB of spaces), served as the client asks for it.
+      const huge: StreamedBody = () => {
+        const request = pulled.push(0) - 1
+        return new ReadableStream({
+          pull: (c) => {
+            if ((pulled[request] ?? 0) >= 20 * 1024 * 1024) {
+              c.enqueue(new TextEncoder().encode(body))
+              return c.close()
+            }
+            pulled[request] = (pulled[request] ?? 0) + chunk.length
+            c.enqueue(chunk)
+          }
+        }, { highWaterMark: 0 })
+      }
+      const { fiber, urls } = yield* readTask([{ status: 200, body: huge }], { metadataUri: uri, startupTimeoutSeconds: 10 })
+      yield* adjustUntilDone(fiber)
+      const exit = yield* Fiber.join(fiber)
+      assert.strictEqual(exitCodeOf(exit), 3)
+      assert.isAbove(urls.length, 1, "an oversized body is retried")
+      assert.include(failureMessage(exit), "larger than 1 MiB")
+      for (const bytes of pulled) assert.isAtMost(bytes, 1024 * 1024 + 2 * chunk.length)
     }))
 })
 

@@ -2,6 +2,8 @@
 // silently defaulted when a value is present but wrong.
 import { Context, Effect, Layer } from "effect"
 import { ConfigInvalid } from "../errors.ts"
+import { defaultHeartbeatFile, heartbeatFileFrom } from "../heartbeat.ts"
+import { redact } from "../redact.ts"
 
 export type LogLevelName = "debug" | "info" | "warn" | "error"
 export type LogFormat = "json" | "text"
@@ -28,6 +30,8 @@ export interface Settings {
   readonly dryRun: boolean
   /** Set by the ECS agent: the task metadata endpoint v4 for this container. */
   readonly metadataUri: string | undefined
+  /** Stamped every 10 s for the `healthcheck` command. */
+  readonly heartbeatFile: string
 }
 
 export const defaults: Settings = {
@@ -44,7 +48,8 @@ export const defaults: Settings = {
   startupTimeoutSeconds: 120,
   targetGroupArns: [],
   dryRun: false,
-  metadataUri: undefined
+  metadataUri: undefined,
+  heartbeatFile: defaultHeartbeatFile()
 }
 
 type Parser<A> = (raw: string) => A | undefined
@@ -69,6 +74,12 @@ const parseTargetGroupArns: Parser<ReadonlyArray<string>> = (raw) => {
   return arns.length <= maxTargetGroupArns && arns.every((arn) => targetGroupArnPattern.test(arn)) ? arns : undefined
 }
 
+/** What node:http can fetch: an http:// or https:// URL with a host (a file:// or ftp:// one would crash the request). */
+const httpUrl: Parser<string> = (raw) => {
+  const url = URL.parse(raw)
+  return url !== null && (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "" ? raw : undefined
+}
+
 const booleans: Record<string, boolean> = { true: true, false: false, "1": true, "0": false, yes: true, no: false }
 
 export type Environment = Readonly<Record<string, string | undefined>>
@@ -82,7 +93,8 @@ const setting = <A>(env: Environment, variable: string, parse: Parser<A>, expect
   const raw = env[variable]
   if (raw === undefined) return Effect.succeed(fallback)
   const value = raw.trim() === "" ? undefined : parse(raw.trim())
-  return value === undefined ? Effect.fail(new ConfigInvalid({ variable, value: raw, expected })) : Effect.succeed(value)
+  // The message quotes the value: never a password in it.
+  return value === undefined ? Effect.fail(new ConfigInvalid({ variable, value: redact(raw), expected })) : Effect.succeed(value)
 }
 
 export const loadSettings = (env: Environment): Effect.Effect<Settings, ConfigInvalid> => Effect.gen(function*() {
@@ -110,7 +122,8 @@ export const loadSettings = (env: Environment): Effect.Effect<Settings, ConfigIn
     startupTimeoutSeconds: yield* setting(env, "STARTUP_TIMEOUT", wholeNumber(1, 3_600), "whole seconds from 1 to 3600", defaults.startupTimeoutSeconds),
     targetGroupArns: yield* setting(env, "TARGET_GROUP_ARNS", parseTargetGroupArns, `at most ${maxTargetGroupArns} comma-separated target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)`, defaults.targetGroupArns),
     dryRun: yield* setting(env, "DRY_RUN", (s) => booleans[s.toLowerCase()], "true or false", defaults.dryRun),
-    metadataUri: yield* setting(env, "ECS_CONTAINER_METADATA_URI_V4", (s) => URL.canParse(s) ? s : undefined, "the agent's http:// URI", undefined)
+    metadataUri: yield* setting(env, "ECS_CONTAINER_METADATA_URI_V4", httpUrl, "the agent's http:// (or https://) URI", undefined),
+    heartbeatFile: yield* setting(env, "HEARTBEAT_FILE", heartbeatFileFrom, "a file path (not a directory)", defaults.heartbeatFile)
   }
 })
 

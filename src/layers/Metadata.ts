@@ -1,9 +1,10 @@
 // ECS task metadata endpoint v4: who this task is, which containers it has
 // and how their ports are published.
 import { NodeHttpClient } from "@effect/platform-node"
-import { Context, Effect, Layer, Schema } from "effect"
-import { HttpClient } from "effect/http"
+import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { HttpClient, type HttpClientResponse } from "effect/http"
 import { MetadataUnavailable } from "../errors.ts"
+import { redact } from "../redact.ts"
 import { retryTransient, withinStartupTimeout } from "../retry.ts"
 import { Config } from "./Config.ts"
 import { Startup } from "./Startup.ts"
@@ -50,11 +51,35 @@ const decodeTask = Schema.decodeUnknownEffect(TaskMetadata)
 export const decodeTaskMetadata = (url: string, body: unknown): Effect.Effect<TaskMetadata, MetadataUnavailable> =>
   decodeTask(body).pipe(
     Effect.mapError((error) =>
-      new MetadataUnavailable({ url, detail: `unexpected /task body: ${error.message}`, retryable: false })
+      new MetadataUnavailable({ url: redact(url), detail: `unexpected /task body: ${error.message}`, retryable: false })
     )
   )
 
+/** The whole request, from connecting to the body's last byte: a body that drips must not stall startup. */
 const requestTimeout = "5 seconds"
+
+/** A task's body is a few KiB; a longer one is not the agent's answer, and is not read further. */
+export const maxBodyBytes = 1024 * 1024
+
+class BodyTooLarge {
+  readonly message = `body larger than ${maxBodyBytes / 1024 / 1024} MiB, not read further`
+}
+
+/** The body as text, failing as soon as it passes `maxBodyBytes`, without holding more than that. */
+const readBody = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return response.stream.pipe(
+      Stream.runForEach((chunk) => {
+        size += chunk.length
+        if (size > maxBodyBytes) return Effect.fail(new BodyTooLarge())
+        chunks.push(chunk)
+        return Effect.void
+      }),
+      Effect.map(() => Buffer.concat(chunks, size).toString("utf8"))
+    )
+  })
 
 export class Metadata extends Context.Service<Metadata, {
   /** `GET ${ECS_CONTAINER_METADATA_URI_V4}/task`, decoded; retried while the agent is not ready, until STARTUP_TIMEOUT. */
@@ -67,8 +92,9 @@ export class Metadata extends Context.Service<Metadata, {
       const settings = yield* Config
       const client = yield* HttpClient.HttpClient
       const startup = yield* Startup
-      const fail = (url: string, detail: string, retryable: boolean) =>
-        Effect.fail(new MetadataUnavailable({ url, detail, retryable }))
+      const unavailable = (url: string, detail: string, retryable: boolean) =>
+        new MetadataUnavailable({ url: redact(url), detail: redact(detail), retryable })
+      const fail = (url: string, detail: string, retryable: boolean) => Effect.fail(unavailable(url, detail, retryable))
 
       const uri = settings.metadataUri
       const fetchTask = uri === undefined
@@ -80,7 +106,6 @@ export class Metadata extends Context.Service<Metadata, {
         : Effect.suspend(() => {
           const url = `${uri.replace(/\/+$/, "")}/task`
           return client.get(url).pipe(
-            Effect.timeout(requestTimeout),
             Effect.catch((error) => fail(url, `no answer: ${error.message}`, true)),
             Effect.flatMap((response) =>
               // 429: the agent's own rate limiter; 5xx: the agent is not ready.
@@ -88,9 +113,14 @@ export class Metadata extends Context.Service<Metadata, {
                 ? fail(url, `HTTP ${response.status}`, true)
                 : response.status !== 200
                 ? fail(url, `HTTP ${response.status}; is ECS_CONTAINER_METADATA_URI_V4 the agent's v4 URI?`, false)
-                : response.json.pipe(
-                  Effect.catch((error) => fail(url, `body is not JSON: ${error.message}`, false))
-                )
+                : readBody(response).pipe(Effect.catch((error) => fail(url, `reading the body: ${error.message}`, true)))
+            ),
+            Effect.timeoutOrElse({
+              duration: requestTimeout,
+              orElse: () => fail(url, `no complete answer within ${requestTimeout}`, true)
+            }),
+            Effect.flatMap((text) =>
+              Effect.try({ try: (): unknown => JSON.parse(text), catch: (error) => unavailable(url, `body is not JSON: ${String(error)}`, false) })
             ),
             Effect.flatMap((body) => decodeTaskMetadata(url, body))
           )
@@ -101,11 +131,11 @@ export class Metadata extends Context.Service<Metadata, {
         cached !== undefined ? Effect.succeed(cached) : fetchTask.pipe(
           retryTransient("reading task metadata"),
           withinStartupTimeout((last, seconds) =>
-            new MetadataUnavailable({
-              url: settings.metadataUri ?? "ECS_CONTAINER_METADATA_URI_V4",
-              detail: `no usable answer within STARTUP_TIMEOUT=${seconds}s${last === undefined ? "" : `; last: ${last.error.message}`}`,
-              retryable: true
-            })
+            unavailable(
+              settings.metadataUri ?? "ECS_CONTAINER_METADATA_URI_V4",
+              `no usable answer within STARTUP_TIMEOUT=${seconds}s${last === undefined ? "" : `; last: ${last.error.message}`}`,
+              true
+            )
           ),
           Effect.tap((body) => Effect.sync(() => { cached = body })),
           Effect.provideService(Startup, startup)

@@ -3,6 +3,7 @@
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
 import { Effect } from "effect"
 import { AwsCallFailed } from "../errors.ts"
+import { redact } from "../redact.ts"
 import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "./AwsCredentials.ts"
 
 /**
@@ -62,7 +63,8 @@ export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
   return new AwsCallFailed({
     action,
     code,
-    detail: typeof e.message === "string" && e.message !== "" ? e.message : String(error),
+    // A signature mismatch quotes the canonical request, session token included.
+    detail: redact(typeof e.message === "string" && e.message !== "" ? e.message : String(error)),
     retryable: networkCode !== undefined || isTransient(e, credentials),
     ...(status === undefined ? {} : { httpStatus: status }),
     ...(requestId === undefined ? {} : { requestId })

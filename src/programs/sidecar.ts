@@ -4,6 +4,7 @@ import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { Startup } from "../layers/Startup.ts"
+import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
 import { checkDrainStrategy, drainWait } from "./drainWait.ts"
@@ -32,7 +33,8 @@ const reportSlowStart = Effect.gen(function*() {
 
 export const sidecar = Effect.gen(function*() {
   const settings = yield* Config
-  yield* Effect.logInfo("configuration").pipe(Effect.annotateLogs({ ...settings }))
+  const metadataUri = settings.metadataUri === undefined ? undefined : redact(settings.metadataUri)
+  yield* Effect.logInfo("configuration").pipe(Effect.annotateLogs({ ...settings, metadataUri }))
 
   const slowStart = yield* Effect.forkChild(reportSlowStart)
   const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets).pipe(

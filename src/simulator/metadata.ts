@@ -8,6 +8,12 @@ export interface MetadataAnswer {
   readonly status: number
   readonly contentType: string
   readonly body: string
+  /**
+   * How the body goes out; all at once when absent. `dripEveryMs`: one byte
+   * at a time; `paddingBytes`: with a `Padding` field that long first (still
+   * a valid body), chunked, without a content-length.
+   */
+  readonly delivery?: { readonly dripEveryMs: number } | { readonly paddingBytes: number }
 }
 
 const isFargate = (s: Scenario) => s.task.launchType === "FARGATE"
@@ -186,8 +192,20 @@ export const metadataNotFound = (action: "task" | "container", endpointId: strin
   )
 
 /** The answer for an injected fault; `undefined` for kinds that do not answer (not-ready) or only delay (slow). */
-export const metadataFault = (s: Scenario, fault: Fault, action: "task" | "container", endpointId: string): MetadataAnswer | undefined => {
+export const metadataFault = (
+  s: Scenario,
+  fault: Fault,
+  action: "task" | "container",
+  endpointId: string,
+  normal: () => MetadataAnswer
+): MetadataAnswer | undefined => {
   switch (fault.kind) {
+    case "drip":
+      return { ...normal(), delivery: { dripEveryMs: fault.delayMs ?? 1000 } }
+    case "oversized": {
+      const answer = normal()
+      return { ...answer, delivery: { paddingBytes: Math.max(0, (fault.bytes ?? 20 * 1024 * 1024) - Buffer.byteLength(answer.body)) } }
+    }
     case "throttle":
       // The agent's request rate limiter (tollbooth) answers before any handler runs.
       return { status: 429, contentType: "text/plain; charset=utf-8", body: "You have reached maximum request limit." }

@@ -135,6 +135,10 @@ export const Fault = Schema.Struct({
    *   first as `draining`, then as it is
    * - paged: DescribeTargetGroups answers one group per page, with NextMarker
    * - for credentials, access-denied answers 403 with the agent's JSON error body
+   * - drip (metadata only): 200 and the usual body, one byte every delayMs (default 1000)
+   * - oversized (metadata only): 200 and a valid body padded to `bytes` (default 20 MiB), chunked
+   * - signature-mismatch: ECS InvalidSignatureException 400, ELBv2 SignatureDoesNotMatch 403, quoting
+   *   the canonical request (session token included) as AWS does
    */
   kind: Schema.Literals([
     "throttle",
@@ -149,11 +153,15 @@ export const Fault = Schema.Struct({
     "malformed",
     "duplicate-target",
     "paged",
-    "clock-skew"
+    "clock-skew",
+    "drip",
+    "oversized",
+    "signature-mismatch"
   ]),
   delayMs: Schema.optionalKey(Ms),
   status: Schema.optionalKey(Schema.Literals([500, 503])),
   skewMs: Schema.optionalKey(Schema.Finite),
+  bytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   /** At most this many requests see the fault (each matching request counts); all in the window when absent. */
   times: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 })
@@ -221,8 +229,11 @@ const crossChecks = (s: {
   )
   s.faults.forEach((f, i) => {
     if (f.until <= f.from) issues.push({ path: ["faults", i, "until"], issue: "must be after from" })
-    if (f.api === "metadata" && f.kind === "access-denied") {
-      issues.push({ path: ["faults", i, "kind"], issue: "the metadata endpoint has no access-denied answer" })
+    if (f.api === "metadata" && (f.kind === "access-denied" || f.kind === "signature-mismatch")) {
+      issues.push({ path: ["faults", i, "kind"], issue: `the metadata endpoint has no ${f.kind} answer` })
+    }
+    if (f.api !== "metadata" && (f.kind === "drip" || f.kind === "oversized")) {
+      issues.push({ path: ["faults", i, "kind"], issue: `${f.kind} is a metadata fault` })
     }
     const elbAnswers = ["not-registered", "empty-answer", "other-targets", "malformed", "duplicate-target"]
     if (elbAnswers.includes(f.kind) && (f.api !== "elbv2" || (f.action ?? "DescribeTargetHealth") !== "DescribeTargetHealth")) {

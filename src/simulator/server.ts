@@ -6,8 +6,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { ecsError, ecsFault, ecsTargetPrefix, handleEcs, type JsonAnswer } from "./ecs.ts"
 import { elbError, elbFault, handleElbv2, type XmlAnswer } from "./elbv2.ts"
-import { containerMetadataBody, metadataEndpointId, metadataFault, metadataNotFound, metadataOk, taskBody } from "./metadata.ts"
+import { containerMetadataBody, type MetadataAnswer, metadataEndpointId, metadataFault, metadataNotFound, metadataOk, taskBody } from "./metadata.ts"
 import { decodeScenario, type Fault, type Scenario } from "./scenario.ts"
+import { signatureMismatchMessage } from "./signing.ts"
 
 export interface RecordedRequest {
   /** Milliseconds since the simulator started, on its clock. */
@@ -120,6 +121,39 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     res.end(body)
   }
 
+  /** A metadata answer, with its body dripped or padded when a fault says so; stops when the client goes away. */
+  const sendMetadata = async (res: ServerResponse, answer: MetadataAnswer) => {
+    const { delivery } = answer
+    if (delivery === undefined) return send(res, answer.status, answer.contentType, answer.body)
+    let closed = false
+    res.once("close", () => (closed = true))
+    if ("dripEveryMs" in delivery) {
+      const body = Buffer.from(answer.body)
+      res.writeHead(answer.status, { "content-type": answer.contentType, "content-length": body.length })
+      for (let i = 0; i < body.length && !closed; i++) {
+        res.write(body.subarray(i, i + 1))
+        await sleep(delivery.dripEveryMs)
+      }
+      if (!closed) res.end()
+      return
+    }
+    // `{"Padding":"xxx…",` and then the body's own fields: chunked, as the client reads it.
+    res.writeHead(answer.status, { "content-type": answer.contentType })
+    res.write(`{"Padding":"`)
+    const padding = Buffer.alloc(64 * 1024, "x")
+    for (let left = delivery.paddingBytes; left > 0 && !closed; left -= padding.length) {
+      if (res.write(padding.subarray(0, Math.min(left, padding.length)))) continue
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off("drain", go).off("close", go)
+          resolve()
+        }
+        res.on("drain", go).on("close", go)
+      })
+    }
+    if (!closed) res.end(`",${answer.body.slice(1)}`)
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const t = now() - startedAt
     const url = new URL(req.url ?? "/", "http://127.0.0.1")
@@ -193,13 +227,14 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         record({ api: "metadata", action, params: {}, status: answer.status })
         return send(res, answer.status, answer.contentType, answer.body)
       }
+      const normal = () => metadataOk(action === "task" ? taskBody(scenario, wallStart) : containerMetadataBody(scenario, wallStart))
       return answerWithFaults(
         "metadata",
         action,
         {},
-        (fault) => metadataFault(scenario, fault, action, endpointId),
-        () => metadataOk(action === "task" ? taskBody(scenario, wallStart) : containerMetadataBody(scenario, wallStart)),
-        (answer) => send(res, answer.status, answer.contentType, answer.body)
+        (fault) => metadataFault(scenario, fault, action, endpointId, normal),
+        normal,
+        (answer) => void sendMetadata(res, answer)
       )
     }
 
@@ -222,11 +257,13 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         record({ api: "ecs", action, params: {}, status: answer.status, errorCode: "SerializationException" })
         return write(answer)
       }
+      const onFault = (fault: Fault) =>
+        fault.kind === "signature-mismatch" ? ecsError(400, "InvalidSignatureException", signatureMismatchMessage(req, body)) : ecsFault(scenario, fault, action, params)
       return answerWithFaults(
         "ecs",
         action,
         params,
-        (fault) => ecsFault(scenario, fault, action, params),
+        onFault,
         () => handleEcs(scenario, action, params, wallStart, t),
         write,
         (message) => ecsError(400, "InvalidSignatureException", message)
@@ -249,7 +286,10 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
           "elbv2",
           action,
           params,
-          (fault) => elbFault(scenario, fault, action, form, t, requestId),
+          (fault) =>
+            fault.kind === "signature-mismatch"
+              ? elbError(403, "SignatureDoesNotMatch", signatureMismatchMessage(req, body), requestId)
+              : elbFault(scenario, fault, action, form, t, requestId),
           () => handleElbv2(scenario, action, form, t, requestId),
           write,
           (message) => elbError(403, "SignatureDoesNotMatch", message, requestId)

@@ -1,9 +1,9 @@
 // Runs the built sidecar (dist/main.js) as a real process against the local
 // simulator, with short timings, and collects what it did.
 import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { decodeScenario, type Fault } from "../../src/simulator/scenario.ts"
+import type { Fault } from "../../src/simulator/scenario.ts"
 import { loadScenario, type ScenarioOptions } from "../../src/simulator/scenarios.ts"
 import { type RecordedRequest, type RunningSimulator, sidecarEnvironment, startSimulator } from "../../src/simulator/server.ts"
 
@@ -18,6 +18,8 @@ export interface SidecarRun {
   readonly logs: ReadonlyArray<Record<string, unknown>>
   readonly stdout: string
   readonly stderr: string
+  /** The process's peak resident memory (VmHWM), sampled while it ran; 0 where /proc is missing. */
+  readonly peakRssMiB: number
 }
 
 export interface RunOptions {
@@ -27,23 +29,43 @@ export interface RunOptions {
   readonly timeoutMs?: number
   /** Called with each parsed log line; may signal the process. */
   readonly onLog?: (line: Record<string, unknown>, child: { kill: (signal: NodeJS.Signals) => void; elapsedMs: () => number }) => void
+  /** Called with each chunk of stderr; may signal the process. */
+  readonly onStderr?: (chunk: string, child: { kill: (signal: NodeJS.Signals) => void }) => void
+  /** Where stdout goes: a pipe the harness reads (the default), one it closes at once, or a file descriptor. */
+  readonly stdout?: "pipe" | "closed" | number
+  /** Sends SIGTERM this long after the start, for runs that log nothing to react to. */
+  readonly sigtermAfterMs?: number
+}
+
+/** VmHWM of a running process, in MiB; 0 once it is gone. */
+const peakRss = (pid: number | undefined): number => {
+  try {
+    return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB$/m)?.[1] ?? 0) / 1024
+  } catch {
+    return 0
+  }
 }
 
 export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
   if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing: run \`npm run build\` first`)
   return new Promise((resolve, reject) => {
     const spawnedAt = Date.now()
+    const stdoutTo = options.stdout ?? "pipe"
     const child = spawn(process.execPath, [mainJs, ...(options.args ?? [])], {
       env: { PATH: process.env.PATH, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio: ["ignore", typeof stdoutTo === "number" ? stdoutTo : "pipe", "pipe"]
     })
     const logs: Array<Record<string, unknown>> = []
     let stdout = ""
     let stderr = ""
     let pending = ""
+    let peakRssMiB = 0
+    const sampler = setInterval(() => (peakRssMiB = Math.max(peakRssMiB, peakRss(child.pid))), 20)
     const killer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000)
+    const terminator = options.sigtermAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGTERM"), options.sigtermAfterMs)
     const handle = { kill: (signal: NodeJS.Signals) => child.kill(signal), elapsedMs: () => Date.now() - spawnedAt }
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    if (stdoutTo === "closed") child.stdout?.destroy()
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk
       pending += chunk
       const lines = pending.split("\n")
@@ -59,11 +81,16 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
         }
       }
     })
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+      options.onStderr?.(chunk, handle)
+    })
     child.on("error", reject)
     child.on("close", (code, signal) => {
       clearTimeout(killer)
-      resolve({ code, signal, spawnedAt, exitedAt: Date.now(), logs, stdout, stderr })
+      clearTimeout(terminator)
+      clearInterval(sampler)
+      resolve({ code, signal, spawnedAt, exitedAt: Date.now(), logs, stdout, stderr, peakRssMiB })
     })
   })
 }
@@ -87,24 +114,17 @@ export interface ScenarioRun extends SidecarRun {
 /** Starts the simulator with a built-in scenario, runs the sidecar against it, stops both. */
 export const runScenario = async (
   name: string,
-  options: ScenarioOptions & {
-    readonly env?: Record<string, string | undefined>
-    readonly args?: ReadonlyArray<string>
-    readonly onLog?: RunOptions["onLog"]
-    readonly timeoutMs?: number
-    /** Added to the scenario's own faults. */
+  options: ScenarioOptions & Omit<RunOptions, "env"> & {
+    readonly env?: Record<string, string | undefined> | ((sim: RunningSimulator) => Record<string, string | undefined>)
+    /** Added to the scenario's own. */
     readonly faults?: ReadonlyArray<Fault>
   } = {}
 ): Promise<ScenarioRun> => {
   const scenario = loadScenario(name, options.drainAtMs === undefined ? {} : { drainAtMs: options.drainAtMs })
-  const sim = await startSimulator({ scenario: decodeScenario({ ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] }) })
+  const sim = await startSimulator({ scenario: { ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] } })
   try {
-    const run = await runSidecar({
-      env: { ...sidecarEnv(sim), ...options.env },
-      ...(options.args === undefined ? {} : { args: options.args }),
-      ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs })
-    })
+    const { env, faults: _, drainAtMs: __, ...runOptions } = options
+    const run = await runSidecar({ ...runOptions, env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) } })
     return { ...run, requests: sim.requests(), exitT: run.exitedAt - sim.startedAt, spawnT: run.spawnedAt - sim.startedAt }
   } finally {
     await sim.close()

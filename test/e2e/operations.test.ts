@@ -1,4 +1,7 @@
 // Day-two features as operators use them: check, TARGET_GROUP_ARNS, DRY_RUN, healthcheck.
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { webGroupArn } from "../../src/simulator/scenarios.ts"
 import { healthPolls, runScenario, runSidecar } from "./harness.ts"
@@ -55,6 +58,30 @@ describe.concurrent("e2e: DRY_RUN and healthcheck", () => {
     const checked = await health
     expect(checked?.code).toBe(0)
     expect(checked?.stdout).toContain("healthy")
+  })
+
+  it("healthcheck finds the heartbeat under TMPDIR as the sidecar does, with no shell to expand it", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "nlb-sidecar-e2e-tmpdir-"))
+    let health: Promise<{ code: number | null; stdout: string }> | undefined
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 60_000,
+      env: { HEARTBEAT_FILE: undefined, TMPDIR: tmp },
+      onLog: (line, child) => {
+        if (line.message === "watching targets" && health === undefined) {
+          health = runSidecar({ env: { TMPDIR: tmp }, args: ["healthcheck"] })
+          void health.then(() => child.kill("SIGTERM"))
+        }
+      }
+    })
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.logs.find((l) => l.message === "configuration")?.heartbeatFile).toBe(join(tmp, "nlb-sidecar-for-ecs.heartbeat"))
+    expect(await health).toMatchObject({ code: 0, stdout: expect.stringMatching(/^healthy \(heartbeat \d+s ago\)/) })
+  })
+
+  it("healthcheck with HEARTBEAT_FILE= (empty): unhealthy, naming the variable", async () => {
+    const run = await runSidecar({ env: { HEARTBEAT_FILE: "" }, args: ["healthcheck"] })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain(`unhealthy: HEARTBEAT_FILE="" is not a file path`)
   })
 
   it("healthcheck with no running sidecar: unhealthy, exit 1", async () => {

@@ -1,8 +1,12 @@
 // The built sidecar as a real process against the simulator: real SDK, real
 // HTTP, real signals. Short timings (POLLING_FREQUENCY=1, DEREGISTRATION_WAIT=1).
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { adminGroupArn, webGroupArn } from "../../src/simulator/scenarios.ts"
 import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
+
+/** A preload that holds the command chunk's loading for a second, and says so on stderr. */
+const holdCommandChunk = fileURLToPath(new URL("../support/hold-command-chunk.mjs", import.meta.url))
 
 // Late enough that the sidecar sees its target healthy first, even when it starts slowly under load.
 const drainAtMs = 4000
@@ -185,6 +189,24 @@ describe.concurrent("e2e: signals", () => {
     expect(run.code).toBe(0)
     expect(run.exitedAt - stop.signalledAt()).toBeLessThan(1000)
     expect(run.logs.at(-1)).toMatchObject({ message: "stopped by signal", exitCode: 0 })
+  })
+
+  it("SIGTERM while the entry point is still loading the program, before the runtime's handlers: exit 0, nothing started", async () => {
+    let signalled = false
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 60_000,
+      env: { NODE_OPTIONS: `--import ${holdCommandChunk}` },
+      onStderr: (chunk, child) => {
+        if (!signalled && chunk.includes("loading the command chunk")) {
+          signalled = true
+          child.kill("SIGTERM")
+        }
+      }
+    })
+    expect(signalled).toBe(true)
+    expect(run.code, `signal ${run.signal}; ${run.stderr}`).toBe(0)
+    expect(run.logs).toEqual([expect.objectContaining({ level: "info", message: "stopped by signal", exitCode: 0 })])
+    expect(run.requests).toEqual([])
   })
 
   it("SIGTERM during the drain wait: exit 0 within 1 s", async () => {

@@ -86,6 +86,8 @@ describe("a bad scenario is rejected with a message naming the field", () => {
     ["an unknown target state", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "10.0.1.23", port: 8080, timeline: [{ at: 0, state: "deregistered" }] }] }] }, /targetGroups\[0\]\.targets\[0\]\.timeline\[0\]/],
     ["a fault that ends before it starts", { ...awsvpc, faults: [{ api: "ecs", from: 10, until: 10, kind: "throttle" }] }, /faults\[0\]\.until: must be after from/],
     ["an unknown fault kind", { ...awsvpc, faults: [{ api: "ecs", from: 0, until: 10, kind: "flaky" }] }, /faults\[0\]\.kind/],
+    ["a metadata body fault on an AWS API", { ...awsvpc, faults: [{ api: "elbv2", from: 0, until: 10, kind: "drip" }] }, /faults\[0\]\.kind: drip is a metadata fault/],
+    ["a signature fault on the metadata endpoint", { ...awsvpc, faults: [{ api: "metadata", from: 0, until: 10, kind: "signature-mismatch" }] }, /faults\[0\]\.kind: the metadata endpoint has no signature-mismatch answer/],
     ["ServiceName on Fargate", { ...loadScenario("fargate"), task: { ...loadScenario("fargate").task, serviceNameInMetadata: true } }, /task\.serviceNameInMetadata: Fargate's metadata has no ServiceName/]
   ])("%s", (_, input, message) => {
     const error = reject(input)
