@@ -77,9 +77,9 @@ describe("connections: the rules of the wait", () => {
       // Three connections until 37 s.
       const { finish, logs } = yield* wait({ script: (_, at) => (at < 37 * s ? 3 : 0), leaving: [leaving(web, 8080)], groups: [http(web)] })
       const outcome = yield* finish()
-      // Last sample with connections at 36 s; idle for 5 s at 41 s.
-      assert.strictEqual(outcome.waitedSeconds, 41)
-      assert.strictEqual(outcome.why, "connections drained after 41 s")
+      // First sample without connections at 37 s; idle for 5 s at 42 s.
+      assert.strictEqual(outcome.waitedSeconds, 42)
+      assert.strictEqual(outcome.why, "connections drained after 42 s")
       const start = logs.find((l) => l.message === "waiting for connections to close")
       assert.deepInclude(start, { strategy: "connections", floorSeconds: 0, boundSeconds: 300, idleSeconds: 5 })
       assert.deepStrictEqual(start?.connections, { "8080": 3 })
@@ -121,7 +121,7 @@ describe("connections: the rules of the wait", () => {
         leaving: [leaving(web, 8080), leaving(admin, 9090)],
         groups: [tcp(web), http(admin)]
       })
-      assert.strictEqual((yield* finish()).waitedSeconds, 154)
+      assert.strictEqual((yield* finish()).waitedSeconds, 155)
     }))
 
   it.effect("UDP: no connections to count, so the whole DEREGISTRATION_WAIT", () =>
@@ -186,9 +186,9 @@ describe("connections: the sidecar end to end on virtual time", () => {
 
   it.effect("exits just after the connections close, and the last line says so", () =>
     Effect.gen(function*() {
-      // Draining seen at the 27 s poll; connections close at 40 s.
+      // Draining seen at the 27 s poll; connections close at 40 s, idle from then for 5 s.
       const { fiber } = yield* start({}, (_, at) => (at < 40 * s ? 2 : 0))
-      yield* TestClock.adjust(Duration.seconds(43))
+      yield* TestClock.adjust(Duration.seconds(44))
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust(Duration.seconds(1))
       const exit = fiber.pollUnsafe()
@@ -197,7 +197,7 @@ describe("connections: the sidecar end to end on virtual time", () => {
       assert.strictEqual(exitCodeOf(exit), 7)
       const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
       assert.isTrue(error?._tag === "Fail" && error.error instanceof Drained)
-      assert.include((error as { error: Drained }).error.message, "connections drained after 17 s, exiting with code 7")
+      assert.include((error as { error: Drained }).error.message, "connections drained after 18 s, exiting with code 7")
     }))
 
   it.effect("DRY_RUN logs the same end and does not exit", () =>

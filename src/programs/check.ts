@@ -8,7 +8,9 @@ import { Metadata } from "../layers/Metadata.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
+import { Connections } from "../layers/Connections.ts"
 import { withinStartupTimeout } from "../retry.ts"
+import { checkDrainStrategy } from "./drainWait.ts"
 import { pollConcurrency, readGroup, watchedGroups } from "./watchTargets.ts"
 
 export interface PermissionUse {
@@ -32,6 +34,11 @@ export interface CheckReport {
     readonly targets: ReadonlyArray<{ readonly id: string; readonly port: number; readonly state: string; readonly reason: string | null }>
   }>
   readonly permissions: ReadonlyArray<PermissionUse>
+  /** DRAIN_STRATEGY, and for `connections` the open connections on each target port now (what the wait would see). */
+  readonly drain?: {
+    readonly strategy: string
+    readonly ports?: ReadonlyArray<{ readonly port: number; readonly connections: number }>
+  }
 }
 
 /** Wraps the AWS services so that every call's IAM action and outcome is recorded. */
@@ -84,7 +91,17 @@ export const check = Effect.gen(function*() {
           targets: observations.map((o) => ({ id: o.target.id, port: o.target.port, state: o.state, reason: o.reason ?? null }))
         }
       })), { concurrency: pollConcurrency })
-    return { discovery, targetGroups }
+    // The drain strategy's own startup check, then what a `connections` wait would count now.
+    yield* checkDrainStrategy(discovery.networkMode)
+    const ports = [...new Set(targetGroups.flatMap((g) => g.targets.map((t) => t.port)))]
+    const counted = settings.drainStrategy === "connections"
+      ? yield* (yield* Connections).count(ports).pipe(Effect.orElseSucceed(() => new Map<number, number>()))
+      : undefined
+    const drain = {
+      strategy: settings.drainStrategy,
+      ...(counted === undefined ? {} : { ports: ports.map((port) => ({ port, connections: counted.get(port) ?? 0 })) })
+    }
+    return { discovery, targetGroups, drain }
   }).pipe(
     Effect.provide(recording(uses)),
     // The sidecar keeps trying through an AWS brownout; a check reports it.
@@ -107,14 +124,15 @@ export const check = Effect.gen(function*() {
     ...(task === undefined ? {} : { cluster: task.Cluster, taskArn: task.TaskARN })
   }
   if (Exit.isSuccess(exit)) {
-    const { discovery, targetGroups } = exit.value
+    const { discovery, targetGroups, drain } = exit.value
     return {
       ok: true,
       exitCode: ExitCode.drained,
       ...common,
       service: discovery.serviceName ?? null,
       networkMode: discovery.networkMode,
-      targetGroups
+      targetGroups,
+      drain
     } satisfies CheckReport
   }
   return { ...failedCheck(exit), ...common }
@@ -138,6 +156,10 @@ export const formatCheckReport = (r: CheckReport): string => {
       `  target group: ${g.arn}`,
       `                type ${g.targetType}${g.protocol === null ? "" : `, protocol ${g.protocol}`}`,
       ...g.targets.map((t) => `                this task: ${t.id}:${t.port} is ${t.state}${t.reason === null ? "" : ` (${t.reason})`}`)
+    ]),
+    ...(r.drain === undefined ? [] : [
+      `  drain:        DRAIN_STRATEGY=${r.drain.strategy}`,
+      ...(r.drain.ports ?? []).map((p) => `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now`)
     ]),
     "  IAM permissions used:",
     ...(r.permissions.length === 0 ? ["    (none reached)"] : r.permissions.map((p) => `    ${p.ok ? "ok    " : "FAILED"} ${p.action}${p.error === undefined ? "" : `: ${p.error}`}`))

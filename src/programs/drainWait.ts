@@ -60,15 +60,18 @@ export type WaitVerdict = "waiting" | "drained" | "bound"
 
 /**
  * Done when the bound is reached, or when every leaving target's floor has
- * passed and its port has had no connection for the idle window (counted from
- * the start of the wait at the earliest: what came before is not known).
+ * passed and its port has had no connection for the idle window. Idle counts
+ * from the first sample that found the port empty (the connections closed
+ * somewhere after the sample before), and from the start of the wait at the
+ * earliest: what came before is not known.
  */
-export const judgeWait = (plan: WaitPlan, elapsedMillis: number, lastBusyMillis: ReadonlyMap<string, number>): WaitVerdict =>
+export const judgeWait = (plan: WaitPlan, elapsedMillis: number, idleSinceMillis: ReadonlyMap<string, number>): WaitVerdict =>
   elapsedMillis >= plan.boundMillis
     ? "bound"
-    : plan.targets.every((t) =>
-        t.countable && elapsedMillis >= t.floorMillis && elapsedMillis - (lastBusyMillis.get(t.key) ?? 0) >= plan.idleMillis
-      )
+    : plan.targets.every((t) => {
+        const idleSince = idleSinceMillis.get(t.key)
+        return t.countable && elapsedMillis >= t.floorMillis && idleSince !== undefined && elapsedMillis - idleSince >= plan.idleMillis
+      })
     ? "drained"
     : "waiting"
 
@@ -96,7 +99,7 @@ const waitForConnections = (plan: WaitPlan) =>
     const connections = yield* Connections
     const ports = [...new Set(plan.targets.map((t) => t.port))]
     const startNanos = yield* Clock.monotonicTimeNanos
-    const lastBusy = new Map<string, number>()
+    const idleSince = new Map<string, number>()
     let lastLog: { readonly at: number; readonly total: number | undefined } | undefined
     let unreadableLogged = false
 
@@ -113,7 +116,10 @@ const waitForConnections = (plan: WaitPlan) =>
         Effect.map((o) => (o._tag === "Some" ? o.value : undefined))
       )
       // A table that cannot be read says nothing: the port counts as busy.
-      for (const t of plan.targets) if (counts === undefined || (counts.get(t.port) ?? 0) > 0) lastBusy.set(t.key, elapsed)
+      for (const t of plan.targets) {
+        if (counts === undefined || (counts.get(t.port) ?? 0) > 0) idleSince.delete(t.key)
+        else if (!idleSince.has(t.key)) idleSince.set(t.key, elapsed)
+      }
       const now = total(counts)
       if (lastLog === undefined) {
         yield* Effect.logInfo("waiting for connections to close").pipe(Effect.annotateLogs({
@@ -129,7 +135,7 @@ const waitForConnections = (plan: WaitPlan) =>
         yield* Effect.logInfo("open connections changed").pipe(Effect.annotateLogs({ connections: perPort(counts), afterSeconds: Math.round(elapsed / 1000) }))
         lastLog = { at: elapsed, total: now }
       }
-      return { elapsed, counts, verdict: judgeWait(plan, elapsed, lastBusy) }
+      return { elapsed, counts, verdict: judgeWait(plan, elapsed, idleSince) }
     })
 
     const schedule = Schedule.spaced(Duration.millis(sampleEveryMillis)).pipe(

@@ -9,6 +9,10 @@ export interface ScenarioOptions {
   readonly drainAtMs?: number
   /** How long draining lasts before the target is gone (default 300000, the ELBv2 default deregistration delay). */
   readonly deregistrationDelayMs?: number
+  /** The application's port: the container port, and the host port in host mode (default 8080). */
+  readonly targetPort?: number
+  /** The web target group's protocol (default TCP, a Network Load Balancer's). */
+  readonly protocol?: TargetGroup["protocol"]
 }
 
 export const defaultDrainAtMs = 5_000
@@ -41,6 +45,7 @@ const firstLeaving = (timeline: ReadonlyArray<TimelineStep>): number | undefined
 }
 
 const base = (
+  o: Timing,
   name: string,
   description: string,
   mode: Mode,
@@ -50,16 +55,17 @@ const base = (
   /** When ECS starts stopping the task; by default when its target starts leaving. */
   stopAt: number | undefined = firstLeaving(timeline)
 ): Scenario => {
-  const hostPort = mode === "bridge" ? 32768 : 8080
+  const port = o.targetPort
+  const hostPort = mode === "bridge" ? 32768 : port
   const group: TargetGroup = {
     arn: webGroupArn,
     targetType: mode === "awsvpc" ? "ip" : "instance",
-    protocol: "TCP",
-    port: 8080,
+    protocol: o.protocol,
+    port,
     targets: [
       // A neighbour task in the same group, which never changes.
-      { id: mode === "awsvpc" ? "10.0.2.77" : "i-0f1e2d3c4b5a69788", port: mode === "awsvpc" ? 8080 : hostPort, ...(mode === "awsvpc" ? { availabilityZone: `${region}b` } : {}), timeline: [{ at: 0, state: "healthy" }] },
-      { id: mode === "awsvpc" ? taskIp : instanceId, port: mode === "awsvpc" ? 8080 : hostPort, timeline }
+      { id: mode === "awsvpc" ? "10.0.2.77" : "i-0f1e2d3c4b5a69788", port: mode === "awsvpc" ? port : hostPort, ...(mode === "awsvpc" ? { availabilityZone: `${region}b` } : {}), timeline: [{ at: 0, state: "healthy" }] },
+      { id: mode === "awsvpc" ? taskIp : instanceId, port: mode === "awsvpc" ? port : hostPort, timeline }
     ]
   }
   return {
@@ -98,28 +104,28 @@ const base = (
           image: "public.ecr.aws/nginx/nginx:1.27",
           cpu: 256,
           memory: 512,
-          ports: [{ containerPort: 8080, protocol: "tcp", ...(mode === "bridge" ? { hostPort } : {}) }]
+          ports: [{ containerPort: port, protocol: o.protocol === "UDP" ? "udp" : "tcp", ...(mode === "bridge" ? { hostPort } : {}) }]
         },
         { name: "nlb-sidecar", image: "nlb-sidecar-for-ecs:latest", memory: 64, ports: [] }
       ]
     },
-    service: { loadBalancers: [{ targetGroupArn: webGroupArn, containerName: "app", containerPort: 8080 }] },
+    service: { loadBalancers: [{ targetGroupArn: webGroupArn, containerName: "app", containerPort: port }] },
     targetGroups: [group],
     faults
   }
 }
 
 const builders: Record<string, (o: Timing) => Scenario> = {
-  awsvpc: (o) => base("awsvpc", "EC2 awsvpc task, healthy, then draining", "awsvpc", "EC2", drains(o)),
-  fargate: (o) => base("fargate", "Fargate task, healthy, then draining", "awsvpc", "FARGATE", drains(o)),
-  bridge: (o) => base("bridge", "EC2 bridge task on a dynamic host port, healthy, then draining", "bridge", "EC2", drains(o)),
-  host: (o) => base("host", "EC2 host-mode task, healthy, then draining", "host", "EC2", drains(o)),
+  awsvpc: (o) => base(o, "awsvpc", "EC2 awsvpc task, healthy, then draining", "awsvpc", "EC2", drains(o)),
+  fargate: (o) => base(o, "fargate", "Fargate task, healthy, then draining", "awsvpc", "FARGATE", drains(o)),
+  bridge: (o) => base(o, "bridge", "EC2 bridge task on a dynamic host port, healthy, then draining", "bridge", "EC2", drains(o)),
+  host: (o) => base(o, "host", "EC2 host-mode task, healthy, then draining", "host", "EC2", drains(o)),
   "old-agent-bridge": (o) => {
-    const s = base("old-agent-bridge", "bridge task on an agent before 1.41.1: no ServiceName, no dynamic HostPort in the metadata", "bridge", "EC2", drains(o))
+    const s = base(o, "old-agent-bridge", "bridge task on an agent before 1.41.1: no ServiceName, no dynamic HostPort in the metadata", "bridge", "EC2", drains(o))
     return { ...s, task: { ...s.task, serviceNameInMetadata: false, omitHostPorts: true } }
   },
   "two-target-groups": (o) => {
-    const s = base("two-target-groups", "awsvpc task in two target groups; only the second drains", "awsvpc", "EC2", [{ at: 0, state: "healthy" }], [], o.drainAtMs)
+    const s = base(o, "two-target-groups", "awsvpc task in two target groups; only the second drains", "awsvpc", "EC2", [{ at: 0, state: "healthy" }], [], o.drainAtMs)
     const admin: TargetGroup = { arn: adminGroupArn, targetType: "ip", protocol: "TCP", port: 9090, targets: [{ id: taskIp, port: 9090, timeline: drains(o) }] }
     return {
       ...s,
@@ -129,54 +135,56 @@ const builders: Record<string, (o: Timing) => Scenario> = {
     }
   },
   "late-registration": (o) =>
-    base("late-registration", "not registered at first, then initial, healthy, draining", "awsvpc", "EC2", [
+    base(o, "late-registration", "not registered at first, then initial, healthy, draining", "awsvpc", "EC2", [
       { at: 0, registered: false },
       { at: Math.round(o.drainAtMs * 0.5), state: "initial" },
       { at: Math.round(o.drainAtMs * 0.7), state: "healthy" },
       ...drains(o).slice(1)
     ]),
   "unhealthy-draining": (o) =>
-    base("unhealthy-draining", "healthy, unhealthy.draining, healthy again: never deregistered", "awsvpc", "EC2", [
+    base(o, "unhealthy-draining", "healthy, unhealthy.draining, healthy again: never deregistered", "awsvpc", "EC2", [
       { at: 0, state: "healthy" },
       { at: Math.round(o.drainAtMs * 0.2), state: "unhealthy.draining" },
       { at: o.drainAtMs, state: "healthy" }
     ]),
   "missed-draining-window": (o) =>
-    base("missed-draining-window", "healthy, then no longer registered: the draining state is never seen", "awsvpc", "EC2", [
+    base(o, "missed-draining-window", "healthy, then no longer registered: the draining state is never seen", "awsvpc", "EC2", [
       { at: 0, state: "healthy" },
       { at: o.drainAtMs, registered: false }
     ]),
   "not-in-service": (o) => {
-    const s = base("not-in-service", "a standalone task (RunTask), not part of a service", "awsvpc", "EC2", drains(o))
+    const s = base(o, "not-in-service", "a standalone task (RunTask), not part of a service", "awsvpc", "EC2", drains(o))
     return { ...s, task: { ...s.task, serviceName: null } }
   },
   "no-target-groups": (o) => ({
-    ...base("no-target-groups", "a service without load balancers", "awsvpc", "EC2", drains(o)),
+    ...base(o, "no-target-groups", "a service without load balancers", "awsvpc", "EC2", drains(o)),
     service: { loadBalancers: [] }
   }),
   throttling: (o) =>
-    base("throttling", "DescribeTargetHealth throttled for a while before the target drains", "awsvpc", "EC2", drains(o), [
+    base(o, "throttling", "DescribeTargetHealth throttled for a while before the target drains", "awsvpc", "EC2", drains(o), [
       { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.1), until: Math.round(o.drainAtMs * 0.75), kind: "throttle" }
     ]),
   "server-errors": (o) =>
-    base("server-errors", "ECS answers its first two DescribeServices with 5xx, ELBv2 its first two DescribeTargetHealth", "awsvpc", "EC2", drains(o), [
+    base(o, "server-errors", "ECS answers its first two DescribeServices with 5xx, ELBv2 its first two DescribeTargetHealth", "awsvpc", "EC2", drains(o), [
       { api: "ecs", action: "DescribeServices", from: 0, until: forever, kind: "server-error", times: 2 },
       { api: "elbv2", action: "DescribeTargetHealth", from: 0, until: o.drainAtMs, kind: "server-error", times: 2 }
     ]),
   "slow-answers": (o) =>
-    base("slow-answers", "every ELBv2 answer takes 700 ms", "awsvpc", "EC2", drains(o), [
+    base(o, "slow-answers", "every ELBv2 answer takes 700 ms", "awsvpc", "EC2", drains(o), [
       { api: "elbv2", from: 0, until: forever, kind: "slow", delayMs: 700 }
     ]),
   "metadata-not-ready": (o) =>
-    base("metadata-not-ready", "the task metadata endpoint resets the first 3 connections (the agent is not up yet)", "awsvpc", "EC2", drains(o), [
+    base(o, "metadata-not-ready", "the task metadata endpoint resets the first 3 connections (the agent is not up yet)", "awsvpc", "EC2", drains(o), [
       { api: "metadata", from: 0, until: forever, kind: "not-ready", times: 3 }
     ]),
   "access-denied": (o) =>
-    base("access-denied", "the task role lacks ecs:DescribeServices", "awsvpc", "EC2", drains(o), [
+    base(o, "access-denied", "the task role lacks ecs:DescribeServices", "awsvpc", "EC2", drains(o), [
       { api: "ecs", action: "DescribeServices", from: 0, until: forever, kind: "access-denied" }
     ]),
+  connections: (o) =>
+    base({ ...o, protocol: "HTTP" }, "connections", "EC2 awsvpc task behind an Application Load Balancer (HTTP target group), healthy, then draining", "awsvpc", "EC2", drains(o)),
   "earlier-task-draining": (o) =>
-    base(
+    base(o, 
       "earlier-task-draining",
       "host task on the port of the task it replaces, still draining; then registered, healthy, and its own drain",
       "host",
@@ -191,30 +199,30 @@ const builders: Record<string, (o: Timing) => Scenario> = {
       o.drainAtMs
     ),
   "stale-reading": (o) =>
-    base("stale-reading", "one DescribeTargetHealth answer reads the target as not registered, once, while it is healthy", "awsvpc", "EC2", drains(o), [
+    base(o, "stale-reading", "one DescribeTargetHealth answer reads the target as not registered, once, while it is healthy", "awsvpc", "EC2", drains(o), [
       { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.6), until: o.drainAtMs, kind: "not-registered", times: 1 }
     ]),
   "uninformative-answers": (o) =>
-    base("uninformative-answers", "DescribeTargetHealth answers 200 without the task's target for a while (empty, other targets only, not XML)", "awsvpc", "EC2", drains(o), [
+    base(o, "uninformative-answers", "DescribeTargetHealth answers 200 without the task's target for a while (empty, other targets only, not XML)", "awsvpc", "EC2", drains(o), [
       { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "empty-answer", times: 1 },
       { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "other-targets", times: 1 },
       { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "malformed", times: 1 }
     ]),
   brownout: (o) =>
-    base("brownout", "ECS throttles every call for the first 60% of the time before the drain (a regional brownout at startup)", "awsvpc", "EC2", drains(o), [
+    base(o, "brownout", "ECS throttles every call for the first 60% of the time before the drain (a regional brownout at startup)", "awsvpc", "EC2", drains(o), [
       { api: "ecs", from: 0, until: Math.round(o.drainAtMs * 0.6), kind: "throttle" }
     ]),
   "clock-skew": (o) =>
-    base("clock-skew", "the task's clock is 20 minutes behind AWS's: ECS and ELBv2 refuse the first signatures", "awsvpc", "EC2", drains(o), [
+    base(o, "clock-skew", "the task's clock is 20 minutes behind AWS's: ECS and ELBv2 refuse the first signatures", "awsvpc", "EC2", drains(o), [
       { api: "ecs", from: 0, until: forever, kind: "clock-skew", skewMs: 20 * 60_000 },
       { api: "elbv2", from: 0, until: forever, kind: "clock-skew", skewMs: 20 * 60_000 }
     ]),
   "credentials-denied": (o) =>
-    base("credentials-denied", "the container credentials endpoint answers 403", "awsvpc", "EC2", drains(o), [
+    base(o, "credentials-denied", "the container credentials endpoint answers 403", "awsvpc", "EC2", drains(o), [
       { api: "credentials", from: 0, until: forever, kind: "access-denied" }
     ]),
   standalone: (o) => {
-    const s = base("standalone", "a standalone task in a target group named by TARGET_GROUP_ARNS", "awsvpc", "EC2", drains(o))
+    const s = base(o, "standalone", "a standalone task in a target group named by TARGET_GROUP_ARNS", "awsvpc", "EC2", drains(o))
     const { service: _, ...rest } = s
     return { ...rest, task: { ...s.task, serviceName: null } }
   }
@@ -226,7 +234,9 @@ export const scenarioNames: ReadonlyArray<string> = Object.keys(builders)
 export const loadScenario = (nameOrPath: string, options: ScenarioOptions = {}): Scenario => {
   const timing: Timing = {
     drainAtMs: options.drainAtMs ?? defaultDrainAtMs,
-    deregistrationDelayMs: options.deregistrationDelayMs ?? defaultDeregistrationDelayMs
+    deregistrationDelayMs: options.deregistrationDelayMs ?? defaultDeregistrationDelayMs,
+    targetPort: options.targetPort ?? 8080,
+    protocol: options.protocol ?? "TCP"
   }
   const build = builders[nameOrPath]
   if (build !== undefined) return decodeScenario(build(timing))

@@ -7,12 +7,18 @@ import type { Fault } from "../../src/simulator/scenario.ts"
 import { loadScenario, type ScenarioOptions } from "../../src/simulator/scenarios.ts"
 import { type RecordedRequest, type RunningSimulator, sidecarEnvironment, startSimulator } from "../../src/simulator/server.ts"
 
+/**
+ * Epoch milliseconds on the monotonic clock, as the simulator counts its time:
+ * Date.now() can be a second or more off it in a long-lived test worker.
+ */
+export const clock = (): number => performance.timeOrigin + performance.now()
+
 export const mainJs = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
 
 export interface SidecarRun {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
-  /** Date.now() when the process was spawned and when it exited. */
+  /** When the process was spawned and when it exited, on `clock`. */
   readonly spawnedAt: number
   readonly exitedAt: number
   readonly logs: ReadonlyArray<Record<string, unknown>>
@@ -49,7 +55,7 @@ const peakRss = (pid: number | undefined): number => {
 export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
   if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing: run \`npm run build\` first`)
   return new Promise((resolve, reject) => {
-    const spawnedAt = Date.now()
+    const spawnedAt = clock()
     const stdoutTo = options.stdout ?? "pipe"
     const child = spawn(process.execPath, [mainJs, ...(options.args ?? [])], {
       env: { PATH: process.env.PATH, ...options.env },
@@ -63,7 +69,7 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
     const sampler = setInterval(() => (peakRssMiB = Math.max(peakRssMiB, peakRss(child.pid))), 20)
     const killer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000)
     const terminator = options.sigtermAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGTERM"), options.sigtermAfterMs)
-    const handle = { kill: (signal: NodeJS.Signals) => child.kill(signal), elapsedMs: () => Date.now() - spawnedAt }
+    const handle = { kill: (signal: NodeJS.Signals) => child.kill(signal), elapsedMs: () => clock() - spawnedAt }
     if (stdoutTo === "closed") child.stdout?.destroy()
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk
@@ -90,7 +96,7 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
       clearTimeout(killer)
       clearTimeout(terminator)
       clearInterval(sampler)
-      resolve({ code, signal, spawnedAt, exitedAt: Date.now(), logs, stdout, stderr, peakRssMiB })
+      resolve({ code, signal, spawnedAt, exitedAt: clock(), logs, stdout, stderr, peakRssMiB })
     })
   })
 }
@@ -120,7 +126,12 @@ export const runScenario = async (
     readonly faults?: ReadonlyArray<Fault>
   } = {}
 ): Promise<ScenarioRun> => {
-  const scenario = loadScenario(name, options.drainAtMs === undefined ? {} : { drainAtMs: options.drainAtMs })
+  const { drainAtMs, targetPort, protocol } = options
+  const scenario = loadScenario(name, {
+    ...(drainAtMs === undefined ? {} : { drainAtMs }),
+    ...(targetPort === undefined ? {} : { targetPort }),
+    ...(protocol === undefined ? {} : { protocol })
+  })
   const sim = await startSimulator({ scenario: { ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] } })
   try {
     const { env, faults: _, drainAtMs: __, ...runOptions } = options

@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { adminGroupArn, webGroupArn } from "../../src/simulator/scenarios.ts"
-import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
+import { clock, healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
 /** A preload that holds the command chunk's loading for a second, and says so on stderr. */
 const holdCommandChunk = fileURLToPath(new URL("../support/hold-command-chunk.mjs", import.meta.url))
@@ -175,7 +175,7 @@ describe.concurrent("e2e: signals", () => {
     return {
       onLog: (line: Record<string, unknown>, child: { kill: (s: NodeJS.Signals) => void }) => {
         if (signalledAt === 0 && predicate(line)) {
-          signalledAt = Date.now()
+          signalledAt = clock()
           child.kill("SIGTERM")
         }
       },

@@ -1,0 +1,137 @@
+// DRAIN_STRATEGY=connections with the built sidecar as a process: the test holds
+// real TCP connections to a dual-stack listener on the target's port (IPv4
+// clients show up in /proc/net/tcp6 as ::ffff:127.0.0.1) and closes them.
+import { connect, createServer } from "node:net"
+import { describe, expect, it, type TestContext } from "vitest"
+import { clock, healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
+
+/** A listener on a free port, on :: (dual stack, as Node, Java, Go and nginx listen by default); closed with the test. */
+const listen = (test: TestContext) =>
+  new Promise<number>((resolve) => {
+    const server = createServer((socket) => socket.on("error", () => {}))
+    test.onTestFinished(() => void server.close())
+    server.listen(0, "::", () => resolve((server.address() as { port: number }).port))
+  })
+
+/**
+ * `n` client connections to `port` (over IPv4 and IPv6 in turn), closed after
+ * `closeAfterMs` (or with the test); resolves, once they are open, to when (on
+ * `clock`) they will have been closed.
+ */
+const hold = (test: TestContext, port: number, n: number, closeAfterMs?: number) => {
+  const closed = { at: Infinity }
+  return Promise.all(Array.from({ length: n }, (_, i) =>
+    new Promise<void>((resolve) => {
+      const socket = connect(port, i % 2 === 0 ? "127.0.0.1" : "::1", () => resolve())
+      socket.on("error", () => {})
+      test.onTestFinished(() => void socket.destroy())
+      if (closeAfterMs !== undefined) {
+        setTimeout(() => {
+          socket.destroy()
+          closed.at = clock()
+        }, closeAfterMs)
+      }
+    }))).then(() => closed)
+}
+
+const firstDrainingPoll = (run: ScenarioRun, drainAtMs: number) => healthPolls(run.requests).find((r) => r.t >= drainAtMs)?.t ?? NaN
+const lastLine = (run: ScenarioRun) => String(run.logs.at(-1)?.message)
+
+const env = (extra: Record<string, string>) => ({ DRAIN_STRATEGY: "connections", ...extra })
+
+describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
+  it("exits just after the application's connections close, not at DEREGISTRATION_WAIT", async (test) => {
+    const port = await listen(test)
+    const drainAtMs = 4000
+    // Three connections, closed about 3 s after the drain starts.
+    const closed = await hold(test, port, 3, drainAtMs + 3000)
+    const run = await runScenario("awsvpc", { drainAtMs, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" }) })
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    const start = run.logs.find((l) => l.message === "waiting for connections to close")
+    expect(start).toMatchObject({ floorSeconds: 0, boundSeconds: 30, idleSeconds: 1 })
+    expect((start?.connections as Record<string, number>)[String(port)]).toBe(3)
+    // Idle for 1 s, sampled each second: gone within about 2 s of the close, far from the 30 s bound.
+    expect(run.exitedAt - closed.at).toBeGreaterThanOrEqual(1000)
+    expect(run.exitedAt - closed.at).toBeLessThan(3500)
+    expect(lastLine(run)).toMatch(/connections drained after \d+ s, exiting with code 0/)
+  })
+
+  it("a connection that never closes: exits at DEREGISTRATION_WAIT, saying how many were open", async (test) => {
+    const port = await listen(test)
+    await hold(test, port, 1)
+    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "3" }) })
+    expect(run.code).toBe(0)
+    const sinceDraining = run.exitT - firstDrainingPoll(run, 4000)
+    expect(sinceDraining).toBeGreaterThanOrEqual(3000)
+    expect(sinceDraining).toBeLessThan(4500)
+    expect(lastLine(run)).toContain("DEREGISTRATION_WAIT reached with 1 connections open")
+  })
+
+  it("no connections: exits at the floor (DRAIN_MIN_WAIT)", async (test) => {
+    const port = await listen(test)
+    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, env: env({ DEREGISTRATION_WAIT: "30", DRAIN_MIN_WAIT: "3", DRAIN_IDLE_SECONDS: "1" }) })
+    expect(run.code).toBe(0)
+    const sinceDraining = run.exitT - firstDrainingPoll(run, 4000)
+    expect(sinceDraining).toBeGreaterThanOrEqual(3000)
+    expect(sinceDraining).toBeLessThan(4500)
+  })
+
+  it("an HTTP target group (ALB) has no floor: with no connections it exits within a few seconds", async (test) => {
+    const port = await listen(test)
+    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "120", DRAIN_IDLE_SECONDS: "2" }) })
+    expect(run.code).toBe(0)
+    expect(run.exitT - firstDrainingPoll(run, 4000)).toBeLessThan(3500)
+    expect(run.logs.find((l) => l.message === "waiting for connections to close")).toMatchObject({ floorSeconds: 0 })
+  })
+
+  it("a TCP target group (NLB) without DRAIN_MIN_WAIT holds the 120 s floor, capped by DEREGISTRATION_WAIT", async (test) => {
+    const port = await listen(test)
+    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, protocol: "TCP", env: env({ DEREGISTRATION_WAIT: "4", DRAIN_IDLE_SECONDS: "1" }) })
+    expect(run.code).toBe(0)
+    expect(run.logs.find((l) => l.message === "waiting for connections to close")).toMatchObject({ floorSeconds: 4, boundSeconds: 4 })
+    expect(run.exitT - firstDrainingPoll(run, 4000)).toBeGreaterThanOrEqual(4000)
+  })
+
+  it("host mode: the target's host port picks out the application's connections", async (test) => {
+    const port = await listen(test)
+    const closed = await hold(test, port, 2, 6000)
+    const run = await runScenario("host", { drainAtMs: 4000, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" }) })
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Port": String(port) })
+    expect((run.logs.find((l) => l.message === "waiting for connections to close")?.connections as Record<string, number>)[String(port)]).toBe(2)
+    expect(run.exitedAt - closed.at).toBeGreaterThanOrEqual(1000)
+    expect(run.exitedAt - closed.at).toBeLessThan(3500)
+  })
+
+  it("bridge mode is refused at startup with exit 4, naming DRAIN_STRATEGY and what to do", async () => {
+    const run = await runScenario("bridge", { env: env({}) })
+    expect(run.code).toBe(4)
+    expect(lastLine(run)).toContain("DRAIN_STRATEGY=connections cannot see the application's connections in bridge mode")
+    expect(lastLine(run)).toContain("Use DRAIN_STRATEGY=fixed")
+  })
+
+  it("a connection to another port never delays the exit", async (test) => {
+    const port = await listen(test)
+    const other = await listen(test)
+    await hold(test, other, 2)
+    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" }) })
+    expect(run.code).toBe(0)
+    expect(run.exitT - firstDrainingPoll(run, 4000)).toBeLessThan(2500)
+    expect(lastLine(run)).toMatch(/connections drained after \d+ s/)
+  })
+
+  it("check: reports the strategy and how many connections are open on each target port now", async (test) => {
+    const port = await listen(test)
+    await hold(test, port, 2)
+    const run = await runScenario("awsvpc", { targetPort: port, drainAtMs: 60_000, args: ["check"], env: env({}) })
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.stdout).toContain("drain:        DRAIN_STRATEGY=connections")
+    expect(run.stdout).toContain(`port ${port}: 2 connections open now`)
+  })
+
+  it("check in bridge mode: exit 4, as the sidecar would end", async () => {
+    const run = await runScenario("bridge", { drainAtMs: 60_000, args: ["check", "--json"], env: env({}) })
+    expect(run.code).toBe(4)
+    expect(JSON.parse(run.stdout.trim())).toMatchObject({ ok: false, exitCode: 4 })
+  })
+})
