@@ -146,6 +146,39 @@ describe("AWS edge (real SDK, simulator)", () => {
       }))
   })
 
+  it.live("describeDeregistrationDelay: the group's deregistration_delay.timeout_seconds as a number", () =>
+    withSimulator(loadScenario("two-target-groups", { deregistrationDelayMs: 45_000 }), () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        assert.strictEqual(yield* elb.describeDeregistrationDelay(webGroupArn), 45)
+        assert.strictEqual(yield* elb.describeDeregistrationDelay(adminGroupArn), 45)
+      })))
+
+  it.live("describeDeregistrationDelay: AccessDenied is a non-retryable AwsCallFailed naming the action; throttling is retryable; an unknown group is not found", () => {
+    const base = loadScenario("awsvpc")
+    const scenario = decodeScenario({
+      ...base,
+      faults: [
+        { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 0, until: 60_000, kind: "access-denied", times: 1 },
+        { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 0, until: 60_000, kind: "throttle", times: 1 }
+      ]
+    })
+    return withSimulator(scenario, () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        const denied = yield* Effect.flip(elb.describeDeregistrationDelay(webGroupArn))
+        assert.instanceOf(denied, AwsCallFailed)
+        assert.include(denied, { action: "elasticloadbalancing:DescribeTargetGroupAttributes", code: "AccessDenied", retryable: false, httpStatus: 403 })
+        assert.isString(denied.requestId)
+        assert.include(denied.message, "grant the IAM permission elasticloadbalancing:DescribeTargetGroupAttributes")
+        const throttled = yield* Effect.flip(elb.describeDeregistrationDelay(webGroupArn))
+        assert.include(throttled, { action: "elasticloadbalancing:DescribeTargetGroupAttributes", code: "Throttling", retryable: true })
+        const gone = yield* Effect.flip(elb.describeDeregistrationDelay(webGroupArn.replace("73e2d6bc24d8a067", "0000000000000000")))
+        assert.include(gone, { code: "TargetGroupNotFound", retryable: false })
+        assert.strictEqual(yield* elb.describeDeregistrationDelay(webGroupArn), 300)
+      }))
+  })
+
   it("maps SDK-shaped errors without losing the wire code", () => {
     const e = fromSdkError("ecs:DescribeServices", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException", $metadata: { httpStatusCode: 400, requestId: "r-1" } }))
     assert.instanceOf(e, AwsCallFailed)

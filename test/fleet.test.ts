@@ -8,7 +8,7 @@ import { Drained } from "../src/errors.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { PollTiming } from "../src/retry.ts"
-import { awsError, awsvpcTask, configTest, ecsTest, ipGroup, metadataTest, tgArn } from "./support/mocks.ts"
+import { awsError, awsvpcTask, configTest, deregistrationDelayNotScripted, ecsTest, ipGroup, metadataTest, tgArn } from "./support/mocks.ts"
 
 const fleetSize = 300
 const drainAt = 600_000
@@ -63,7 +63,8 @@ const runFleet = (timing: Timing | undefined) =>
           const state = now - t0 >= drainAt ? "draining" : "healthy"
           return Effect.succeed(targets.map((target): TargetObservation => ({ target, state, reason: undefined })))
         })),
-      listTargets: () => Effect.succeed([])
+      listTargets: () => Effect.succeed([]),
+      describeDeregistrationDelay: deregistrationDelayNotScripted
     })
 
     const fibers = []

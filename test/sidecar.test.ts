@@ -12,6 +12,7 @@ import {
   awsvpcTask,
   type Call,
   configTest,
+  deregistrationDelayNotScripted,
   ecsTest,
   fixedRandom,
   ipGroup,
@@ -298,6 +299,7 @@ describe("sidecar: many target groups", () => {
       const elb = TargetHealth.layerTest({
         describeTargetGroups: () => Effect.succeed([]),
         listTargets: () => Effect.succeed([]),
+        describeDeregistrationDelay: deregistrationDelayNotScripted,
         poll: (arn, targets) =>
           Effect.sync(() => {
             reads.push(arn)

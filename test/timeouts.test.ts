@@ -9,7 +9,7 @@ import { callAws } from "../src/layers/aws.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsError, awsvpcTask, configTest, ecsTest, fixedRandom, ipGroup, metadataTest, tgArn } from "./support/mocks.ts"
+import { awsError, awsvpcTask, configTest, deregistrationDelayNotScripted, ecsTest, fixedRandom, ipGroup, metadataTest, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 
@@ -44,7 +44,8 @@ describe("timeouts", () => {
             if (answer === "hang") return callAws("elasticloadbalancing:DescribeTargetHealth", () => new Promise<never>(() => {}))
             return Effect.succeed(targets.map((target): TargetObservation => ({ target, state: answer, reason: undefined })))
           }),
-        listTargets: () => Effect.succeed([])
+        listTargets: () => Effect.succeed([]),
+        describeDeregistrationDelay: deregistrationDelayNotScripted
       })
       const logs = captureLogs()
       const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(Layer.mergeAll(
@@ -71,7 +72,7 @@ describe("timeouts", () => {
         configTest(),
         metadataTest(awsvpcTask()),
         ecsTest({ failWith: { DescribeServices: awsError("ecs:DescribeServices", "ThrottlingException", true) } }),
-        TargetHealth.layerTest({ describeTargetGroups: () => Effect.succeed([]), poll: () => Effect.succeed([]), listTargets: () => Effect.succeed([]) }),
+        TargetHealth.layerTest({ describeTargetGroups: () => Effect.succeed([]), poll: () => Effect.succeed([]), listTargets: () => Effect.succeed([]), describeDeregistrationDelay: deregistrationDelayNotScripted }),
         fixedRandom(0.5),
         captureLogs().layer
       ))))

@@ -1,5 +1,6 @@
 // ELBv2: which target groups exist and what state this task's targets are in.
 import {
+  DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client
@@ -35,6 +36,12 @@ export class TargetHealth extends Context.Service<TargetHealth, {
   ) => Effect.Effect<ReadonlyArray<TargetObservation>, AwsCallFailed>
   /** Every target registered in the group (unfiltered DescribeTargetHealth). */
   readonly listTargets: (targetGroupArn: string) => Effect.Effect<ReadonlyArray<RegisteredTarget>, AwsCallFailed>
+  /**
+   * The group's deregistration_delay.timeout_seconds (one
+   * DescribeTargetGroupAttributes); `undefined` when the group has none (a
+   * Lambda group) or its value is not a whole number of seconds.
+   */
+  readonly describeDeregistrationDelay: (targetGroupArn: string) => Effect.Effect<number | undefined, AwsCallFailed>
 }>()("nlb-sidecar/TargetHealth") {
   static readonly layer = Layer.effect(
     TargetHealth,
@@ -121,7 +128,16 @@ export class TargetHealth extends Context.Service<TargetHealth, {
           )
         ))
 
-      return TargetHealth.of({ describeTargetGroups, poll, listTargets })
+      const describeDeregistrationDelay = (targetGroupArn: string) =>
+        callAws(
+          "elasticloadbalancing:DescribeTargetGroupAttributes",
+          (abortSignal) => client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn }), { abortSignal })
+        ).pipe(Effect.map((out) => {
+          const value = out.Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value
+          return value !== undefined && /^\d{1,9}$/.test(value) ? Number(value) : undefined
+        }))
+
+      return TargetHealth.of({ describeTargetGroups, poll, listTargets, describeDeregistrationDelay })
     })
   )
 

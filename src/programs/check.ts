@@ -67,6 +67,7 @@ const recording = (uses: Array<PermissionUse>) => {
     return TargetHealth.of({
     describeTargetGroups: (...a) => record("elasticloadbalancing:DescribeTargetGroups", live.describeTargetGroups(...a)),
     poll: (...a) => record("elasticloadbalancing:DescribeTargetHealth", live.poll(...a)),
+    describeDeregistrationDelay: (...a) => record("elasticloadbalancing:DescribeTargetGroupAttributes", live.describeDeregistrationDelay(...a)),
     listTargets: (...a) => record("elasticloadbalancing:DescribeTargetHealth", live.listTargets(...a))
     })
   }))

@@ -107,13 +107,18 @@ const registeredXml = (id: string, port: number, az: string | undefined, state: 
 const notRegisteredXml = (id: string, port: number) =>
   `<member>${targetXml(id, port, undefined)}<TargetHealth>${el("State", "unused")}${el("Reason", "Target.NotRegistered")}${el("Description", "Target is not registered to the target group")}</TargetHealth></member>`
 
-const describeTargetHealth = (s: Scenario, params: URLSearchParams, t: number, requestId: string): XmlAnswer => {
+/** The group a request names in TargetGroupArn, or the error ELBv2 answers when there is none. */
+const namedGroup = (s: Scenario, params: URLSearchParams, requestId: string): TargetGroup | XmlAnswer => {
   const arn = params.get("TargetGroupArn")
   if (arn === null || arn === "") {
     return elbError(400, "ValidationError", "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null", requestId)
   }
-  const group = s.targetGroups.find((g) => g.arn === arn)
-  if (group === undefined) return elbError(400, "TargetGroupNotFound", `Target groups '${arn}' not found`, requestId)
+  return s.targetGroups.find((g) => g.arn === arn) ?? elbError(400, "TargetGroupNotFound", `Target groups '${arn}' not found`, requestId)
+}
+
+const describeTargetHealth = (s: Scenario, params: URLSearchParams, t: number, requestId: string): XmlAnswer => {
+  const group = namedGroup(s, params, requestId)
+  if ("status" in group) return group
   const asked = memberList(params, "Targets")
   if (asked.some((a) => a.Id === undefined || a.Id === "")) {
     return elbError(400, "ValidationError", "1 validation error detected: Value null at 'targets.member.id' failed to satisfy constraint: Member must not be null", requestId)
@@ -143,12 +148,61 @@ const describeTargetHealth = (s: Scenario, params: URLSearchParams, t: number, r
   return respond("DescribeTargetHealth", `<TargetHealthDescriptions>${body}</TargetHealthDescriptions>`, requestId)
 }
 
+const udp = (g: TargetGroup) => g.protocol === "UDP" || g.protocol === "TCP_UDP"
+
+/**
+ * What DescribeTargetGroupAttributes lists for a group, with ELBv2's defaults
+ * (the TargetGroupAttribute keys of the ELBv2 API reference): the attributes
+ * of every group, then those of an Application Load Balancer's group (HTTP,
+ * HTTPS) or of a Network Load Balancer's (TCP, TLS, UDP, TCP_UDP), then those
+ * both have.
+ */
+const targetGroupAttributes = (g: TargetGroup): ReadonlyArray<readonly [string, string]> => [
+  ["stickiness.enabled", "false"],
+  ["deregistration_delay.timeout_seconds", String(g.deregistrationDelaySeconds ?? 300)],
+  ...(isHttp(g)
+    ? [
+      ["stickiness.type", "lb_cookie"],
+      ["stickiness.lb_cookie.duration_seconds", "86400"],
+      ["slow_start.duration_seconds", "0"],
+      ["stickiness.app_cookie.cookie_name", ""],
+      ["stickiness.app_cookie.duration_seconds", "86400"],
+      ["load_balancing.algorithm.type", "round_robin"],
+      ["load_balancing.algorithm.anomaly_mitigation", "off"]
+    ] as const
+    : [
+      ["stickiness.type", "source_ip"],
+      // UDP and TCP_UDP groups close connections at the end of the delay by default.
+      ["deregistration_delay.connection_termination.enabled", String(udp(g))],
+      // Off by default only for ip targets over TCP or TLS; UDP cannot turn it off.
+      ["preserve_client_ip.enabled", String(!(g.targetType === "ip" && (g.protocol === "TCP" || g.protocol === "TLS")))],
+      ["proxy_protocol_v2.enabled", "false"],
+      // Cannot be enabled for UDP and TCP_UDP groups.
+      ["target_health_state.unhealthy.connection_termination.enabled", String(!udp(g))],
+      ["target_health_state.unhealthy.draining_interval_seconds", "0"]
+    ] as const),
+  ["load_balancing.cross_zone.enabled", "use_load_balancer_configuration"],
+  ["target_group_health.dns_failover.minimum_healthy_targets.count", "1"],
+  ["target_group_health.dns_failover.minimum_healthy_targets.percentage", "off"],
+  ["target_group_health.unhealthy_state_routing.minimum_healthy_targets.count", "1"],
+  ["target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage", "off"]
+]
+
+const describeTargetGroupAttributes = (s: Scenario, params: URLSearchParams, requestId: string): XmlAnswer => {
+  const group = namedGroup(s, params, requestId)
+  if ("status" in group) return group
+  const members = targetGroupAttributes(group).map(([key, value]) => `<member>${el("Key", key)}${el("Value", value)}</member>`)
+  return respond("DescribeTargetGroupAttributes", `<Attributes>${members.join("")}</Attributes>`, requestId)
+}
+
 export const handleElbv2 = (s: Scenario, action: string, params: URLSearchParams, t: number, requestId: string): XmlAnswer => {
   switch (action) {
     case "DescribeTargetGroups":
       return describeTargetGroups(s, params, requestId)
     case "DescribeTargetHealth":
       return describeTargetHealth(s, params, t, requestId)
+    case "DescribeTargetGroupAttributes":
+      return describeTargetGroupAttributes(s, params, requestId)
     default:
       return elbError(400, "InvalidAction", `Could not find operation ${action} for version 2015-12-01`, requestId)
   }

@@ -40,6 +40,8 @@ const TargetGroup = Schema.Struct({
   port: Port,
   ipAddressType: Schema.optionalKey(Schema.Literals(["ipv4", "ipv6"])),
   loadBalancerArn: Schema.optionalKey(Schema.String),
+  /** The attribute deregistration_delay.timeout_seconds (0-3600); ELBv2's default, 300, when absent. */
+  deregistrationDelaySeconds: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 3600 }))),
   targets: Schema.Array(Target)
 })
 export type TargetGroup = typeof TargetGroup.Type

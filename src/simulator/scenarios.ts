@@ -228,6 +228,18 @@ const builders: Record<string, (o: Timing) => Scenario> = {
   }
 }
 
+/**
+ * Each group's deregistration_delay.timeout_seconds says how long its targets
+ * drain: the timing's delay, in whole seconds, within the attribute's 0-3600.
+ */
+const withDeregistrationDelay = (s: Scenario, { deregistrationDelayMs }: Timing): Scenario => ({
+  ...s,
+  targetGroups: s.targetGroups.map((g) => ({
+    deregistrationDelaySeconds: Math.min(3600, Math.round(deregistrationDelayMs / 1000)),
+    ...g
+  }))
+})
+
 export const scenarioNames: ReadonlyArray<string> = Object.keys(builders)
 
 /** A built-in scenario by name, or a JSON file by path; validated either way. */
@@ -239,7 +251,7 @@ export const loadScenario = (nameOrPath: string, options: ScenarioOptions = {}):
     protocol: options.protocol ?? "TCP"
   }
   const build = builders[nameOrPath]
-  if (build !== undefined) return decodeScenario(build(timing))
+  if (build !== undefined) return decodeScenario(withDeregistrationDelay(build(timing), timing))
   if (nameOrPath.endsWith(".json")) {
     let input: unknown
     try {

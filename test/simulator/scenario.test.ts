@@ -84,6 +84,8 @@ describe("a bad scenario is rejected with a message naming the field", () => {
     ["an instance id in an ip group", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "i-0598c7d356eba48d7", port: 8080, timeline: [] }] }] }, /targetGroups\[0\]\.targets\[0\]\.id: not an IPv4 address/],
     ["a timeline out of order", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "10.0.1.23", port: 8080, timeline: [{ at: 5, state: "healthy" }, { at: 1, state: "draining" }] }] }] }, /targetGroups\[0\]\.targets\[0\]\.timeline\[1\]\.at: steps must be in time order/],
     ["an unknown target state", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "10.0.1.23", port: 8080, timeline: [{ at: 0, state: "deregistered" }] }] }] }, /targetGroups\[0\]\.targets\[0\]\.timeline\[0\]/],
+    ["a deregistration delay over the attribute's 3600 s", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], deregistrationDelaySeconds: 3601 }] }, /targetGroups\[0\]\.deregistrationDelaySeconds/],
+    ["a deregistration delay in fractions of a second", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], deregistrationDelaySeconds: 1.5 }] }, /targetGroups\[0\]\.deregistrationDelaySeconds/],
     ["a fault that ends before it starts", { ...awsvpc, faults: [{ api: "ecs", from: 10, until: 10, kind: "throttle" }] }, /faults\[0\]\.until: must be after from/],
     ["an unknown fault kind", { ...awsvpc, faults: [{ api: "ecs", from: 0, until: 10, kind: "flaky" }] }, /faults\[0\]\.kind/],
     ["a metadata body fault on an AWS API", { ...awsvpc, faults: [{ api: "elbv2", from: 0, until: 10, kind: "drip" }] }, /faults\[0\]\.kind: drip is a metadata fault/],

@@ -1,8 +1,9 @@
 // The simulator through the official SDK clients: every operation parses,
 // every error arrives as the SDK error AWS's answer would produce.
 import { DescribeContainerInstancesCommand, DescribeServicesCommand, DescribeTasksCommand } from "@aws-sdk/client-ecs"
-import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2"
+import { DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { describe, expect, it } from "vitest"
+import { decodeScenario, type Scenario } from "../../src/simulator/scenario.ts"
 import { adminGroupArn, loadScenario, webGroupArn } from "../../src/simulator/scenarios.ts"
 import { harness, sdkError, withFaults } from "./helpers.ts"
 
@@ -123,6 +124,103 @@ describe("ELBv2 through the SDK", () => {
     )
     h.at(600)
     expect((await poll()).TargetHealthDescriptions?.[0]?.TargetHealth?.State).toBe("healthy")
+  })
+})
+
+describe("DescribeTargetGroupAttributes through the SDK", () => {
+  /** The awsvpc scenario with its group changed. */
+  const withGroup = (change: Partial<Scenario["targetGroups"][number]>, base = loadScenario("awsvpc")): Scenario =>
+    decodeScenario({ ...base, targetGroups: base.targetGroups.map((g) => ({ ...g, ...change })) })
+  const attributes = async (scenario: Scenario) => {
+    const { elb } = await harness(scenario)
+    const out = await elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: webGroupArn }))
+    expect(out.$metadata).toMatchObject({ httpStatusCode: 200, requestId: expect.stringMatching(uuidLike) })
+    return Object.fromEntries((out.Attributes ?? []).map((a) => [a.Key, a.Value]))
+  }
+  const groupHealth = {
+    "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
+    "target_group_health.dns_failover.minimum_healthy_targets.count": "1",
+    "target_group_health.dns_failover.minimum_healthy_targets.percentage": "off",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count": "1",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": "off"
+  }
+
+  it("a Network Load Balancer's TCP group of ip targets: its attributes and defaults, the deregistration delay 300 s", async () => {
+    expect(await attributes(loadScenario("awsvpc"))).toEqual({
+      "stickiness.enabled": "false",
+      "deregistration_delay.timeout_seconds": "300",
+      "stickiness.type": "source_ip",
+      "deregistration_delay.connection_termination.enabled": "false",
+      "preserve_client_ip.enabled": "false",
+      "proxy_protocol_v2.enabled": "false",
+      "target_health_state.unhealthy.connection_termination.enabled": "true",
+      "target_health_state.unhealthy.draining_interval_seconds": "0",
+      ...groupHealth
+    })
+  })
+
+  it("the defaults that depend on the group: instance targets keep the client IP; UDP terminates connections after the delay", async () => {
+    expect(await attributes(loadScenario("bridge"))).toMatchObject({ "preserve_client_ip.enabled": "true", "deregistration_delay.connection_termination.enabled": "false" })
+    expect(await attributes(withGroup({ protocol: "UDP" }))).toMatchObject({
+      "preserve_client_ip.enabled": "true",
+      "deregistration_delay.connection_termination.enabled": "true",
+      "target_health_state.unhealthy.connection_termination.enabled": "false"
+    })
+  })
+
+  it("an Application Load Balancer's HTTP group: cookie stickiness, slow start, the algorithm; none of the NLB attributes", async () => {
+    expect(await attributes(withGroup({ protocol: "HTTP", deregistrationDelaySeconds: 30 }))).toEqual({
+      "stickiness.enabled": "false",
+      "deregistration_delay.timeout_seconds": "30",
+      "stickiness.type": "lb_cookie",
+      "stickiness.lb_cookie.duration_seconds": "86400",
+      "slow_start.duration_seconds": "0",
+      "stickiness.app_cookie.cookie_name": "",
+      "stickiness.app_cookie.duration_seconds": "86400",
+      "load_balancing.algorithm.type": "round_robin",
+      "load_balancing.algorithm.anomaly_mitigation": "off",
+      ...groupHealth
+    })
+  })
+
+  it("the delay is the scenario's: its timing for a built-in one, in whole seconds up to 3600; 0 allowed", async () => {
+    expect((await attributes(loadScenario("awsvpc", { deregistrationDelayMs: 20_400 })))["deregistration_delay.timeout_seconds"]).toBe("20")
+    expect((await attributes(loadScenario("awsvpc", { deregistrationDelayMs: 7_200_000 })))["deregistration_delay.timeout_seconds"]).toBe("3600")
+    expect((await attributes(withGroup({ deregistrationDelaySeconds: 0 })))["deregistration_delay.timeout_seconds"]).toBe("0")
+  })
+
+  it("an unknown group is TargetGroupNotFound; no ARN is a ValidationError", async () => {
+    const { elb } = await harness(loadScenario("awsvpc"))
+    const gone = webGroupArn.replace("73e2d6bc24d8a067", "0000000000000000")
+    const error = await sdkError(elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: gone })))
+    expect(error).toMatchObject({ name: "TargetGroupNotFoundException", Code: "TargetGroupNotFound", $fault: "client", $metadata: { httpStatusCode: 400 } })
+    expect(error.message).toContain(gone)
+    const missing = await sdkError(elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: "" })))
+    expect(missing).toMatchObject({ name: "ValidationError", $metadata: { httpStatusCode: 400 } })
+  })
+
+  it("injected faults: AccessDenied 403 naming the action, Throttling 400, ServiceUnavailable 503; other actions unaffected", async () => {
+    const h = await harness(withFaults(loadScenario("awsvpc"), [
+      { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 0, until: 100, kind: "access-denied" },
+      { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 100, until: 200, kind: "throttle" },
+      { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 200, until: 300, kind: "server-error" }
+    ]))
+    const describe = () => h.elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: webGroupArn }))
+    const denied = await sdkError(describe())
+    expect(denied).toMatchObject({ name: "AccessDenied", $fault: "client", $metadata: { httpStatusCode: 403 } })
+    expect(denied.message).toBe(
+      "User: arn:aws:sts::111122223333:assumed-role/web-task/febee046097849aba589d4435207c04a is not authorized to perform: elasticloadbalancing:DescribeTargetGroupAttributes because no identity-based policy allows the elasticloadbalancing:DescribeTargetGroupAttributes action"
+    )
+    expect((await h.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [webGroupArn] }))).TargetGroups).toHaveLength(1)
+    const rest = []
+    for (const t of [100, 200]) {
+      h.at(t)
+      const e = await sdkError(describe())
+      rest.push([e.name, e.$metadata.httpStatusCode, e.$fault])
+    }
+    expect(rest).toEqual([["Throttling", 400, "client"], ["ServiceUnavailable", 503, "server"]])
+    h.at(300)
+    expect((await describe()).Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value).toBe("300")
   })
 })
 

@@ -29,6 +29,11 @@ export const scriptedTargetHealth = (options: {
   readonly calls: Array<Call>
   /** Unfiltered DescribeTargetHealth answers per group, from virtual time `at` on. */
   readonly registered?: Record<string, ReadonlyArray<{ readonly at: number; readonly targets: ReadonlyArray<RegisteredTarget> }>>
+  /**
+   * DescribeTargetGroupAttributes' deregistration_delay.timeout_seconds per group (absent: `undefined`),
+   * or an error code to fail with; 300 (ELBv2's default) for a group not named.
+   */
+  readonly deregistrationDelay?: Record<string, { readonly seconds: number | undefined } | { readonly error: string; readonly retryable?: boolean }>
 }) => {
   const answerAt = (arn: string, now: number): Step | undefined =>
     (options.timelines[arn] ?? []).filter((s) => s.at <= now).at(-1)
@@ -57,9 +62,21 @@ export const scriptedTargetHealth = (options: {
       Clock.currentTimeMillis.pipe(Effect.map((at) => {
         options.calls.push({ at, action: "DescribeTargetHealth", targetGroupArn })
         return (options.registered?.[targetGroupArn] ?? []).filter((r) => r.at <= at).at(-1)?.targets ?? []
-      }))
+      })),
+    describeDeregistrationDelay: (targetGroupArn: string) =>
+      Effect.gen(function*() {
+        options.calls.push({ at: yield* Clock.currentTimeMillis, action: "DescribeTargetGroupAttributes", targetGroupArn })
+        const answer = options.deregistrationDelay?.[targetGroupArn] ?? { seconds: 300 }
+        return "error" in answer
+          ? yield* awsError("elasticloadbalancing:DescribeTargetGroupAttributes", answer.error, answer.retryable ?? false)
+          : answer.seconds
+      })
   })
 }
+
+/** For a TargetHealth built by hand in a test that never reads a group's attributes: asked anyway, it dies saying so. */
+export const deregistrationDelayNotScripted = (targetGroupArn: string) =>
+  Effect.die(new Error(`DescribeTargetGroupAttributes(${targetGroupArn}) is not scripted in this test`))
 
 export const ecsTest = (options: {
   readonly task?: TaskDescription | undefined
