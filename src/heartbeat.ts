@@ -76,3 +76,24 @@ export const judgeHeartbeat = (content: string | undefined, now: Clocks): Health
     ? { healthy: true, ageMillis }
     : { healthy: false, why: `last heartbeat ${Math.round(ageMillis / 1000)}s ago: the sidecar is stalled` }
 }
+
+/**
+ * The `healthcheck` command: reads HEARTBEAT_FILE (and TMPDIR) as the sidecar
+ * does, so that the check needs no shell to expand them; prints the verdict
+ * and returns the exit code.
+ */
+export const runHealthcheck = (env: NodeJS.ProcessEnv): number => {
+  const raw = env.HEARTBEAT_FILE
+  const file = raw === undefined ? defaultHeartbeatFile() : heartbeatFileFrom(raw.trim())
+  let content: string | undefined
+  try {
+    content = file === undefined ? undefined : readFileSync(file, "utf8")
+  } catch {
+    content = undefined
+  }
+  const verdict = file === undefined
+    ? { healthy: false as const, why: `HEARTBEAT_FILE=${JSON.stringify(raw)} is not a file path` }
+    : judgeHeartbeat(content, readClocks())
+  console.log(verdict.healthy ? `healthy (heartbeat ${Math.round(verdict.ageMillis / 1000)}s ago)` : `unhealthy: ${verdict.why}`)
+  return verdict.healthy ? 0 : 1
+}

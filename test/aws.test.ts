@@ -20,7 +20,7 @@ const withSimulator = <A, E>(scenario: ReturnType<typeof loadScenario>, use: (en
       // The SDK reads AWS_ENDPOINT_URL when a client is created, as it does in the sidecar.
       process.env.AWS_ENDPOINT_URL = sim.endpoint
       return use(sim.endpoint).pipe(
-        Effect.provide(TargetHealth.layer.pipe(Layer.provide([
+        Effect.provide(TargetHealth.layerNoDeps.pipe(Layer.provide([
           Layer.succeed(AwsRegion, { region: sim.region }),
           AwsCredentials.layerStatic({ accessKeyId: "ASIASIMULATEDKEY0001", secretAccessKey: "test", sessionToken })
         ])))

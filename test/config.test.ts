@@ -1,9 +1,29 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import { ConfigInvalid, exitCodeOf } from "../src/errors.ts"
-import { defaults, loadSettings } from "../src/layers/Config.ts"
+import { readSettings, type Settings } from "../src/layers/Config.ts"
+import { defaultHeartbeatFile } from "../src/heartbeat.ts"
 
-const load = (env: Record<string, string>) => loadSettings(env)
+const load = (env: Record<string, string>) => readSettings(env)
+
+/** The defaults the README documents. */
+const defaults: Settings = {
+  deregistrationWaitSeconds: 120,
+  drainStrategy: "fixed",
+  drainMinWaitSeconds: undefined,
+  drainIdleSeconds: 5,
+  pollingFrequencySeconds: 30,
+  targetContainerName: undefined,
+  drainExitCode: 0,
+  logLevel: "info",
+  logFormat: "json",
+  region: undefined,
+  startupTimeoutSeconds: 120,
+  targetGroupArns: [],
+  dryRun: false,
+  metadataUri: undefined,
+  heartbeatFile: defaultHeartbeatFile()
+}
 
 const rejects = (env: Record<string, string>, variable: string) =>
   Effect.gen(function*() {
@@ -89,6 +109,7 @@ describe("Config", () => {
     ["DEREGISTRATION_WAIT", "1.5"],
     ["DEREGISTRATION_WAIT", ""],
     ["DEREGISTRATION_WAIT", "1e3"],
+    ["DEREGISTRATION_WAIT", "0x10"],
     ["DRAIN_EXIT_CODE", "256"],
     ["DRAIN_STRATEGY", "sockets"],
     ["DRAIN_STRATEGY", ""],

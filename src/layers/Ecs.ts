@@ -40,7 +40,8 @@ export class Ecs extends Context.Service<Ecs, {
   ) => Effect.Effect<ReadonlyArray<ServiceLoadBalancer> | undefined, AwsCallFailed>
   readonly describeEc2InstanceId: (cluster: string, containerInstanceArn: string) => Effect.Effect<string | undefined, AwsCallFailed>
 }>()("nlb-sidecar/Ecs") {
-  static readonly layer = Layer.effect(
+  /** Needs AwsRegion and AwsCredentials: tests give it fixed ones. */
+  static readonly layerNoDeps = Layer.effect(
     Ecs,
     Effect.gen(function*() {
       const { region } = yield* AwsRegion
@@ -101,6 +102,9 @@ export class Ecs extends Context.Service<Ecs, {
       return Ecs.of({ describeTask, describeServiceLoadBalancers, describeEc2InstanceId })
     })
   )
+
+  /** The live client, in the region and with the credentials the task has (one credentials fetch shared by every client). */
+  static readonly layer = Ecs.layerNoDeps.pipe(Layer.provide([AwsRegion.layer, AwsCredentials.layer]))
 
   static readonly layerTest = (service: Ecs["Service"]) => Layer.succeed(Ecs, Ecs.of(service))
 }

@@ -3,7 +3,7 @@
 import type { Writable } from "node:stream"
 import { Cause, Effect, Layer, Logger, References } from "effect"
 import { redact } from "../redact.ts"
-import type { LogFormat, LogLevelName } from "./Config.ts"
+import { Config, type LogFormat, type LogLevelName } from "./Config.ts"
 
 const levelNames: Record<string, string> = {
   Fatal: "error",
@@ -89,8 +89,14 @@ export const makeLogger = (format: LogFormat, write: (line: string) => void = wr
 export const whateverTheLevel = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.provideService(self, References.MinimumLogLevel, "All")
 
-export const layer = (format: LogFormat, level: LogLevelName) =>
+export const layerWith = (format: LogFormat, level: LogLevelName) =>
   Layer.mergeAll(
     Logger.layer([makeLogger(format)]),
     Layer.succeed(References.MinimumLogLevel, minimumLevel[level])
   )
+
+/** LOG_FORMAT and LOG_LEVEL as the settings say. */
+export const layer = Layer.unwrap(Effect.gen(function*() {
+  const { logFormat, logLevel } = yield* Config
+  return layerWith(logFormat, logLevel)
+}))

@@ -43,7 +43,8 @@ export class TargetHealth extends Context.Service<TargetHealth, {
    */
   readonly describeDeregistrationDelay: (targetGroupArn: string) => Effect.Effect<number | undefined, AwsCallFailed>
 }>()("nlb-sidecar/TargetHealth") {
-  static readonly layer = Layer.effect(
+  /** Needs AwsRegion and AwsCredentials: tests give it fixed ones. */
+  static readonly layerNoDeps = Layer.effect(
     TargetHealth,
     Effect.gen(function*() {
       const { region } = yield* AwsRegion
@@ -140,6 +141,9 @@ export class TargetHealth extends Context.Service<TargetHealth, {
       return TargetHealth.of({ describeTargetGroups, poll, listTargets, describeDeregistrationDelay })
     })
   )
+
+  /** The live client, in the region and with the credentials the task has (one credentials fetch shared by every client). */
+  static readonly layer = TargetHealth.layerNoDeps.pipe(Layer.provide([AwsRegion.layer, AwsCredentials.layer]))
 
   static readonly layerTest = (service: TargetHealth["Service"]) => Layer.succeed(TargetHealth, TargetHealth.of(service))
 }

@@ -3,7 +3,6 @@
 import { Clock, Duration, Effect, Random, Schedule } from "effect"
 import { type TargetObservation, type TargetSearch, targetKey, type WatchedTarget } from "../domain.ts"
 import type { AwsCallFailed } from "../errors.ts"
-import { collectGarbageEvery, exposedGc, pollsPerCollection } from "../heap.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { PollTiming } from "../retry.ts"
@@ -164,7 +163,6 @@ export const watchUntilDeregistering = (
         )
       )
 
-    const afterPoll = collectGarbageEvery(pollsPerCollection, exposedGc)
     const poll: Effect.Effect<PollResult> = Effect.suspend(() => Effect.forEach(groups, pollGroup, { concurrency: pollConcurrency })).pipe(
       Effect.map((results): PollResult => {
         groups = results.map((r) => r.group)
@@ -175,8 +173,7 @@ export const watchUntilDeregistering = (
           confirming: [...memory.values()].some((m) => m.unregisteredOnce),
           consecutiveFailures
         }
-      }),
-      Effect.tap(() => afterPoll)
+      })
     )
 
     const schedule = Schedule.spaced(Duration.seconds(settings.pollingFrequencySeconds)).pipe(

@@ -1,10 +1,12 @@
 // Day-two features as operators use them: check, TARGET_GROUP_ARNS, DRY_RUN, healthcheck.
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { webGroupArn } from "../../src/simulator/scenarios.ts"
 import { healthPolls, runScenario, runSidecar } from "./harness.ts"
+
+const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
 
 describe.concurrent("e2e: check", () => {
   it("prints the report and exits 0 when everything works", async () => {
@@ -88,5 +90,26 @@ describe.concurrent("e2e: DRY_RUN and healthcheck", () => {
     const run = await runSidecar({ env: { HEARTBEAT_FILE: "/tmp/nlb-sidecar-e2e-none.heartbeat" }, args: ["healthcheck"] })
     expect(run.code).toBe(1)
     expect(run.stdout).toContain("unhealthy: no heartbeat file")
+  })
+})
+
+describe.concurrent("e2e: the command line", () => {
+  it("--help: usage on stdout, exit 0; --version: the package's version", async () => {
+    const help = await runSidecar({ env: {}, args: ["--help"] })
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("usage: nlb-sidecar-for-ecs [command]")
+    expect(help.stdout).toContain("check [--json]")
+    const version = await runSidecar({ env: {}, args: ["--version"] })
+    expect(version.code).toBe(0)
+    expect(version.stdout.trim()).toBe(packageVersion)
+  })
+
+  it("an unknown command or argument: named on stderr, usage on stdout, exit 2", async () => {
+    for (const args of [["start"], ["check", "--yaml"]]) {
+      const run = await runSidecar({ env: {}, args })
+      expect(run.code).toBe(2)
+      expect(run.stderr).toContain(JSON.stringify(args.at(-1)))
+      expect(run.stdout).toContain("usage: nlb-sidecar-for-ecs [command]")
+    }
   })
 })

@@ -10,7 +10,7 @@ export const load = async (url, context, nextLoad) => {
       `import { writeSync } from "node:fs"`,
       `writeSync(2, "loading the command chunk\\n")`,
       `await new Promise((resolve) => setTimeout(resolve, 1000))`,
-      `await import(${JSON.stringify(`${url}?held`)})`
+      `export const { runCommand } = await import(${JSON.stringify(`${url}?held`)})`
     ].join("\n")
   }
 }
