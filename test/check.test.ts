@@ -1,22 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { check, formatCheckReport } from "../src/programs/check.ts"
-import { captureLogs } from "./support/logs.ts"
-import { awsError, awsvpcTask, configTest, ecsTest, fixedRandom, ipGroup, metadataTest, scriptedTargetHealth, tgArn } from "./support/mocks.ts"
+import { awsError, type ecsTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
 
 const runCheck = (failWith?: Parameters<typeof ecsTest>[0]["failWith"]) =>
-  check.pipe(Effect.provide(Layer.mergeAll(
-    configTest({ startupTimeoutSeconds: 10 }),
-    metadataTest(awsvpcTask()),
-    ecsTest({ loadBalancers, ...(failWith === undefined ? {} : { failWith }) }),
-    scriptedTargetHealth({ timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)], calls: [] }),
-    fixedRandom(0),
-    captureLogs().layer
-  )))
+  check.pipe(Effect.provide(testLayer({
+    settings: { startupTimeoutSeconds: 10 },
+    ecs: { loadBalancers, ...(failWith === undefined ? {} : { failWith }) },
+    elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }
+  }).layer))
 
 describe("check", () => {
   it.effect("reports the task, each target group with this task's target and state, and the IAM actions used", () =>

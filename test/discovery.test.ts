@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { AwsCallFailed, exitCodeOf, UnsupportedTask } from "../src/errors.ts"
 import type { Settings } from "../src/layers/Config.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../src/layers/Ecs.ts"
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
 import { captureLogs } from "./support/logs.ts"
+import { expectFailure } from "./support/assertions.ts"
 import {
   awsError,
   awsvpcTask,
@@ -81,11 +81,7 @@ const discover = (options: {
   })
 
 const expectUnsupported = (exit: Exit.Exit<unknown, unknown>, ...fragments: ReadonlyArray<string>) => {
-  assert.strictEqual(exitCodeOf(exit), 4)
-  if (Exit.isSuccess(exit)) return
-  const reason = exit.cause.reasons[0]
-  assert.isTrue(reason?._tag === "Fail" && reason.error instanceof UnsupportedTask)
-  const message = reason?._tag === "Fail" ? String((reason.error as Error).message) : ""
+  const { message } = expectFailure(exit, "UnsupportedTask", 4)
   for (const f of fragments) assert.include(message, f)
 }
 
@@ -228,13 +224,8 @@ describe("discoverTargets: AWS failures at startup", () => {
         loadBalancers: [lb(web)],
         failWith: { DescribeServices: awsError("ecs:DescribeServices", "AccessDeniedException", false) }
       })
-      assert.strictEqual(exitCodeOf(exit), 5)
+      assert.include(expectFailure(exit, "AwsCallFailed", 5).message, "grant the IAM permission ecs:DescribeServices")
       assert.deepStrictEqual(actions, ["DescribeServices"])
-      if (Exit.isFailure(exit)) {
-        const reason = exit.cause.reasons[0]
-        assert.isTrue(reason?._tag === "Fail" && reason.error instanceof AwsCallFailed)
-        assert.include((reason as { error: Error }).error.message, "grant the IAM permission ecs:DescribeServices")
-      }
     }))
 
   it.effect("a throttled call that then succeeds goes on", () =>

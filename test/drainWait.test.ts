@@ -4,13 +4,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import type { TargetGroup, TargetObservation } from "../src/domain.ts"
-import { Drained, exitCodeOf } from "../src/errors.ts"
 import type { Settings } from "../src/layers/Config.ts"
 import { connectionsTest, ConnectionsUnreadable } from "../src/layers/Connections.ts"
 import { drainWait } from "../src/programs/drainWait.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsvpcTask, configTest, ecsTest, fixedRandom, ipGroup, metadataTest, scriptedTargetHealth, tgArn } from "./support/mocks.ts"
+import { expectFailure } from "./support/assertions.ts"
+import { awsvpcTask, configTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -160,28 +160,23 @@ describe("connections: the rules of the wait", () => {
 describe("connections: the sidecar end to end on virtual time", () => {
   const start = (settings: Partial<Settings>, script: Script, mode: "awsvpc" | "bridge" = "awsvpc") =>
     Effect.gen(function*() {
-      const logs = captureLogs()
-      const task = mode === "awsvpc"
-        ? awsvpcTask()
-        : awsvpcTask({ Containers: [{ Name: "app", Networks: [{ NetworkMode: "bridge", IPv4Addresses: ["172.17.0.2"] }], Ports: [{ ContainerPort: 8080, Protocol: "tcp", HostPort: 32768 }] }] })
-      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(Layer.mergeAll(
-        configTest({ pollingFrequencySeconds: 30, drainStrategy: "connections", drainExitCode: 7, ...settings }),
-        metadataTest(task),
-        ecsTest({
-          loadBalancers: [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }],
+      const world = testLayer({
+        settings: { pollingFrequencySeconds: 30, drainStrategy: "connections", drainExitCode: 7, ...settings },
+        task: mode === "awsvpc"
+          ? awsvpcTask()
+          : awsvpcTask({ Containers: [{ Name: "app", Networks: [{ NetworkMode: "bridge", IPv4Addresses: ["172.17.0.2"] }], Ports: [{ ContainerPort: 8080, Protocol: "tcp", HostPort: 32768 }] }] }),
+        ecs: {
           task: { group: "service:web", containerInstanceArn: "arn:aws:ecs:us-east-1:111122223333:container-instance/default/1a2b", containers: [] },
           ec2InstanceId: "i-0abc"
-        }),
-        scriptedTargetHealth({
+        },
+        elb: {
           timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, state: "draining" }] },
-          groups: [mode === "awsvpc" ? http(web) : { ...http(web), targetType: "instance" }],
-          calls: []
-        }),
-        connectionsTest((ports) => Clock.currentTimeMillis.pipe(Effect.map((at) => new Map(ports.map((p) => [p, script(p, at)]))))),
-        fixedRandom(0),
-        logs.layer
-      ))))
-      return { fiber, logs: logs.records }
+          groups: [mode === "awsvpc" ? http(web) : { ...http(web), targetType: "instance" }]
+        },
+        connections: (ports) => Clock.currentTimeMillis.pipe(Effect.map((at) => new Map(ports.map((p) => [p, script(p, at)]))))
+      })
+      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
+      return { fiber, logs: world.logs }
     })
 
   it.effect("exits just after the connections close, and the last line says so", () =>
@@ -191,13 +186,7 @@ describe("connections: the sidecar end to end on virtual time", () => {
       yield* TestClock.adjust(Duration.seconds(44))
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust(Duration.seconds(1))
-      const exit = fiber.pollUnsafe()
-      assert.isDefined(exit)
-      if (exit === undefined) return
-      assert.strictEqual(exitCodeOf(exit), 7)
-      const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
-      assert.isTrue(error?._tag === "Fail" && error.error instanceof Drained)
-      assert.include((error as { error: Drained }).error.message, "connections drained after 18 s, exiting with code 7")
+      assert.include(expectFailure(fiber.pollUnsafe(), "Drained", 7).message, "connections drained after 18 s, exiting with code 7")
     }))
 
   it.effect("DRY_RUN logs the same end and does not exit", () =>
@@ -212,10 +201,6 @@ describe("connections: the sidecar end to end on virtual time", () => {
     Effect.gen(function*() {
       const { fiber } = yield* start({}, () => 0, "bridge")
       yield* TestClock.adjust(Duration.seconds(1))
-      const exit = fiber.pollUnsafe()
-      assert.isDefined(exit)
-      if (exit === undefined) return
-      assert.strictEqual(exitCodeOf(exit), 4)
-      if (Exit.isFailure(exit)) assert.include(String((exit.cause.reasons[0] as { error: Error }).error.message), "DRAIN_STRATEGY=fixed")
+      assert.include(expectFailure(fiber.pollUnsafe(), "UnsupportedTask", 4).message, "DRAIN_STRATEGY=fixed")
     }))
 })

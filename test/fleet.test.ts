@@ -7,8 +7,8 @@ import type { TargetObservation } from "../src/domain.ts"
 import { Drained } from "../src/errors.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
-import { PollTiming } from "../src/retry.ts"
-import { awsError, awsvpcTask, configTest, deregistrationDelayNotScripted, ecsTest, ipGroup, metadataTest, tgArn } from "./support/mocks.ts"
+import { PollTiming } from "../src/schedules.ts"
+import { awsError, awsvpcTask, configTest, ecsTest, ipGroup, metadataTest, tgArn } from "./support/mocks.ts"
 
 const fleetSize = 300
 const drainAt = 600_000
@@ -63,8 +63,7 @@ const runFleet = (timing: Timing | undefined) =>
           const state = now - t0 >= drainAt ? "draining" : "healthy"
           return Effect.succeed(targets.map((target): TargetObservation => ({ target, state, reason: undefined })))
         })),
-      listTargets: () => Effect.succeed([]),
-      describeDeregistrationDelay: deregistrationDelayNotScripted
+      listTargets: () => Effect.succeed([])
     })
 
     const fibers = []
@@ -108,7 +107,7 @@ const runFleet = (timing: Timing | undefined) =>
     return report
   })
 
-const naive: Timing = { firstDelayMillis: () => 0, delayMillis: (interval) => interval * 1000 }
+const naive: Timing = { firstDelayMillis: () => 0, scale: () => 1 }
 
 describe(`fleet: ${fleetSize} sidecars started together, all draining at t=600 s`, () => {
   it.effect("no early exit, every sidecar exits after its drain wait; jitter and backoff cut throttling", () =>

@@ -1,26 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, Layer } from "effect"
+import { Clock, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { Drained, exitCodeOf } from "../src/errors.ts"
+import { exitCodeOf } from "../src/errors.ts"
 import type { Settings } from "../src/layers/Config.ts"
 import type { TaskDescription } from "../src/layers/Ecs.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { watchUntilDeregistering } from "../src/programs/watchTargets.ts"
 import { captureLogs } from "./support/logs.ts"
-import {
-  awsvpcTask,
-  type Call,
-  configTest,
-  deregistrationDelayNotScripted,
-  ecsTest,
-  fixedRandom,
-  ipGroup,
-  metadataTest,
-  scriptedTargetHealth,
-  type Step,
-  tgArn
-} from "./support/mocks.ts"
+import { expectFailure } from "./support/assertions.ts"
+import { configTest, fixedRandom, ipGroup, type Step, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -36,45 +25,33 @@ const start = (options: {
   readonly task?: TaskDescription
 }) =>
   Effect.gen(function*() {
-    const calls: Array<Call> = []
-    const logs = captureLogs()
-    const lbs = options.twoGroups
-      ? [...loadBalancers, { targetGroupArn: admin, loadBalancerName: undefined, containerName: "app", containerPort: 9090 }]
-      : loadBalancers
-    const layer = Layer.mergeAll(
-      configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7, ...options.settings }),
-      metadataTest(awsvpcTask()),
-      ecsTest({ loadBalancers: lbs, task: options.task, calls }),
-      scriptedTargetHealth({ timelines: options.timelines, groups: [ipGroup(web), ipGroup(admin)], calls }),
-      fixedRandom(options.random ?? 0),
-      logs.layer
-    )
+    const world = testLayer({
+      settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7, ...options.settings },
+      ecs: {
+        loadBalancers: options.twoGroups
+          ? [...loadBalancers, { targetGroupArn: admin, loadBalancerName: undefined, containerName: "app", containerPort: 9090 }]
+          : loadBalancers,
+        task: options.task
+      },
+      elb: { timelines: options.timelines, groups: [ipGroup(web), ipGroup(admin)] },
+      random: options.random ?? 0
+    })
     assert.strictEqual(yield* Clock.currentTimeMillis, 0)
-    const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(layer)))
-    const polls = () => calls.filter((c) => c.action === "DescribeTargetHealth")
-    return { fiber, calls, polls, logs: logs.records }
+    const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
+    return { fiber, ...world }
   })
 
-/** Moves virtual time to `ms` (the TestClock starts at 0). */
-const at = (ms: number) => Clock.currentTimeMillis.pipe(Effect.flatMap((now) => TestClock.adjust(ms - now)))
 
 const expectDrained = (fiber: Fiber.Fiber<never, unknown>, exitCode: number) =>
-  Effect.gen(function*() {
-    const exit = fiber.pollUnsafe()
-    assert.isDefined(exit, "the sidecar should have exited")
-    if (exit === undefined || Exit.isSuccess(exit)) return assert.fail("expected a Drained failure")
-    assert.strictEqual(exitCodeOf(exit), exitCode)
-    const error = exit.cause.reasons[0]
-    assert.isTrue(error !== undefined && error._tag === "Fail" && error.error instanceof Drained)
-  })
+  Effect.sync(() => expectFailure(fiber.pollUnsafe(), "Drained", exitCode))
 
 describe("sidecar: polling", () => {
   it.effect("polls at once, then every POLLING_FREQUENCY (jitter pinned to its low end)", () =>
     Effect.gen(function*() {
       const { polls } = yield* start({ timelines: { [web]: [{ at: 0, state: "healthy" }] } })
-      yield* at(0)
+      yield* TestClock.setTime(0)
       assert.deepStrictEqual(polls().map((c) => c.at), [0])
-      yield* at(60 * s)
+      yield* TestClock.setTime(60 * s)
       // 30 s −10% jitter with Random pinned to 0.
       assert.deepStrictEqual(polls().map((c) => c.at), [0, 27 * s, 54 * s])
     }))
@@ -82,7 +59,7 @@ describe("sidecar: polling", () => {
   it.effect("spreads the first poll over [0, min(2 s, interval)] and each interval over ±10%", () =>
     Effect.gen(function*() {
       const { polls } = yield* start({ timelines: { [web]: [{ at: 0, state: "healthy" }] }, random: 0.75 })
-      yield* at(70 * s)
+      yield* TestClock.setTime(70 * s)
       // First poll at 0.75 × 2 s; then 30 s × (0.9 + 0.2 × 0.75) = 31.5 s.
       assert.deepStrictEqual(polls().map((c) => c.at), [1500, 33_000, 64_500])
     }))
@@ -93,9 +70,9 @@ describe("sidecar: polling", () => {
         timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 95 * s, state: "draining", reason: "Target.DeregistrationInProgress" }] }
       })
       // Polls at 0, 27, 54, 81, 108 s: draining is first seen at 108 s.
-      yield* at(108 * s + 120 * s - 1)
+      yield* TestClock.setTime(108 * s + 120 * s - 1)
       assert.isUndefined(fiber.pollUnsafe(), "must not exit before the wait is over")
-      yield* at(108 * s + 120 * s)
+      yield* TestClock.setTime(108 * s + 120 * s)
       yield* expectDrained(fiber, 7)
       const deregistering = logs.find((l) => l.message === "target is deregistering")
       assert.deepInclude(deregistering, { level: "info", targetGroupArn: web, targetId: "10.0.2.106", port: 8080, state: "draining" })
@@ -104,7 +81,7 @@ describe("sidecar: polling", () => {
   it.effect("logs a state change at info and an unchanged poll at debug", () =>
     Effect.gen(function*() {
       const { logs } = yield* start({ timelines: { [web]: [{ at: 0, state: "initial", reason: "Elb.RegistrationInProgress" }, { at: 20 * s, state: "healthy" }] } })
-      yield* at(60 * s)
+      yield* TestClock.setTime(60 * s)
       const polls = logs.filter((l) => l.message.startsWith("target state"))
       assert.deepStrictEqual(polls.map((l) => [l.level, l.state]), [["info", "initial"], ["info", "healthy"], ["debug", "healthy"]])
     }))
@@ -123,12 +100,12 @@ describe("sidecar: what counts as deregistration", () => {
           ]
         }
       })
-      yield* at(199 * s)
+      yield* TestClock.setTime(199 * s)
       assert.isUndefined(fiber.pollUnsafe(), "not registered at startup is not a deregistration")
       // Draining seen at the 216 s poll (8 × 27 s).
-      yield* at(216 * s + 120 * s - 1)
+      yield* TestClock.setTime(216 * s + 120 * s - 1)
       assert.isUndefined(fiber.pollUnsafe())
-      yield* at(216 * s + 120 * s)
+      yield* TestClock.setTime(216 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 
@@ -143,7 +120,7 @@ describe("sidecar: what counts as deregistration", () => {
           ]
         }
       })
-      yield* at(1000 * s)
+      yield* TestClock.setTime(1000 * s)
       assert.isUndefined(fiber.pollUnsafe())
       assert.isAbove(polls().length, 30)
     }))
@@ -154,11 +131,11 @@ describe("sidecar: what counts as deregistration", () => {
         timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 30 * s, state: "unused", reason: "Target.NotRegistered" }] }
       })
       // Not registered at the 54 s poll; the confirming poll follows a second later.
-      yield* at(55 * s)
+      yield* TestClock.setTime(55 * s)
       assert.deepStrictEqual(polls().map((c) => c.at), [0, 27 * s, 54 * s, 55 * s])
-      yield* at(55 * s + 120 * s - 1)
+      yield* TestClock.setTime(55 * s + 120 * s - 1)
       assert.isUndefined(fiber.pollUnsafe())
-      yield* at(55 * s + 120 * s)
+      yield* TestClock.setTime(55 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 
@@ -174,7 +151,7 @@ describe("sidecar: what counts as deregistration", () => {
           ]
         }
       })
-      yield* at(400 * s)
+      yield* TestClock.setTime(400 * s)
       assert.isUndefined(fiber.pollUnsafe())
       assert.isTrue(logs.some((l) => l.message === "target reads as not registered: confirming with one more poll"))
       assert.isFalse(logs.some((l) => l.message === "target is deregistering"))
@@ -196,14 +173,14 @@ describe("sidecar: what counts as deregistration", () => {
           ]
         }
       })
-      yield* at(299 * s)
+      yield* TestClock.setTime(299 * s)
       assert.isUndefined(fiber.pollUnsafe(), "an earlier task's drain never ends this task")
       assert.strictEqual(logs.filter((l) => l.message === "target still draining from an earlier task").length, 1)
       assert.isFalse(logs.some((l) => l.message === "target is deregistering"))
       // This task's own drain is seen at the 324 s poll (12 × 27 s).
-      yield* at(324 * s + 120 * s - 1)
+      yield* TestClock.setTime(324 * s + 120 * s - 1)
       assert.isUndefined(fiber.pollUnsafe())
-      yield* at(324 * s + 120 * s)
+      yield* TestClock.setTime(324 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 
@@ -221,10 +198,10 @@ describe("sidecar: what counts as deregistration", () => {
         timelines: { [web]: [{ at: 0, error: "Throttling" }, { at: 100 * s, state: "draining" }] }
       })
       // Polls at 0 (throttled), 54 (throttled, ×2), 162 s: draining, and ECS says the task is stopping.
-      yield* at(162 * s)
+      yield* TestClock.setTime(162 * s)
       assert.deepInclude(logs.find((l) => l.message === "target is deregistering"), { evidence: "ECS is stopping this task" })
       assert.strictEqual(calls.filter((c) => c.action === "DescribeTasks").length, 1)
-      yield* at(162 * s + 120 * s)
+      yield* TestClock.setTime(162 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 
@@ -236,7 +213,7 @@ describe("sidecar: what counts as deregistration", () => {
         settings: { pollingFrequencySeconds: 10 },
         timelines: { [web]: [{ at: 0, state: "draining" }] }
       })
-      yield* at(300 * s)
+      yield* TestClock.setTime(300 * s)
       assert.isUndefined(fiber.pollUnsafe())
       const asked = calls.filter((c) => c.action === "DescribeTasks").map((c) => c.at / s)
       assert.isAtLeast(asked.length, 4)
@@ -249,7 +226,7 @@ describe("sidecar: what counts as deregistration", () => {
       const { fiber } = yield* start({
         timelines: { [web]: [{ at: 0, state: "draining" }, { at: 50 * s, state: "unused", reason: "Target.NotRegistered" }] }
       })
-      yield* at(1000 * s)
+      yield* TestClock.setTime(1000 * s)
       assert.isUndefined(fiber.pollUnsafe())
     }))
 
@@ -260,12 +237,12 @@ describe("sidecar: what counts as deregistration", () => {
           [web]: [{ at: 0, error: "InvalidTarget" }, { at: 40 * s, state: "healthy" }, { at: 60 * s, error: "InvalidTarget" }]
         }
       })
-      yield* at(59 * s)
+      yield* TestClock.setTime(59 * s)
       assert.isUndefined(fiber.pollUnsafe(), "InvalidTarget before registration is waited out")
       // InvalidTarget at 81 s, confirmed at 82 s.
-      yield* at(82 * s + 120 * s - 1)
+      yield* TestClock.setTime(82 * s + 120 * s - 1)
       assert.isUndefined(fiber.pollUnsafe())
-      yield* at(82 * s + 120 * s)
+      yield* TestClock.setTime(82 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 
@@ -278,13 +255,13 @@ describe("sidecar: what counts as deregistration", () => {
           [admin]: [{ at: 0, state: "healthy" }, { at: 50 * s, state: "draining" }]
         }
       })
-      yield* at(54 * s)
+      yield* TestClock.setTime(54 * s)
       const byPoll = Object.groupBy(polls(), (c) => String(c.at))
       assert.deepStrictEqual(Object.keys(byPoll), ["0", "27000", "54000"])
       for (const calls of Object.values(byPoll)) {
         assert.deepStrictEqual(calls?.map((c) => c.targetGroupArn).sort(), [web, admin].sort())
       }
-      yield* at(54 * s + 120 * s)
+      yield* TestClock.setTime(54 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 })
@@ -299,7 +276,6 @@ describe("sidecar: many target groups", () => {
       const elb = TargetHealth.layerTest({
         describeTargetGroups: () => Effect.succeed([]),
         listTargets: () => Effect.succeed([]),
-        describeDeregistrationDelay: deregistrationDelayNotScripted,
         poll: (arn, targets) =>
           Effect.sync(() => {
             reads.push(arn)
@@ -314,7 +290,7 @@ describe("sidecar: many target groups", () => {
       const fiber = yield* Effect.forkChild(watchUntilDeregistering(targets).pipe(
         Effect.provide(Layer.mergeAll(configTest({ pollingFrequencySeconds: 30 }), elb, fixedRandom(0), captureLogs().layer))
       ))
-      yield* at(2 * s)
+      yield* TestClock.setTime(2 * s)
       assert.strictEqual(most, 5)
       assert.deepStrictEqual([...reads].sort(), [...groups].sort())
       yield* Fiber.interrupt(fiber)
@@ -329,12 +305,12 @@ describe("sidecar: failures while polling never end it", () => {
           [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 200 * s, state: "healthy" }, { at: 400 * s, state: "draining" }]
         }
       })
-      yield* at(330 * s)
+      yield* TestClock.setTime(330 * s)
       // 0 ok, 27 fail → ×2 (54 s), 81 fail → ×4 (108 s), 189 fail → ×4, 297 ok → back to 27 s.
       assert.deepStrictEqual(polls().map((c) => c.at / s), [0, 27, 81, 189, 297, 324])
       assert.isUndefined(fiber.pollUnsafe())
       // Draining at 400 is seen at 405 (324 + 3 × 27).
-      yield* at(405 * s + 120 * s)
+      yield* TestClock.setTime(405 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 
@@ -350,13 +326,13 @@ describe("sidecar: failures while polling never end it", () => {
           ]
         }
       })
-      yield* at(249 * s)
+      yield* TestClock.setTime(249 * s)
       assert.isUndefined(fiber.pollUnsafe())
       const failures = logs.filter((l) => l.message === "poll failed")
       assert.isAtLeast(failures.length, 3)
       assert.deepInclude(failures[0], { level: "warn", error: "AccessDenied", requestId: "mock-request-id", targetGroupArn: web })
       assert.isTrue(failures.some((l) => l.error === "ServiceUnavailable"))
-      yield* at(600 * s)
+      yield* TestClock.setTime(600 * s)
       yield* expectDrained(fiber, 7)
     }))
 })
@@ -367,7 +343,7 @@ describe("sidecar: signals and dry run", () => {
       const { fiber } = yield* start({
         timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 60 * s, state: "draining" }] }
       })
-      yield* at(ms)
+      yield* TestClock.setTime(ms)
       assert.isUndefined(fiber.pollUnsafe())
       yield* Fiber.interrupt(fiber)
       const exit = fiber.pollUnsafe()
@@ -385,9 +361,9 @@ describe("sidecar: signals and dry run", () => {
         settings: { dryRun: true },
         timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 10 * s, state: "draining" }] }
       })
-      yield* at(27 * s + 120 * s)
+      yield* TestClock.setTime(27 * s + 120 * s)
       assert.isTrue(logs.some((l) => l.message === "dry run: would exit with code 7"))
-      yield* at(2000 * s)
+      yield* TestClock.setTime(2000 * s)
       assert.isUndefined(fiber.pollUnsafe())
     }))
 })

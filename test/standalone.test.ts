@@ -8,7 +8,8 @@ import { discoverStandaloneTargets } from "../src/programs/discoverStandaloneTar
 import { sidecar } from "../src/programs/sidecar.ts"
 import { readGroup, watchedGroups } from "../src/programs/watchTargets.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsvpcTask, type Call, configTest, ecsTest, fixedRandom, metadataTest, scriptedTargetHealth, tgArn } from "./support/mocks.ts"
+import { expectFailure } from "./support/assertions.ts"
+import { awsvpcTask, type Call, configTest, ecsTest, fixedRandom, metadataTest, scriptedTargetHealth, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -82,31 +83,22 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
 
   it.effect("watches the groups the task is found in while it still waits for the others, and catches their drain", () =>
     Effect.gen(function*() {
-      const calls: Array<Call> = []
-      const logs = captureLogs()
-      const layer = Layer.mergeAll(
-        configTest({ targetGroupArns: [web, admin], pollingFrequencySeconds: 10, deregistrationWaitSeconds: 30, drainExitCode: 7 }),
-        metadataTest(awsvpcTask()),
-        ecsTest({}),
-        scriptedTargetHealth({
-          calls,
+      const { layer, calls, logs } = testLayer({
+        settings: { targetGroupArns: [web, admin], pollingFrequencySeconds: 10, deregistrationWaitSeconds: 30, drainExitCode: 7 },
+        elb: {
           // Registered in web only; admin never lists the task.
           registered: { [web]: [{ at: 0, targets: [target("10.0.2.106", 8080)] }] },
           timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 15_000, state: "draining" }] }
-        }),
-        fixedRandom(0),
-        logs.layer
-      )
+        }
+      })
       const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(layer)))
       // Polls at 0 (both listed), 9 s (web by name, admin listed), 18 s: web is draining.
       yield* TestClock.adjust("18 seconds")
-      assert.isTrue(logs.records.some((l) => l.message === "waiting for this task to be registered" && l.targetGroupArn === admin))
-      assert.isTrue(logs.records.some((l) => l.message === "target is deregistering" && l.targetGroupArn === web))
+      assert.isTrue(logs.some((l) => l.message === "waiting for this task to be registered" && l.targetGroupArn === admin))
+      assert.isTrue(logs.some((l) => l.message === "target is deregistering" && l.targetGroupArn === web))
       assert.deepStrictEqual(calls.filter((c) => c.at === 18_000).map((c) => c.targetGroupArn).sort(), [web, admin].sort())
       yield* TestClock.adjust("30 seconds")
-      const exit = fiber.pollUnsafe()
-      assert.isDefined(exit)
-      if (exit !== undefined) assert.strictEqual(exitCodeOf(exit), 7)
+      expectFailure(fiber.pollUnsafe(), "Drained", 7)
     }))
 
   it.effect("an unknown network mode is exit 4", () =>

@@ -2,17 +2,17 @@
 // counts from process start and bounds the metadata endpoint, whatever a
 // request's own timeout.
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer } from "effect"
 import { HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
-import { exitCodeOf } from "../src/errors.ts"
 import { Config } from "../src/layers/Config.ts"
 import { Ecs } from "../src/layers/Ecs.ts"
 import { Metadata } from "../src/layers/Metadata.ts"
 import { Startup } from "../src/layers/Startup.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsError, awsvpcTask, type Call, configTest, fixedRandom, ipGroup, metadataTest, scriptedTargetHealth, tgArn } from "./support/mocks.ts"
+import { expectFailure } from "./support/assertions.ts"
+import { awsError, type Call, fixedRandom, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
@@ -30,25 +30,23 @@ const ecsBrownout = (until: number, calls: Array<Call>, failure: Effect.Effect<n
     describeEc2InstanceId: () => Effect.succeed(undefined)
   })
 
-const startSidecar = (ecs: Layer.Layer<Ecs>, calls: Array<Call>) =>
+const startSidecar = (ecs: Layer.Layer<Ecs>) =>
   Effect.gen(function*() {
-    const logs = captureLogs()
-    const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(Layer.mergeAll(
-      configTest({ startupTimeoutSeconds: 60, pollingFrequencySeconds: 30 }),
-      metadataTest(awsvpcTask()),
-      ecs,
-      scriptedTargetHealth({ timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)], calls }),
-      fixedRandom(0.5),
-      logs.layer
-    ))))
-    return { fiber, logs: logs.records }
+    const world = testLayer({
+      settings: { startupTimeoutSeconds: 60, pollingFrequencySeconds: 30 },
+      ecsLayer: ecs,
+      elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] },
+      random: 0.5
+    })
+    const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
+    return { fiber, logs: world.logs, polls: world.polls }
   })
 
 describe("startup through an AWS brownout", () => {
   it.effect("throttling never ends it: a capped back-off, an error line at STARTUP_TIMEOUT and every 5 minutes, watching within seconds of AWS answering", () =>
     Effect.gen(function*() {
       const calls: Array<Call> = []
-      const { fiber, logs } = yield* startSidecar(ecsBrownout(10 * 60 * s, calls), calls)
+      const { fiber, logs, polls } = yield* startSidecar(ecsBrownout(10 * 60 * s, calls))
       const stillNotWatching = () => logs.filter((l) => l.message === "still not watching: startup keeps failing; retrying")
 
       yield* TestClock.adjust(Duration.seconds(59))
@@ -70,7 +68,7 @@ describe("startup through an AWS brownout", () => {
 
       // AWS answers again at 10 min: discovery completes and polling starts within one back-off step.
       yield* TestClock.adjust(Duration.minutes(5))
-      const firstPoll = calls.find((c) => c.action === "DescribeTargetHealth")
+      const firstPoll = polls()[0]
       assert.isDefined(firstPoll)
       assert.isAtMost((firstPoll?.at ?? Infinity) - 10 * 60 * s, 5 * s + 1 * s)
       assert.isTrue(logs.some((l) => l.message === "watching targets"))
@@ -83,7 +81,7 @@ describe("startup through an AWS brownout", () => {
   it.effect("a request that hangs does not delay the error line past STARTUP_TIMEOUT", () =>
     Effect.gen(function*() {
       const calls: Array<Call> = []
-      const { fiber, logs } = yield* startSidecar(ecsBrownout(Infinity, calls, Effect.never), calls)
+      const { fiber, logs } = yield* startSidecar(ecsBrownout(Infinity, calls, Effect.never))
       yield* TestClock.adjust(Duration.seconds(60))
       assert.isTrue(logs.some((l) => l.level === "error" && l.message === "still not watching: startup keeps failing; retrying"))
       assert.isUndefined(fiber.pollUnsafe())
@@ -94,13 +92,10 @@ describe("startup through an AWS brownout", () => {
     Effect.gen(function*() {
       const calls: Array<Call> = []
       const { fiber } = yield* startSidecar(
-        ecsBrownout(Infinity, calls, Effect.fail(awsError("ecs:DescribeServices", "AccessDeniedException", false))),
-        calls
+        ecsBrownout(Infinity, calls, Effect.fail(awsError("ecs:DescribeServices", "AccessDeniedException", false)))
       )
       yield* TestClock.adjust(Duration.millis(1))
-      const exit = fiber.pollUnsafe()
-      assert.isDefined(exit)
-      if (exit !== undefined) assert.strictEqual(exitCodeOf(exit), 5)
+      expectFailure(fiber.pollUnsafe(), "AwsCallFailed", 5)
     }))
 })
 
@@ -120,8 +115,6 @@ describe("STARTUP_TIMEOUT counts from process start", () => {
       yield* TestClock.adjust(Duration.millis(1999))
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust(Duration.millis(1))
-      const exit = yield* Fiber.join(fiber)
-      assert.strictEqual(exitCodeOf(exit), 3)
-      if (Exit.isFailure(exit)) assert.include(String((exit.cause.reasons[0] as { error: Error }).error.message), "no usable answer within STARTUP_TIMEOUT=3s")
+      assert.include(expectFailure(yield* Fiber.join(fiber), "MetadataUnavailable", 3).message, "no usable answer within STARTUP_TIMEOUT=3s")
     }))
 })

@@ -1,15 +1,15 @@
 // A hung connection never stalls the sidecar: every AWS call is cut off and
 // its HTTP request aborted; an interrupt at startup ends it cleanly.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import type { TargetObservation, WatchedTarget } from "../src/domain.ts"
 import { exitCodeOf } from "../src/errors.ts"
 import { callAws } from "../src/layers/aws.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
-import { captureLogs } from "./support/logs.ts"
-import { awsError, awsvpcTask, configTest, deregistrationDelayNotScripted, ecsTest, fixedRandom, ipGroup, metadataTest, tgArn } from "./support/mocks.ts"
+import { expectFailure } from "./support/assertions.ts"
+import { awsError, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 
@@ -22,12 +22,7 @@ describe("timeouts", () => {
       yield* TestClock.adjust("9999 millis")
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust("1 millis")
-      const exit = yield* Fiber.join(fiber)
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) {
-        const reason = exit.cause.reasons[0]
-        assert.deepInclude(reason?._tag === "Fail" ? reason.error : {}, { code: "RequestTimeout", retryable: true })
-      }
+      assert.deepInclude(expectFailure(yield* Fiber.join(fiber), "AwsCallFailed", 6), { code: "RequestTimeout", retryable: true })
       assert.isTrue(aborted, "the SDK request must be aborted")
     }))
 
@@ -44,38 +39,22 @@ describe("timeouts", () => {
             if (answer === "hang") return callAws("elasticloadbalancing:DescribeTargetHealth", () => new Promise<never>(() => {}))
             return Effect.succeed(targets.map((target): TargetObservation => ({ target, state: answer, reason: undefined })))
           }),
-        listTargets: () => Effect.succeed([]),
-        describeDeregistrationDelay: deregistrationDelayNotScripted
+        listTargets: () => Effect.succeed([])
       })
-      const logs = captureLogs()
-      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(Layer.mergeAll(
-        configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7 }),
-        metadataTest(awsvpcTask()),
-        ecsTest({ loadBalancers: [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }] }),
-        elb,
-        fixedRandom(0.5),
-        logs.layer
-      ))))
+      const world = testLayer({ settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7 }, elbLayer: elb, random: 0.5 })
+      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
       // Polls at 1 s, 31 s (hangs: cut at 41 s, then 2 × 30 s back-off), 101 s, 131 s (draining).
       yield* TestClock.adjust("131 seconds")
       assert.strictEqual(polls.length, 4)
-      assert.isTrue(logs.records.some((l) => l.message === "poll failed" && l.error === "RequestTimeout"))
+      assert.isTrue(world.logs.some((l) => l.message === "poll failed" && l.error === "RequestTimeout"))
       yield* TestClock.adjust("120 seconds")
-      const exit = fiber.pollUnsafe()
-      assert.isDefined(exit)
-      if (exit !== undefined) assert.strictEqual(exitCodeOf(exit), 7)
+      expectFailure(fiber.pollUnsafe(), "Drained", 7)
     }))
 
   it.effect("an interrupt while startup is retrying exits 0", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(Layer.mergeAll(
-        configTest(),
-        metadataTest(awsvpcTask()),
-        ecsTest({ failWith: { DescribeServices: awsError("ecs:DescribeServices", "ThrottlingException", true) } }),
-        TargetHealth.layerTest({ describeTargetGroups: () => Effect.succeed([]), poll: () => Effect.succeed([]), listTargets: () => Effect.succeed([]), describeDeregistrationDelay: deregistrationDelayNotScripted }),
-        fixedRandom(0.5),
-        captureLogs().layer
-      ))))
+      const world = testLayer({ ecs: { failWith: { DescribeServices: awsError("ecs:DescribeServices", "ThrottlingException", true) } }, random: 0.5 })
+      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
       yield* TestClock.adjust("5 seconds")
       assert.isUndefined(fiber.pollUnsafe())
       yield* Fiber.interrupt(fiber)

@@ -112,7 +112,7 @@ export class AwsCredentials extends Context.Service<AwsCredentials, {
       // Imported on first use: building the layer costs nothing until a client signs a request.
       let chain: Promise<AwsCredentialIdentityProvider> | undefined
       const fetch = source === "container"
-        // One attempt: the sidecar's own retries (src/retry.ts) decide, log and bound every retry.
+        // One attempt: the sidecar's own retries (src/schedules.ts) decide, log and bound every retry.
         ? () => import("@aws-sdk/credential-provider-http").then(({ fromHttp }) => fromHttp({ maxRetries: 0 })())
         : async () => (await (chain ??= import("@aws-sdk/credential-provider-node").then(({ defaultProvider }) => defaultProvider())))()
       const fetchOrExplain = () => fetch().catch((error: unknown) => Promise.reject(new CredentialsUnavailable(source, error)))

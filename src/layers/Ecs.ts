@@ -5,6 +5,7 @@ import { Context, Effect, Layer } from "effect"
 import type { AwsCallFailed } from "../errors.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
+import { partialService } from "../testing.ts"
 import { callAws, sdkClientConfig } from "./aws.ts"
 
 export interface TaskDescription {
@@ -52,7 +53,7 @@ export class Ecs extends Context.Service<Ecs, {
         client ??= import("./ecsSdk.ts").then((sdk) => ({ sdk, client: new sdk.ECSClient(sdkClientConfig(region, provider)) }))
       yield* Effect.addFinalizer(() => Effect.promise(async () => client && (await client).client.destroy()))
 
-      const describeTask = (cluster: string, taskArn: string) =>
+      const describeTask = Effect.fn("Ecs.describeTask")((cluster: string, taskArn: string) =>
         callAws("ecs:DescribeTasks", async (abortSignal) => {
           const { client, sdk: { DescribeTasksCommand } } = await sdk()
           return client.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] }), { abortSignal })
@@ -74,9 +75,9 @@ export class Ecs extends Context.Service<Ecs, {
               }))
             }))
           }
-        }))
+        })))
 
-      const describeServiceLoadBalancers = (cluster: string, service: string) =>
+      const describeServiceLoadBalancers = Effect.fn("Ecs.describeServiceLoadBalancers")((cluster: string, service: string) =>
         callAws("ecs:DescribeServices", async (abortSignal) => {
           const { client, sdk: { DescribeServicesCommand } } = await sdk()
           return client.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal })
@@ -88,16 +89,16 @@ export class Ecs extends Context.Service<Ecs, {
             containerName: lb.containerName,
             containerPort: lb.containerPort
           }))
-        }))
+        })))
 
-      const describeEc2InstanceId = (cluster: string, containerInstanceArn: string) =>
+      const describeEc2InstanceId = Effect.fn("Ecs.describeEc2InstanceId")((cluster: string, containerInstanceArn: string) =>
         callAws("ecs:DescribeContainerInstances", async (abortSignal) => {
           const { client, sdk: { DescribeContainerInstancesCommand } } = await sdk()
           return client.send(
             new DescribeContainerInstancesCommand({ cluster, containerInstances: [containerInstanceArn] }),
             { abortSignal }
           )
-        }).pipe(Effect.map((out) => out.containerInstances?.[0]?.ec2InstanceId))
+        }).pipe(Effect.map((out) => out.containerInstances?.[0]?.ec2InstanceId)))
 
       return Ecs.of({ describeTask, describeServiceLoadBalancers, describeEc2InstanceId })
     })
@@ -106,5 +107,7 @@ export class Ecs extends Context.Service<Ecs, {
   /** The live client, in the region and with the credentials the task has (one credentials fetch shared by every client). */
   static readonly layer = Ecs.layerNoDeps.pipe(Layer.provide([AwsRegion.layer, AwsCredentials.layer]))
 
-  static readonly layerTest = (service: Ecs["Service"]) => Layer.succeed(Ecs, Ecs.of(service))
+  /** Only the methods a test needs; any other dies naming itself. */
+  static readonly layerTest = (service: Partial<Ecs["Service"]>) =>
+    Layer.succeed(Ecs, Ecs.of(partialService<Ecs["Service"]>("Ecs", service)))
 }

@@ -5,7 +5,7 @@ import { Context, Effect, Layer, Schema, Stream } from "effect"
 import { HttpClient, type HttpClientResponse } from "effect/http"
 import { MetadataUnavailable } from "../errors.ts"
 import { redact } from "../redact.ts"
-import { retryTransient, withinStartupTimeout } from "../retry.ts"
+import { retryTransient, withinStartupTimeout } from "../schedules.ts"
 import { Config } from "./Config.ts"
 import { Startup } from "./Startup.ts"
 
@@ -125,22 +125,19 @@ export class Metadata extends Context.Service<Metadata, {
             Effect.flatMap((body) => decodeTaskMetadata(url, body))
           )
         })
-      // The body does not change while the task runs: one successful read serves all.
-      let cached: TaskMetadata | undefined
-      const task = Effect.suspend(() =>
-        cached !== undefined ? Effect.succeed(cached) : fetchTask.pipe(
-          retryTransient("reading task metadata"),
-          withinStartupTimeout((last, seconds) =>
-            unavailable(
-              settings.metadataUri ?? "ECS_CONTAINER_METADATA_URI_V4",
-              `no usable answer within STARTUP_TIMEOUT=${seconds}s${last === undefined ? "" : `; last: ${last.error.message}`}`,
-              true
-            )
-          ),
-          Effect.tap((body) => Effect.sync(() => { cached = body })),
-          Effect.provideService(Startup, startup)
-        )
-      )
+      // The body does not change while the task runs: one read, with its retries, serves every caller.
+      const task = yield* Effect.cached(fetchTask.pipe(
+        retryTransient("reading task metadata"),
+        withinStartupTimeout((last, seconds) =>
+          unavailable(
+            settings.metadataUri ?? "ECS_CONTAINER_METADATA_URI_V4",
+            `no usable answer within STARTUP_TIMEOUT=${seconds}s${last === undefined ? "" : `; last: ${last.error.message}`}`,
+            true
+          )
+        ),
+        Effect.provideService(Startup, startup),
+        Effect.withSpan("Metadata.task")
+      ))
       return Metadata.of({ task })
     })
   )

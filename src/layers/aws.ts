@@ -7,7 +7,7 @@ import { redact } from "../redact.ts"
 import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "./AwsCredentials.ts"
 
 /**
- * Retrying happens in the program (see src/retry.ts), not in the SDK: one
+ * Retrying happens in the program (see src/schedules.ts), not in the SDK: one
  * place decides, logs and bounds every retry, and SDK attempts never
  * multiply with ours. Hence `maxAttempts: 1` on every client.
  */

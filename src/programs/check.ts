@@ -9,7 +9,7 @@ import { TargetHealth } from "../layers/TargetHealth.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
 import { Connections } from "../layers/Connections.ts"
-import { withinStartupTimeout } from "../retry.ts"
+import { withinStartupTimeout } from "../schedules.ts"
 import { checkDrainStrategy } from "./drainWait.ts"
 import { pollConcurrency, readGroup, watchedGroups } from "./watchTargets.ts"
 

@@ -5,7 +5,7 @@ import type { TargetGroup, TargetSearch } from "../domain.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata } from "../layers/Metadata.ts"
-import { retryTransient } from "../retry.ts"
+import { retryTransient } from "../schedules.ts"
 import { type DiscoveryProgram, networkModeOf, unsupported } from "./discoverTargets.ts"
 
 export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*() {
@@ -58,4 +58,4 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
     ipAddressType: undefined
   }))
   return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName: task.ServiceName, networkMode: mode, targetGroups, targets: [], searches }
-})
+}).pipe(Effect.withSpan("discoverStandaloneTargets"))

@@ -8,7 +8,7 @@ import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../layers/E
 import { type ContainerMetadata, Metadata, type TaskMetadata } from "../layers/Metadata.ts"
 import type { Startup } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { retryTransient } from "../retry.ts"
+import { retryTransient } from "../schedules.ts"
 
 export interface Discovery {
   readonly cluster: string
@@ -53,18 +53,15 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   const ecs = yield* Ecs
   const elb = yield* TargetHealth
 
-  // DescribeTasks is only needed for some paths; ask at most once.
-  let described: TaskDescription | undefined
-  const describeTask = Effect.suspend(() =>
-    described !== undefined ? Effect.succeed(described) : ecs.describeTask(task.Cluster, task.TaskARN).pipe(
-      retryTransient("ecs:DescribeTasks"),
-      Effect.flatMap((found) =>
-        found === undefined
-          ? unsupported(`ECS does not know task ${task.TaskARN} in cluster ${task.Cluster}`, "Check that the task is still running and that AWS_REGION matches the cluster's region.")
-          : Effect.sync(() => (described = found))
-      )
+  // DescribeTasks is only needed for some paths; asked at most once.
+  const describeTask = yield* Effect.cached(ecs.describeTask(task.Cluster, task.TaskARN).pipe(
+    retryTransient("ecs:DescribeTasks"),
+    Effect.flatMap((found) =>
+      found === undefined
+        ? unsupported(`ECS does not know task ${task.TaskARN} in cluster ${task.Cluster}`, "Check that the task is still running and that AWS_REGION matches the cluster's region.")
+        : Effect.succeed(found)
     )
-  )
+  ))
 
   const serviceName = task.ServiceName ?? (yield* describeTask).group?.match(/^service:(.+)$/)?.[1]
   if (serviceName === undefined) {
@@ -137,7 +134,7 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   }
 
   return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName, networkMode, targetGroups, targets, searches: [] }
-})
+}).pipe(Effect.withSpan("discoverTargets"))
 
 interface TargetInput {
   readonly task: TaskMetadata

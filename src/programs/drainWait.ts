@@ -159,8 +159,7 @@ const waitForConnections = (plan: WaitPlan) =>
  * At startup: `connections` needs the application's sockets in the sidecar's
  * network namespace (awsvpc, host), and a socket table it can read.
  */
-export const checkDrainStrategy = (networkMode: string) =>
-  Effect.gen(function*() {
+export const checkDrainStrategy = Effect.fn("checkDrainStrategy")(function*(networkMode: string) {
     const settings = yield* Config
     if (settings.drainStrategy !== "connections") return
     const fix = "Use DRAIN_STRATEGY=fixed, or run the task in awsvpc or host network mode."
@@ -173,13 +172,12 @@ export const checkDrainStrategy = (networkMode: string) =>
     yield* (yield* Connections).count([]).pipe(
       Effect.mapError((error) => new UnsupportedTask({ problem: `DRAIN_STRATEGY=connections: ${error.message}`, fix }))
     )
-  })
+})
 
 /** The wait before exit, by DRAIN_STRATEGY; logs how it starts and why it ends. */
-export const drainWait = (leaving: ReadonlyArray<TargetObservation>, groups: ReadonlyArray<TargetGroup>) =>
-  Effect.gen(function*() {
-    const settings = yield* Config
-    return settings.drainStrategy === "connections"
-      ? yield* waitForConnections(planWait(settings, leaving, groups))
-      : yield* waitFixed
-  })
+export const drainWait = Effect.fn("drainWait")(function*(leaving: ReadonlyArray<TargetObservation>, groups: ReadonlyArray<TargetGroup>) {
+  const settings = yield* Config
+  return settings.drainStrategy === "connections"
+    ? yield* waitForConnections(planWait(settings, leaving, groups))
+    : yield* waitFixed
+})

@@ -1,11 +1,11 @@
 // The poll loop: one DescribeTargetHealth per target group per poll, until a
 // watched target is leaving. No API failure ends it.
-import { Clock, Duration, Effect, Random, Schedule } from "effect"
+import { Clock, Effect, Schedule } from "effect"
 import { type TargetObservation, type TargetSearch, targetKey, type WatchedTarget } from "../domain.ts"
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { PollTiming } from "../retry.ts"
+import { type PollOutcome, pollSchedule } from "../schedules.ts"
 import { hasChanged, initialMemory, judge, type TargetMemory, type Verdict } from "./deregistration.ts"
 
 /** Target groups read at the same time, at most: each is one request from the account's shared ELBv2 budget. */
@@ -19,17 +19,10 @@ export interface WatchedGroup {
   readonly search: TargetSearch | undefined
 }
 
-export interface PollResult {
+export interface PollResult extends PollOutcome {
   /** Targets this poll found leaving (draining, or not registered twice, after an own state). */
   readonly leaving: ReadonlyArray<TargetObservation>
-  /** A target read as not registered once: the next poll comes at once to confirm it. */
-  readonly confirming: boolean
-  /** Polls in a row in which at least one target group could not be read. */
-  readonly consecutiveFailures: number
 }
-
-/** A confirming poll comes this soon: ELBv2's eventual consistency settles within about a second. */
-export const confirmAfterMillis = 1_000
 
 const annotationsOf = (o: TargetObservation) => ({
   targetGroupArn: o.target.targetGroupArn,
@@ -89,15 +82,13 @@ export const askEcsAgainAfterMillis = 60_000
  * any own state: an earlier task's drain, or this task's own when ECS had
  * already decided to stop it (its polls failed all along, say).
  */
-export const watchUntilDeregistering = (
+export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(function*(
   targets: ReadonlyArray<WatchedTarget>,
   searches: ReadonlyArray<TargetSearch> = [],
   isTaskStopping: Effect.Effect<boolean, AwsCallFailed> = Effect.succeed(false)
-) =>
-  Effect.gen(function*() {
+) {
     const settings = yield* Config
     const elb = yield* TargetHealth
-    const timing = yield* PollTiming
     let groups = watchedGroups(targets, searches)
     const memory = new Map<string, TargetMemory>()
     const searchLogged = new Set<string>()
@@ -168,26 +159,16 @@ export const watchUntilDeregistering = (
         groups = results.map((r) => r.group)
         consecutiveFailures = results.every((r) => r.ok) ? 0 : consecutiveFailures + 1
         const judged = results.flatMap((r) => r.judged)
+        const leaving = judged.filter((j) => j.verdict === "leaving").map((j) => j.o)
         return {
-          leaving: judged.filter((j) => j.verdict === "leaving").map((j) => j.o),
+          leaving,
+          done: leaving.length > 0,
           confirming: [...memory.values()].some((m) => m.unregisteredOnce),
           consecutiveFailures
         }
       })
     )
 
-    const schedule = Schedule.spaced(Duration.seconds(settings.pollingFrequencySeconds)).pipe(
-      Schedule.setInputType<PollResult>(),
-      Schedule.modifyDelay(({ input }) =>
-        input.confirming && input.consecutiveFailures === 0
-          ? Effect.succeed(Math.min(confirmAfterMillis, settings.pollingFrequencySeconds * 1000))
-          : Random.next.pipe(Effect.map((r) => timing.delayMillis(settings.pollingFrequencySeconds, input.consecutiveFailures, r)))
-      )
-    )
-
-    const firstDelay = timing.firstDelayMillis(settings.pollingFrequencySeconds, yield* Random.next)
-    yield* Effect.logDebug("first poll scheduled").pipe(Effect.annotateLogs({ inMs: Math.round(firstDelay) }))
-    yield* Effect.sleep(Duration.millis(firstDelay))
-    const last = yield* Effect.repeat(poll, { schedule, until: (r) => r.leaving.length > 0 })
-    return last.leaving
-  })
+    const schedule = yield* pollSchedule<PollResult>(settings.pollingFrequencySeconds)
+    return yield* Effect.scheduleFrom(poll, undefined, schedule.pipe(Schedule.map(({ output }) => output?.leaving ?? [])))
+})

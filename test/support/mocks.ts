@@ -6,6 +6,8 @@ import { Config, type Settings } from "../../src/layers/Config.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
 import { Startup } from "../../src/layers/Startup.ts"
+import { connectionsTest, type ConnectionsService } from "../../src/layers/Connections.ts"
+import { captureLogs } from "./logs.ts"
 import { type RegisteredTarget, TargetHealth } from "../../src/layers/TargetHealth.ts"
 
 /** What a target group answers from virtual time `at` (ms) on, until the next step. */
@@ -74,10 +76,6 @@ export const scriptedTargetHealth = (options: {
   })
 }
 
-/** For a TargetHealth built by hand in a test that never reads a group's attributes: asked anyway, it dies saying so. */
-export const deregistrationDelayNotScripted = (targetGroupArn: string) =>
-  Effect.die(new Error(`DescribeTargetGroupAttributes(${targetGroupArn}) is not scripted in this test`))
-
 export const ecsTest = (options: {
   readonly task?: TaskDescription | undefined
   readonly loadBalancers?: ReadonlyArray<ServiceLoadBalancer> | undefined
@@ -128,3 +126,39 @@ export const awsvpcTask = (overrides: Partial<TaskMetadata> = {}): TaskMetadata 
 
 export const ipGroup = (arn: string): TargetGroup => ({ arn, targetType: "ip", protocol: "TCP", ipAddressType: "ipv4" })
 export const instanceGroup = (arn: string, protocol = "TCP"): TargetGroup => ({ arn, targetType: "instance", protocol, ipAddressType: "ipv4" })
+
+export const webGroup = tgArn("web")
+export const webLoadBalancer: ServiceLoadBalancer = { targetGroupArn: webGroup, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }
+
+/**
+ * Everything the programs need, scripted on virtual time: settings (with
+ * STARTUP_TIMEOUT from time 0), the task's metadata, ECS, ELBv2 (scripted, or a
+ * layer of the test's own), the socket table, Random pinned, and the logs
+ * captured. `calls` records every AWS call, `logs` every line.
+ */
+export const testLayer = (options: {
+  readonly settings?: Partial<Settings>
+  readonly task?: TaskMetadata
+  readonly ecs?: Omit<Parameters<typeof ecsTest>[0], "calls">
+  /** Instead of `ecs`: a layer of the test's own. */
+  readonly ecsLayer?: Layer.Layer<Ecs>
+  readonly elb?: Omit<Parameters<typeof scriptedTargetHealth>[0], "calls">
+  /** Instead of `elb`: a layer of the test's own. */
+  readonly elbLayer?: Layer.Layer<TargetHealth>
+  readonly connections?: ConnectionsService["count"]
+  readonly random?: number
+} = {}) => {
+  const calls: Array<Call> = []
+  const logs = captureLogs()
+  const elb = options.elbLayer ?? scriptedTargetHealth({ timelines: {}, groups: [ipGroup(webGroup)], ...options.elb, calls })
+  const layer = Layer.mergeAll(
+    configTest(options.settings),
+    metadataTest(options.task ?? awsvpcTask()),
+    options.ecsLayer ?? ecsTest({ loadBalancers: [webLoadBalancer], ...options.ecs, calls }),
+    elb,
+    fixedRandom(options.random ?? 0),
+    logs.layer,
+    ...(options.connections === undefined ? [] : [connectionsTest(options.connections)])
+  )
+  return { layer, calls, logs: logs.records, polls: () => calls.filter((c) => c.action === "DescribeTargetHealth") }
+}

@@ -1,5 +1,6 @@
-// Retry policies, in one place: the SDK clients never retry on their own
-// (see src/layers/aws.ts), so every retry the sidecar makes is one of these.
+// Every schedule the sidecar runs on, in one place: startup retries (the SDK
+// clients never retry on their own, see src/layers/aws.ts) and the poll loop's
+// spacing.
 import { Context, Duration, Effect, Random, Ref, Schedule } from "effect"
 import type { AwsCallFailed, MetadataUnavailable } from "./errors.ts"
 import { Startup, type StartupFailure } from "./layers/Startup.ts"
@@ -50,19 +51,13 @@ export const withinStartupTimeout = <E2>(orElse: (last: StartupFailure | undefin
     }))
   })
 
-/**
- * Poll spacing: the interval, times 2^failures while polls keep failing
- * (at most 4x), then ±10% jitter so that tasks started together by one
- * deployment drift apart instead of polling ELBv2 in lock-step.
- */
-export const pollDelayMillis = (intervalSeconds: number, consecutiveFailures: number, random01: number): number => {
-  const backoff = Math.min(2 ** consecutiveFailures, 4)
-  return intervalSeconds * 1000 * backoff * (0.9 + 0.2 * random01)
-}
-
-/** The first poll lands within [0, min(2 s, interval)] for the same reason. */
+/** The first poll lands within [0, min(2 s, interval)]: tasks started together by one deployment drift apart. */
 export const firstPollDelayMillis = (intervalSeconds: number, random01: number): number =>
   Math.min(2_000, intervalSeconds * 1000) * random01
+
+/** The interval, times 2^failures while polls keep failing (at most 4x), then ±10% jitter. */
+export const pollScale = (consecutiveFailures: number, random01: number): number =>
+  Math.min(2 ** consecutiveFailures, 4) * (0.9 + 0.2 * random01)
 
 /**
  * The poll timing as a replaceable reference, so that the fleet simulation can
@@ -70,7 +65,44 @@ export const firstPollDelayMillis = (intervalSeconds: number, random01: number):
  */
 export const PollTiming = Context.Reference<{
   readonly firstDelayMillis: (intervalSeconds: number, random01: number) => number
-  readonly delayMillis: (intervalSeconds: number, consecutiveFailures: number, random01: number) => number
+  readonly scale: (consecutiveFailures: number, random01: number) => number
 }>("nlb-sidecar/PollTiming", {
-  defaultValue: () => ({ firstDelayMillis: firstPollDelayMillis, delayMillis: pollDelayMillis })
+  defaultValue: () => ({ firstDelayMillis: firstPollDelayMillis, scale: pollScale })
 })
+
+/** What a poll tells the schedule. */
+export interface PollOutcome {
+  /** Something is leaving: the loop ends. */
+  readonly done: boolean
+  /** A target read as not registered once: the next poll comes at once to confirm it. */
+  readonly confirming: boolean
+  /** Polls in a row in which at least one target group could not be read. */
+  readonly consecutiveFailures: number
+}
+
+/** A confirming poll comes this soon: ELBv2's eventual consistency settles within about a second. */
+export const confirmAfterMillis = 1_000
+
+/**
+ * The poll loop's schedule, first poll included (the initial input is
+ * `undefined`): POLLING_FREQUENCY, scaled by back-off and jitter; a confirming
+ * poll a second later; until a poll is done. Its output is the last poll's.
+ */
+export const pollSchedule = <A extends PollOutcome>(intervalSeconds: number) =>
+  Effect.gen(function*() {
+    const timing = yield* PollTiming
+    return Schedule.spaced(Duration.seconds(intervalSeconds)).pipe(
+      Schedule.setInputType<A | undefined>(),
+      Schedule.modifyDelay(({ input, duration }) =>
+        Random.next.pipe(Effect.map((r) =>
+          input === undefined
+            ? timing.firstDelayMillis(intervalSeconds, r)
+            : input.confirming && input.consecutiveFailures === 0
+            ? Math.min(confirmAfterMillis, Duration.toMillis(duration))
+            : Duration.toMillis(duration) * timing.scale(input.consecutiveFailures, r)
+        ))
+      ),
+      Schedule.while(({ input }) => input === undefined || !input.done),
+      Schedule.passthrough
+    )
+  })
