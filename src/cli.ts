@@ -10,6 +10,7 @@ import * as HeapCollection from "./layers/HeapCollection.ts"
 import * as Heartbeat from "./layers/Heartbeat.ts"
 import * as Logging from "./layers/Logging.ts"
 import { Metadata } from "./layers/Metadata.ts"
+import * as Metrics from "./layers/Metrics.ts"
 import { Startup } from "./layers/Startup.ts"
 import { TargetHealth } from "./layers/TargetHealth.ts"
 import { check, failedCheck, formatCheckReport } from "./programs/check.ts"
@@ -32,9 +33,12 @@ const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     if (error._tag === "Some") {
       const e = error.value
       const fields = { exitCode, error: (e as { _tag?: string })._tag ?? "Error" }
-      return e instanceof Drained
-        ? Effect.logInfo(e.message).pipe(Effect.annotateLogs(fields))
-        : Effect.logError(e instanceof Error ? e.message : String(e)).pipe(Effect.annotateLogs(fields))
+      if (e instanceof Drained) {
+        const { stopCode, stoppedReason, secondsSaved } = e
+        const known = Object.entries({ stopCode, stoppedReason, secondsSaved }).filter(([, v]) => v !== undefined)
+        return Effect.logInfo(e.message).pipe(Effect.annotateLogs({ ...fields, ...Object.fromEntries(known) }))
+      }
+      return Effect.logError(e instanceof Error ? e.message : String(e)).pipe(Effect.annotateLogs(fields))
     }
     return Effect.logError("unexpected error", exit.cause).pipe(Effect.annotateLogs({ exitCode }))
   })))
@@ -44,7 +48,7 @@ const reportConfigError = (e: ConfigInvalid) =>
   Effect.logError(e.message).pipe(Effect.annotateLogs({ exitCode: ExitCode.config, error: e._tag }))
 
 const run = sidecar.pipe(
-  Effect.provide(Layer.mergeAll(live, Heartbeat.layer, HeapCollection.layer)),
+  Effect.provide(Layer.mergeAll(live, Heartbeat.layer, HeapCollection.layer, Metrics.layer)),
   reportEnd,
   Effect.provide(Logging.layer),
   Effect.provide(Config.layer),

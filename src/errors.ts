@@ -89,7 +89,12 @@ export class Drained extends Schema.TaggedError<Drained>()("Drained", {
   port: Schema.Number,
   waitedSeconds: Schema.Number,
   /** What ended the wait, when it was not a fixed wait: "connections drained after 37 s". */
-  why: Schema.optional(Schema.String)
+  why: Schema.optional(Schema.String),
+  /** Why ECS stops the task (DescribeTasks), when it could be asked. */
+  stopCode: Schema.optional(Schema.String),
+  stoppedReason: Schema.optional(Schema.String),
+  /** The target group's deregistration delay less the time the task stayed after draining was seen. */
+  secondsSaved: Schema.optional(Schema.Number)
 }) {
   override get [Runtime.errorExitCode]() {
     return this.exitCode

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { check, formatCheckReport } from "../src/programs/check.ts"
+import { advise, check, formatCheckReport } from "../src/programs/check.ts"
 import { awsError, type ecsTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
@@ -26,13 +26,17 @@ describe("check", () => {
         arn: web,
         targetType: "ip",
         protocol: "TCP",
+        deregistrationDelaySeconds: 300,
         targets: [{ id: "10.0.2.106", port: 8080, state: "healthy", reason: null }]
       }])
       assert.deepStrictEqual(report.permissions.map((p) => `${p.action}:${p.ok}`), [
         "ecs:DescribeServices:true",
         "elasticloadbalancing:DescribeTargetGroups:true",
+        "elasticloadbalancing:DescribeTargetGroupAttributes:true",
+        "ecs:DescribeTasks:true",
         "elasticloadbalancing:DescribeTargetHealth:true"
       ])
+      assert.deepStrictEqual(report.advice, [])
       const text = formatCheckReport(report)
       assert.include(text, "OK (exit code 0)")
       assert.include(text, "this task: 10.0.2.106:8080 is healthy")
@@ -62,5 +66,47 @@ describe("check through an AWS brownout", () => {
       assert.strictEqual(report.exitCode, 6)
       assert.include(report.error ?? "", "ThrottlingException")
       assert.deepStrictEqual(report.permissions.map((p) => [p.action, p.ok, p.error]), [["ecs:DescribeServices", false, "ThrottlingException"]])
+    }))
+})
+
+describe("check advises", () => {
+  const group = (protocol: string, deregistrationDelaySeconds: number | null) =>
+    ({ arn: web, targetType: "ip", protocol, deregistrationDelaySeconds, targets: [] })
+  const fixed = { deregistrationWaitSeconds: 120, drainStrategy: "fixed" as const, drainMinWaitSeconds: undefined }
+
+  it("when DEREGISTRATION_WAIT is not below the group's deregistration delay: it saves nothing", () => {
+    const [advice] = advise(fixed, [group("TCP", 120)], [])
+    assert.include(advice, "DEREGISTRATION_WAIT=120 is not below the deregistration delay")
+    assert.deepStrictEqual(advise(fixed, [group("TCP", 300)], []), [])
+  })
+
+  it("when an NLB group has DRAIN_STRATEGY=connections with DRAIN_MIN_WAIT under 120", () => {
+    const [advice] = advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 30 }, [group("TLS", 300)], [])
+    assert.include(advice, "DRAIN_MIN_WAIT=30 with the Network Load Balancer group")
+    assert.deepStrictEqual(advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 120 }, [group("TLS", 300)], []), [])
+  })
+
+  it("when an ALB group waits a fixed time over 30 s: suggests connections", () => {
+    const [advice] = advise(fixed, [group("HTTPS", 300)], [])
+    assert.include(advice, "DRAIN_STRATEGY=connections exits when the last request is done instead of after 120 s")
+    assert.deepStrictEqual(advise({ ...fixed, deregistrationWaitSeconds: 30 }, [group("HTTPS", 300)], []), [])
+  })
+
+  it("when an optional permission is missing, naming it and what it is for", () => {
+    const [advice] = advise(fixed, [], [{ action: "ecs:DescribeTasks", ok: false, error: "AccessDeniedException", optional: true }])
+    assert.include(advice, "ecs:DescribeTasks failed (AccessDeniedException): grant it to the task role (optional) for why ECS stops the task")
+  })
+
+  it.effect("a denied optional call leaves the check OK, exit 0, with the advice", () =>
+    Effect.gen(function*() {
+      const report = yield* check.pipe(Effect.provide(testLayer({
+        settings: { startupTimeoutSeconds: 10 },
+        ecs: { loadBalancers, failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) } },
+        elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)], deregistrationDelay: { [web]: { error: "AccessDenied" } } }
+      }).layer))
+      assert.isTrue(report.ok)
+      assert.strictEqual(report.exitCode, 0)
+      assert.deepStrictEqual(report.advice.map((a) => a.split(" ")[0]), ["elasticloadbalancing:DescribeTargetGroupAttributes", "ecs:DescribeTasks"])
+      assert.include(formatCheckReport(report), "FAILED elasticloadbalancing:DescribeTargetGroupAttributes: AccessDenied (optional)")
     }))
 })

@@ -22,7 +22,9 @@ const defaults: Settings = {
   targetGroupArns: [],
   dryRun: false,
   metadataUri: undefined,
-  heartbeatFile: defaultHeartbeatFile()
+  heartbeatFile: defaultHeartbeatFile(),
+  metrics: "emf",
+  metricsNamespace: "NlbSidecarForEcs"
 }
 
 const rejects = (env: Record<string, string>, variable: string) =>
@@ -62,7 +64,9 @@ describe("Config", () => {
         TARGET_GROUP_ARNS: "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef, arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/admin/fedcba9876543210",
         DRY_RUN: "true",
         ECS_CONTAINER_METADATA_URI_V4: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a",
-        HEARTBEAT_FILE: "/run/sidecar/heartbeat"
+        HEARTBEAT_FILE: "/run/sidecar/heartbeat",
+        METRICS: "OFF",
+        METRICS_NAMESPACE: "Platform/Sidecars"
       })
       assert.deepStrictEqual(settings, {
         deregistrationWaitSeconds: 300,
@@ -82,7 +86,9 @@ describe("Config", () => {
         ],
         dryRun: true,
         metadataUri: "http://169.254.170.2/v4/6d9d9b0a-7b1e-4a34-9b6b-5f0e5b0b2b6a",
-        heartbeatFile: "/run/sidecar/heartbeat"
+        heartbeatFile: "/run/sidecar/heartbeat",
+        metrics: "off",
+        metricsNamespace: "Platform/Sidecars"
       })
     }))
 
@@ -117,6 +123,9 @@ describe("Config", () => {
     ["DRAIN_MIN_WAIT", "-1"],
     ["DRAIN_IDLE_SECONDS", "0"],
     ["DRAIN_IDLE_SECONDS", "2.5"],
+    ["METRICS", "prometheus"],
+    ["METRICS_NAMESPACE", "AWS/ECS"],
+    ["METRICS_NAMESPACE", "bad*namespace"],
     ["DRAIN_EXIT_CODE", "-1"],
     ["LOG_LEVEL", "verbose"],
     ["LOG_FORMAT", "xml"],

@@ -63,7 +63,8 @@ const runFleet = (timing: Timing | undefined) =>
           const state = now - t0 >= drainAt ? "draining" : "healthy"
           return Effect.succeed(targets.map((target): TargetObservation => ({ target, state, reason: undefined })))
         })),
-      listTargets: () => Effect.succeed([])
+      listTargets: () => Effect.succeed([]),
+      describeDeregistrationDelay: () => Effect.succeed(300)
     })
 
     const fibers = []

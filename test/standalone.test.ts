@@ -83,7 +83,7 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
 
   it.effect("watches the groups the task is found in while it still waits for the others, and catches their drain", () =>
     Effect.gen(function*() {
-      const { layer, calls, logs } = testLayer({
+      const { layer, polls, logs } = testLayer({
         settings: { targetGroupArns: [web, admin], pollingFrequencySeconds: 10, deregistrationWaitSeconds: 30, drainExitCode: 7 },
         elb: {
           // Registered in web only; admin never lists the task.
@@ -96,7 +96,7 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
       yield* TestClock.adjust("18 seconds")
       assert.isTrue(logs.some((l) => l.message === "waiting for this task to be registered" && l.targetGroupArn === admin))
       assert.isTrue(logs.some((l) => l.message === "target is deregistering" && l.targetGroupArn === web))
-      assert.deepStrictEqual(calls.filter((c) => c.at === 18_000).map((c) => c.targetGroupArn).sort(), [web, admin].sort())
+      assert.deepStrictEqual(polls().filter((c) => c.at === 18_000).map((c) => c.targetGroupArn).sort(), [web, admin].sort())
       yield* TestClock.adjust("30 seconds")
       expectFailure(fiber.pollUnsafe(), "Drained", 7)
     }))

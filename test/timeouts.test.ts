@@ -39,7 +39,8 @@ describe("timeouts", () => {
             if (answer === "hang") return callAws("elasticloadbalancing:DescribeTargetHealth", () => new Promise<never>(() => {}))
             return Effect.succeed(targets.map((target): TargetObservation => ({ target, state: answer, reason: undefined })))
           }),
-        listTargets: () => Effect.succeed([])
+        listTargets: () => Effect.succeed([]),
+        describeDeregistrationDelay: () => Effect.succeed(300)
       })
       const world = testLayer({ settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7 }, elbLayer: elb, random: 0.5 })
       const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))

@@ -4,6 +4,7 @@
 import { Config as EffectConfig, ConfigProvider, Context, Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { ConfigInvalid } from "../errors.ts"
 import { defaultHeartbeatFile, heartbeatFileFrom } from "../heartbeat.ts"
+import { defaultNamespace, namespaceProblem } from "../metrics.ts"
 import { redact } from "../redact.ts"
 
 export type LogLevelName = "debug" | "info" | "warn" | "error"
@@ -50,6 +51,8 @@ const HttpUrl = Text.check(Schema.makeFilter((raw) => {
 
 const HeartbeatFile = Schema.String.check(Schema.makeFilter((raw) => heartbeatFileFrom(raw) !== undefined))
 
+const Namespace = Text.check(Schema.makeFilter((raw) => namespaceProblem(raw) === undefined))
+
 /** One variable: its schema, and what an operator reads when the value does not fit. */
 const variable = <A>(name: string, schema: Schema.Codec<A, string>, expected: string) => ({
   name,
@@ -77,7 +80,13 @@ const variables = {
   ),
   DRY_RUN: variable("DRY_RUN", Flag, "true or false"),
   ECS_CONTAINER_METADATA_URI_V4: variable("ECS_CONTAINER_METADATA_URI_V4", HttpUrl, "the agent's http:// (or https://) URI"),
-  HEARTBEAT_FILE: variable("HEARTBEAT_FILE", HeartbeatFile, "a file path (not a directory)")
+  HEARTBEAT_FILE: variable("HEARTBEAT_FILE", HeartbeatFile, "a file path (not a directory)"),
+  METRICS: variable("METRICS", OneOf(["emf", "off"]), "one of emf, off"),
+  METRICS_NAMESPACE: variable(
+    "METRICS_NAMESPACE",
+    Namespace,
+    "a CloudWatch namespace: up to 255 letters, digits and . - _ / # : or space, not starting with AWS/"
+  )
 } as const
 
 const optional = <A>(v: { readonly config: EffectConfig.Config<A> }) => v.config.pipe(EffectConfig.withDefault(undefined))
@@ -101,7 +110,9 @@ const settingsConfig = EffectConfig.all({
   targetGroupArns: variables.TARGET_GROUP_ARNS.config.pipe(EffectConfig.withDefault<ReadonlyArray<string>>([])),
   dryRun: variables.DRY_RUN.config.pipe(EffectConfig.withDefault(false)),
   metadataUri: optional(variables.ECS_CONTAINER_METADATA_URI_V4),
-  heartbeatFile: variables.HEARTBEAT_FILE.config.pipe(EffectConfig.withDefault(defaultHeartbeatFile()))
+  heartbeatFile: variables.HEARTBEAT_FILE.config.pipe(EffectConfig.withDefault(defaultHeartbeatFile())),
+  metrics: variables.METRICS.config.pipe(EffectConfig.withDefault("emf" as const)),
+  metricsNamespace: variables.METRICS_NAMESPACE.config.pipe(EffectConfig.withDefault(defaultNamespace))
 })
 
 export type Settings = typeof settingsConfig extends EffectConfig.Config<infer A> ? A : never

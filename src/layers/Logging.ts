@@ -77,7 +77,8 @@ export const lineWriter = (out: Writable): ((line: string) => void) => {
 }
 
 let stdout: ((line: string) => void) | undefined
-const writeStdout = (line: string) => (stdout ??= lineWriter(process.stdout))(line)
+/** One line on stdout, the log stream: never fails, drops what cannot be written. */
+export const writeStdout = (line: string) => (stdout ??= lineWriter(process.stdout))(line)
 
 export const makeLogger = (format: LogFormat, write: (line: string) => void = writeStdout) =>
   Logger.make((options) => {

@@ -10,13 +10,23 @@ import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
 import { Connections } from "../layers/Connections.ts"
 import { withinStartupTimeout } from "../schedules.ts"
+import type { Settings } from "../layers/Config.ts"
 import { checkDrainStrategy } from "./drainWait.ts"
+import { deregistrationDelays, whyStopping } from "./stopReport.ts"
 import { pollConcurrency, readGroup, watchedGroups } from "./watchTargets.ts"
 
 export interface PermissionUse {
   readonly action: string
   readonly ok: boolean
   readonly error?: string
+  /** Used for what operators see (metrics, stop reasons); the sidecar works without it. */
+  readonly optional?: true
+}
+
+/** The calls the sidecar can do without (src/programs/stopReport.ts). */
+const optionalActions: Record<string, string> = {
+  "elasticloadbalancing:DescribeTargetGroupAttributes": "the deregistration delay a drain saves against (SecondsSaved)",
+  "ecs:DescribeTasks": "why ECS stops the task (stopCode, stoppedReason)"
 }
 
 export interface CheckReport {
@@ -31,6 +41,8 @@ export interface CheckReport {
     readonly arn: string
     readonly targetType: string
     readonly protocol: string | null
+    /** deregistration_delay.timeout_seconds, when it could be read. */
+    readonly deregistrationDelaySeconds: number | null
     readonly targets: ReadonlyArray<{ readonly id: string; readonly port: number; readonly state: string; readonly reason: string | null }>
   }>
   readonly permissions: ReadonlyArray<PermissionUse>
@@ -39,6 +51,35 @@ export interface CheckReport {
     readonly strategy: string
     readonly ports?: ReadonlyArray<{ readonly port: number; readonly connections: number }>
   }
+  /** What to change for the sidecar to do better; never a failure (the exit code does not change). */
+  readonly advice: ReadonlyArray<string>
+}
+
+const isAlb = (protocol: string | null) => protocol === "HTTP" || protocol === "HTTPS"
+
+/** Advice from the settings, the target groups as AWS describes them, and the permissions that were tried. */
+export const advise = (
+  settings: Pick<Settings, "deregistrationWaitSeconds" | "drainStrategy" | "drainMinWaitSeconds">,
+  groups: CheckReport["targetGroups"],
+  permissions: ReadonlyArray<PermissionUse>
+): Array<string> => {
+  const wait = settings.deregistrationWaitSeconds
+  return [
+    ...groups.flatMap((g) => [
+      ...(g.deregistrationDelaySeconds !== null && wait >= g.deregistrationDelaySeconds
+        ? [`DEREGISTRATION_WAIT=${wait} is not below the deregistration delay of ${g.arn} (${g.deregistrationDelaySeconds} s): ECS stops the task before the sidecar would, which saves nothing; lower DEREGISTRATION_WAIT or raise the delay`]
+        : []),
+      ...(!isAlb(g.protocol) && settings.drainStrategy === "connections" && settings.drainMinWaitSeconds !== undefined && settings.drainMinWaitSeconds < 120
+        ? [`DRAIN_MIN_WAIT=${settings.drainMinWaitSeconds} with the Network Load Balancer group ${g.arn}: an NLB goes on routing new connections to a deregistering target for about two minutes; a floor under 120 s may cut them off`]
+        : []),
+      ...(isAlb(g.protocol) && settings.drainStrategy === "fixed" && wait > 30
+        ? [`${g.arn} is an Application Load Balancer group, which stops sending new requests at once: DRAIN_STRATEGY=connections exits when the last request is done instead of after ${wait} s`]
+        : [])
+    ]),
+    ...permissions.filter((p) => p.optional === true && !p.ok).map((p) =>
+      `${p.action} failed (${p.error ?? "error"}): grant it to the task role (optional) for ${optionalActions[p.action] ?? "more detail"}`
+    )
+  ]
 }
 
 /** Wraps the AWS services so that every call's IAM action and outcome is recorded. */
@@ -51,7 +92,8 @@ const recording = (uses: Array<PermissionUse>) => {
         const failure = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
         const error = failure?._tag === "Fail" && failure.error instanceof AwsCallFailed ? failure.error : undefined
         // InvalidTarget and the like are answers, not refusals; only AWS failures count against a permission.
-        uses.push(error === undefined ? { action, ok: true } : { action, ok: false, error: error.code })
+        const optional = action in optionalActions ? { optional: true as const } : {}
+        uses.push(error === undefined ? { action, ok: true, ...optional } : { action, ok: false, error: error.code, ...optional })
       })
     ))
   const ecs = Layer.effect(Ecs, Effect.gen(function*() {
@@ -82,6 +124,9 @@ export const check = Effect.gen(function*() {
   const program = Effect.gen(function*() {
     const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets)
     const elb = yield* TargetHealth
+    // The optional calls, as the sidecar makes them: their permissions are reported, their failures advised on.
+    const delays = yield* deregistrationDelays(discovery.targetGroups)
+    yield* whyStopping((yield* Ecs).describeTask(discovery.cluster, discovery.taskArn))
     const targetGroups = yield* Effect.forEach(watchedGroups(discovery.targets, discovery.searches), (watched) =>
       readGroup(elb, watched).pipe(Effect.map(({ observations }) => {
         const group = discovery.targetGroups.find((g) => g.arn === watched.targetGroupArn)
@@ -89,6 +134,7 @@ export const check = Effect.gen(function*() {
           arn: watched.targetGroupArn,
           targetType: group?.targetType ?? "",
           protocol: group?.protocol ?? null,
+          deregistrationDelaySeconds: delays.get(watched.targetGroupArn) ?? null,
           targets: observations.map((o) => ({ id: o.target.id, port: o.target.port, state: o.state, reason: o.reason ?? null }))
         }
       })), { concurrency: pollConcurrency })
@@ -133,7 +179,8 @@ export const check = Effect.gen(function*() {
       service: discovery.serviceName ?? null,
       networkMode: discovery.networkMode,
       targetGroups,
-      drain
+      drain,
+      advice: advise(settings, targetGroups, dedup)
     } satisfies CheckReport
   }
   return { ...failedCheck(exit), ...common }
@@ -143,7 +190,7 @@ export const check = Effect.gen(function*() {
 export const failedCheck = (exit: Exit.Exit<unknown, unknown>): CheckReport => {
   const reason = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
   const error = reason?._tag === "Fail" && reason.error instanceof Error ? reason.error.message : String(reason)
-  return { ok: false, exitCode: exitCodeOf(exit), error, targetGroups: [], permissions: [] }
+  return { ok: false, exitCode: exitCodeOf(exit), error, targetGroups: [], permissions: [], advice: [] }
 }
 
 export const formatCheckReport = (r: CheckReport): string => {
@@ -155,7 +202,9 @@ export const formatCheckReport = (r: CheckReport): string => {
     ...(r.networkMode === undefined ? [] : [`  network mode: ${r.networkMode}`]),
     ...r.targetGroups.flatMap((g) => [
       `  target group: ${g.arn}`,
-      `                type ${g.targetType}${g.protocol === null ? "" : `, protocol ${g.protocol}`}`,
+      `                type ${g.targetType}${g.protocol === null ? "" : `, protocol ${g.protocol}`}${
+        g.deregistrationDelaySeconds === null ? "" : `, deregistration delay ${g.deregistrationDelaySeconds} s`
+      }`,
       ...g.targets.map((t) => `                this task: ${t.id}:${t.port} is ${t.state}${t.reason === null ? "" : ` (${t.reason})`}`)
     ]),
     ...(r.drain === undefined ? [] : [
@@ -163,7 +212,10 @@ export const formatCheckReport = (r: CheckReport): string => {
       ...(r.drain.ports ?? []).map((p) => `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now`)
     ]),
     "  IAM permissions used:",
-    ...(r.permissions.length === 0 ? ["    (none reached)"] : r.permissions.map((p) => `    ${p.ok ? "ok    " : "FAILED"} ${p.action}${p.error === undefined ? "" : `: ${p.error}`}`))
+    ...(r.permissions.length === 0
+      ? ["    (none reached)"]
+      : r.permissions.map((p) => `    ${p.ok ? "ok    " : "FAILED"} ${p.action}${p.error === undefined ? "" : `: ${p.error}`}${p.optional === true ? " (optional)" : ""}`)),
+    ...(r.advice.length === 0 ? [] : ["  advice:", ...r.advice.map((a) => `    - ${a}`)])
   ]
   return lines.join("\n")
 }

@@ -1,5 +1,5 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
-import { Duration, Effect, Fiber, Ref, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Ref, Schedule } from "effect"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
@@ -7,7 +7,10 @@ import { Startup } from "../layers/Startup.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
+import { Metrics } from "../layers/Metrics.ts"
+import { drainDetectedRecord, type EmfRecord, exitRecord, type RecordContext, secondsSaved } from "../metrics.ts"
 import { checkDrainStrategy, drainWait } from "./drainWait.ts"
+import { deregistrationDelays, pollProblemsReporter, recordContext, whyStopping } from "./stopReport.ts"
 import { watchUntilDeregistering } from "./watchTargets.ts"
 
 /** How often a start that AWS keeps failing is reported again, after STARTUP_TIMEOUT. */
@@ -50,24 +53,58 @@ export const sidecar = Effect.gen(function*() {
     ...(discovery.searches.length === 0 ? {} : { searching: discovery.searches.map((s) => s.targetGroupArn) })
   }))
 
-  const ecs = yield* Ecs
-  const isTaskStopping = ecs.describeTask(discovery.cluster, discovery.taskArn).pipe(
-    Effect.map((task) => task?.desiredStatus === "STOPPED")
-  )
-  const leavingTargets = yield* watchUntilDeregistering(discovery.targets, discovery.searches, isTaskStopping)
+  // Optional, for operators: the delay a drain saves against (logged once if it cannot be read).
+  const delays = yield* deregistrationDelays(discovery.targetGroups)
+  const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
+  const pollProblems = yield* pollProblemsReporter(task)
+  // This task as ECS describes it: evidence for a drain with no own state before it, and the
+  // stop reason once draining is seen; one answer serves both when they come together.
+  const describeTask = yield* Effect.cachedWithTTL((yield* Ecs).describeTask(discovery.cluster, discovery.taskArn), "10 seconds")
+  const isTaskStopping = describeTask.pipe(Effect.map((described) => described?.desiredStatus === "STOPPED"))
+  const leavingTargets = yield* watchUntilDeregistering(discovery.targets, {
+    searches: discovery.searches,
+    isTaskStopping,
+    onPollFailed: pollProblems.onPollFailed
+  })
   const [leaving] = leavingTargets
   if (leaving === undefined) return yield* Effect.die("the poll loop ended without a leaving target")
+  const seenAt = yield* Clock.currentTimeMillis
   const target = { targetGroupArn: leaving.target.targetGroupArn, targetId: leaving.target.id, port: leaving.target.port }
-  yield* Effect.logInfo("waiting before exit").pipe(
-    Effect.annotateLogs({ ...target, strategy: settings.drainStrategy, deregistrationWaitSeconds: settings.deregistrationWaitSeconds })
-  )
+
+  // Why ECS stops the task (one DescribeTasks), on every line from here to the last.
+  const stop = yield* whyStopping(describeTask)
+  const metrics = yield* Metrics
+  const leavingGroups = [...new Set(leavingTargets.map((o) => o.target.targetGroupArn))]
+  const emitEach = (record: (at: RecordContext, delaySeconds: number | undefined) => EmfRecord) =>
+    metrics.namespace === undefined ? Effect.void : Effect.forEach(leavingGroups, (arn) =>
+      recordContext(metrics.namespace ?? "", task, arn).pipe(Effect.flatMap((at) => metrics.emit(record(at, delays.get(arn))))), { discard: true })
+  yield* emitEach((at) => drainDetectedRecord(at, stop))
+
+  const delay = delays.get(leaving.target.targetGroupArn)
+  const plan = settings.drainStrategy === "fixed"
+    ? `exiting after ${settings.deregistrationWaitSeconds} s`
+    : `exiting when the connections are done, after at most ${settings.deregistrationWaitSeconds} s`
+  yield* Effect.logInfo("waiting before exit").pipe(Effect.annotateLogs({
+    ...target,
+    ...stop,
+    strategy: settings.drainStrategy,
+    deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
+    targetGroupDelaySeconds: delay ?? null,
+    plan: delay === undefined ? plan : `target group delay ${delay} s; ${plan}`
+  }))
   const waited = yield* drainWait(leavingTargets, discovery.targetGroups)
+  const drainWaitMs = (yield* Clock.currentTimeMillis) - seenAt
+  yield* emitEach((at, deregistrationDelaySeconds) =>
+    exitRecord(at, { ...stop, drainWaitMs, deregistrationDelaySeconds, connectionsAtExit: waited.connectionsAtExit })
+  )
+  yield* pollProblems.flush
   const why = settings.drainStrategy === "fixed" ? {} : { why: waited.why }
+  const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, drainWaitMs) }
 
   if (settings.dryRun) {
     // Rolling the sidecar out: show when it would have stopped the task, and do not.
-    yield* Effect.logInfo(`dry run: would exit with code ${settings.drainExitCode}`).pipe(Effect.annotateLogs({ ...target, ...why }))
+    yield* Effect.logInfo(`dry run: would exit with code ${settings.drainExitCode}`).pipe(Effect.annotateLogs({ ...target, ...why, ...stop, ...saved }))
     return yield* Effect.never
   }
-  return yield* new Drained({ exitCode: settings.drainExitCode, waitedSeconds: waited.waitedSeconds, ...target, ...why })
+  return yield* new Drained({ exitCode: settings.drainExitCode, waitedSeconds: waited.waitedSeconds, ...target, ...why, ...stop, ...saved })
 })

@@ -76,16 +76,23 @@ const messages: Record<Verdict, string> = {
 /** How long ECS's word that this task is running holds while a drain looks like an earlier task's. */
 export const askEcsAgainAfterMillis = 60_000
 
-/**
- * Polls until a target is leaving; returns what the last poll found leaving.
- * `isTaskStopping` (ecs:DescribeTasks on this task) settles a drain seen before
- * any own state: an earlier task's drain, or this task's own when ECS had
- * already decided to stop it (its polls failed all along, say).
- */
+export interface WatchOptions {
+  /** TARGET_GROUP_ARNS: groups where this task's target is still to be found. */
+  readonly searches?: ReadonlyArray<TargetSearch>
+  /**
+   * ecs:DescribeTasks on this task: settles a drain seen before any own state,
+   * an earlier task's drain, or this task's own when ECS had already decided to
+   * stop it (its polls failed all along, say).
+   */
+  readonly isTaskStopping?: Effect.Effect<boolean, AwsCallFailed>
+  /** Told of each group that could not be read (for the PollFailures metric). */
+  readonly onPollFailed?: (targetGroupArn: string, error: AwsCallFailed) => Effect.Effect<void>
+}
+
+/** Polls until a target is leaving; returns what the last poll found leaving. */
 export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(function*(
   targets: ReadonlyArray<WatchedTarget>,
-  searches: ReadonlyArray<TargetSearch> = [],
-  isTaskStopping: Effect.Effect<boolean, AwsCallFailed> = Effect.succeed(false)
+  { isTaskStopping = Effect.succeed(false), onPollFailed = () => Effect.void, searches = [] }: WatchOptions = {}
 ) {
     const settings = yield* Config
     const elb = yield* TargetHealth
@@ -141,7 +148,7 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
           )
         ),
         Effect.catch((error) =>
-          Effect.logWarning("poll failed").pipe(
+          onPollFailed(group.targetGroupArn, error).pipe(Effect.andThen(Effect.logWarning("poll failed")),
             Effect.annotateLogs({
               targetGroupArn: group.targetGroupArn,
               error: error.code,

@@ -7,6 +7,8 @@ import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/l
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
 import { Startup } from "../../src/layers/Startup.ts"
 import { connectionsTest, type ConnectionsService } from "../../src/layers/Connections.ts"
+import * as Metrics from "../../src/layers/Metrics.ts"
+import type { EmfRecord } from "../../src/metrics.ts"
 import { captureLogs } from "./logs.ts"
 import { type RegisteredTarget, TargetHealth } from "../../src/layers/TargetHealth.ts"
 
@@ -146,6 +148,8 @@ export const testLayer = (options: {
   /** Instead of `elb`: a layer of the test's own. */
   readonly elbLayer?: Layer.Layer<TargetHealth>
   readonly connections?: ConnectionsService["count"]
+  /** Collects the EMF records the program writes (otherwise metrics are off). */
+  readonly metrics?: Array<EmfRecord>
   readonly random?: number
 } = {}) => {
   const calls: Array<Call> = []
@@ -158,7 +162,8 @@ export const testLayer = (options: {
     elb,
     fixedRandom(options.random ?? 0),
     logs.layer,
-    ...(options.connections === undefined ? [] : [connectionsTest(options.connections)])
+    ...(options.connections === undefined ? [] : [connectionsTest(options.connections)]),
+    ...(options.metrics === undefined ? [] : [Metrics.layerTest(options.metrics)])
   )
   return { layer, calls, logs: logs.records, polls: () => calls.filter((c) => c.action === "DescribeTargetHealth") }
 }
