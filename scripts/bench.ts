@@ -9,8 +9,8 @@ import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSyn
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { gzipSync } from "node:zlib"
-import { loadScenario } from "../src/simulator/scenarios.ts"
-import { sidecarEnvironment, startSimulator } from "../src/simulator/server.ts"
+import { loadScenario } from "../simulator/scenarios.ts"
+import { sidecarEnvironment, startSimulator } from "../simulator/server.ts"
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, seconds: { type: "string", default: "60" } } })
 const runs = Math.max(1, Math.min(20, Number(values.runs)))

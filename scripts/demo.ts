@@ -6,8 +6,8 @@
 import { spawn } from "node:child_process"
 import { connect, createServer, type Socket } from "node:net"
 import { parseArgs } from "node:util"
-import { loadScenario, scenarioNames } from "../src/simulator/scenarios.ts"
-import { sidecarEnvironment, startSimulator } from "../src/simulator/server.ts"
+import { loadScenario, scenarioNames } from "../simulator/scenarios.ts"
+import { sidecarEnvironment, startSimulator } from "../simulator/server.ts"
 
 const { values } = parseArgs({ options: { scenario: { type: "string", default: "awsvpc" } } })
 if (!scenarioNames.includes(values.scenario)) {

@@ -1,5 +1,5 @@
 // Every schedule the sidecar runs on, in one place: startup retries (the SDK
-// clients never retry on their own, see src/layers/aws.ts) and the poll loop's
+// clients never retry on their own, see src/aws/callAws.ts) and the poll loop's
 // spacing.
 import { Context, Duration, Effect, Random, Ref, Schedule } from "effect"
 import type { AwsCallFailed, MetadataUnavailable } from "./errors.ts"

@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { exitCodeOf } from "../src/errors.ts"
 import { type AwsCredentialIdentity, AwsCredentials, credentialSource, CredentialsUnavailable, shareCredentials } from "../src/layers/AwsCredentials.ts"
-import { fromSdkError } from "../src/layers/aws.ts"
+import { fromSdkError } from "../src/aws/callAws.ts"
 import { captureLogs } from "./support/logs.ts"
 
 const taskRole = { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2/credentials/abc" }

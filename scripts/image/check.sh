@@ -86,7 +86,7 @@ buildah "${storage[@]}" images
 phase "run the image's entrypoint against the simulator"
 mapfile -t cmd < <(node -e 'for (const a of JSON.parse(process.argv[1])) console.log(a)' "$entrypoint")
 start_sim() { # drain-at-ms; sets sim_env, the sidecar's environment pointing at it (127.0.0.1 only)
-  node src/simulator/cli.ts --scenario awsvpc --drain-at-ms "$1" --exit-after-ms 60000 >"$work/sim.json" &
+  node simulator/cli.ts --scenario awsvpc --drain-at-ms "$1" --exit-after-ms 60000 >"$work/sim.json" &
   sim_pid=$!
   for _ in $(seq 100); do [ -s "$work/sim.json" ] && break; sleep 0.1; done
   [ -s "$work/sim.json" ] || fail "the simulator did not start"

@@ -2,7 +2,7 @@
 // the region in the task's own ARN (the ECS agent does not set AWS_REGION on EC2).
 import { Context, Effect, Layer } from "effect"
 import { UnsupportedTask } from "../errors.ts"
-import { regionFromArn } from "./aws.ts"
+import { regionFromArn } from "../aws/callAws.ts"
 import { Config } from "./Config.ts"
 import { Metadata } from "./Metadata.ts"
 

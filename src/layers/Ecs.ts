@@ -6,7 +6,7 @@ import type { AwsCallFailed } from "../errors.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
 import { partialService } from "../testing.ts"
-import { callAws, sdkClientConfig } from "./aws.ts"
+import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 
 export interface TaskDescription {
   /** `service:NAME` for a service's task, `family:NAME` for a standalone one. */
@@ -48,9 +48,9 @@ export class Ecs extends Context.Service<Ecs, {
       const { region } = yield* AwsRegion
       const { provider } = yield* AwsCredentials
       // Loaded on first use: a task that never needs ECS never pays for the client.
-      let client: Promise<{ client: ECSClient; sdk: typeof import("./ecsSdk.ts") }> | undefined
+      let client: Promise<{ client: ECSClient; sdk: typeof import("../aws/ecsCommands.ts") }> | undefined
       const sdk = () =>
-        client ??= import("./ecsSdk.ts").then((sdk) => ({ sdk, client: new sdk.ECSClient(sdkClientConfig(region, provider)) }))
+        client ??= import("../aws/ecsCommands.ts").then((sdk) => ({ sdk, client: new sdk.ECSClient(sdkClientConfig(region, provider)) }))
       yield* Effect.addFinalizer(() => Effect.promise(async () => client && (await client).client.destroy()))
 
       const describeTask = Effect.fn("Ecs.describeTask")((cluster: string, taskArn: string) =>

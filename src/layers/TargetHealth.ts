@@ -11,7 +11,7 @@ import { AwsCallFailed } from "../errors.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
 import { partialService } from "../testing.ts"
-import { callAws, sdkClientConfig } from "./aws.ts"
+import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 
 /** DescribeTargetGroups pages followed at most (asked by ARN, AWS answers in one). */
 const maxPages = 10

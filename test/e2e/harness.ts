@@ -3,9 +3,9 @@
 import { spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import type { Fault } from "../../src/simulator/scenario.ts"
-import { loadScenario, type ScenarioOptions } from "../../src/simulator/scenarios.ts"
-import { type RecordedRequest, type RunningSimulator, sidecarEnvironment, startSimulator } from "../../src/simulator/server.ts"
+import type { Fault } from "../../simulator/scenario.ts"
+import { loadScenario, type ScenarioOptions } from "../../simulator/scenarios.ts"
+import { type RecordedRequest, type RunningSimulator, sidecarEnvironment, startSimulator } from "../../simulator/server.ts"
 
 /**
  * Epoch milliseconds on the monotonic clock, as the simulator counts its time:

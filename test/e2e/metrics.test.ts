@@ -1,7 +1,7 @@
 // What operators see of a stop, from the built sidecar against the simulator:
 // EMF records in the log stream, why ECS stopped the task, the time saved.
 import { describe, expect, it } from "vitest"
-import { webGroupArn } from "../../src/simulator/scenarios.ts"
+import { webGroupArn } from "../../simulator/scenarios.ts"
 import { emfProblems } from "../support/emf.ts"
 import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { webGroupArn } from "../../src/simulator/scenarios.ts"
+import { webGroupArn } from "../../simulator/scenarios.ts"
 import { healthPolls, runScenario, runSidecar } from "./harness.ts"
 
 const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version

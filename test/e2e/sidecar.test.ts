@@ -2,7 +2,7 @@
 // HTTP, real signals. Short timings (POLLING_FREQUENCY=1, DEREGISTRATION_WAIT=1).
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { adminGroupArn, webGroupArn } from "../../src/simulator/scenarios.ts"
+import { adminGroupArn, webGroupArn } from "../../simulator/scenarios.ts"
 import { clock, healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
 /** A preload that holds the command chunk's loading for a second, and says so on stderr. */

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 
-const cli = fileURLToPath(new URL("../../src/simulator/cli.ts", import.meta.url))
+const cli = fileURLToPath(new URL("../../simulator/cli.ts", import.meta.url))
 
 interface Exit {
   readonly code: number | null
@@ -32,7 +32,7 @@ const run = (args: ReadonlyArray<string>, onLine?: (line: string, child: ChildPr
     })
   })
 
-describe.concurrent("node src/simulator/cli.ts", () => {
+describe.concurrent("node simulator/cli.ts", () => {
   it("prints one JSON line, serves the scenario, exits 0 on SIGTERM", async () => {
     let served: Promise<unknown> | undefined
     const exit = await run(["--scenario", "bridge", "--drain-at-ms", "100"], (line, child) => {

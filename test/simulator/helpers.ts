@@ -3,8 +3,8 @@
 import { ECSClient } from "@aws-sdk/client-ecs"
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { onTestFinished } from "vitest"
-import { decodeScenario, type Fault, type Scenario } from "../../src/simulator/scenario.ts"
-import { type RunningSimulator, startSimulator } from "../../src/simulator/server.ts"
+import { decodeScenario, type Fault, type Scenario } from "../../simulator/scenario.ts"
+import { type RunningSimulator, startSimulator } from "../../simulator/server.ts"
 
 export const credentials = { accessKeyId: "test", secretAccessKey: "test" }
 

@@ -3,8 +3,8 @@
 // container first on EC2 awsvpc, each bridge mapping for 0.0.0.0 and ::.
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import type { Scenario } from "../../src/simulator/scenario.ts"
-import { loadScenario } from "../../src/simulator/scenarios.ts"
+import type { Scenario } from "../../simulator/scenario.ts"
+import { loadScenario } from "../../simulator/scenarios.ts"
 import { harness, withFaults } from "./helpers.ts"
 
 interface Port { ContainerPort: number; Protocol: string; HostPort?: number; HostIp?: string }

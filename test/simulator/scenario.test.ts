@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it, onTestFinished } from "vitest"
-import { decodeScenario, type Scenario } from "../../src/simulator/scenario.ts"
-import { loadScenario, scenarioNames } from "../../src/simulator/scenarios.ts"
-import { startSimulator } from "../../src/simulator/server.ts"
+import { decodeScenario, type Scenario } from "../../simulator/scenario.ts"
+import { loadScenario, scenarioNames } from "../../simulator/scenarios.ts"
+import { startSimulator } from "../../simulator/server.ts"
 
 const awsvpc = loadScenario("awsvpc")
 const reject = (input: unknown) => {

@@ -3,8 +3,8 @@
 import { DescribeContainerInstancesCommand, DescribeServicesCommand, DescribeTasksCommand } from "@aws-sdk/client-ecs"
 import { DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { describe, expect, it } from "vitest"
-import { decodeScenario, type Scenario } from "../../src/simulator/scenario.ts"
-import { adminGroupArn, loadScenario, webGroupArn } from "../../src/simulator/scenarios.ts"
+import { decodeScenario, type Scenario } from "../../simulator/scenario.ts"
+import { adminGroupArn, loadScenario, webGroupArn } from "../../simulator/scenarios.ts"
 import { harness, sdkError, withFaults } from "./helpers.ts"
 
 const taskArn = "arn:aws:ecs:us-east-1:111122223333:task/default/febee046097849aba589d4435207c04a"

@@ -3,8 +3,8 @@
 import { DescribeServicesCommand } from "@aws-sdk/client-ecs"
 import { DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { describe, expect, it } from "vitest"
-import { loadScenario, webGroupArn } from "../../src/simulator/scenarios.ts"
-import { startSimulator } from "../../src/simulator/server.ts"
+import { loadScenario, webGroupArn } from "../../simulator/scenarios.ts"
+import { startSimulator } from "../../simulator/server.ts"
 import { harness, withFaults } from "./helpers.ts"
 
 const post = async (url: string, body: string, headers: Record<string, string>) => {

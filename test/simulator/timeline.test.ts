@@ -2,8 +2,8 @@
 // which the tests move by hand: no sleeping.
 import { DescribeTargetHealthCommand, type TargetHealthDescription } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { describe, expect, it } from "vitest"
-import { decodeScenario, stateAt } from "../../src/simulator/scenario.ts"
-import { adminGroupArn, loadScenario, webGroupArn } from "../../src/simulator/scenarios.ts"
+import { decodeScenario, stateAt } from "../../simulator/scenario.ts"
+import { adminGroupArn, loadScenario, webGroupArn } from "../../simulator/scenarios.ts"
 import { type Harness, harness } from "./helpers.ts"
 
 const health = (d: TargetHealthDescription | undefined) => [d?.TargetHealth?.State, d?.TargetHealth?.Reason, d?.TargetHealth?.Description]

@@ -1,4 +1,4 @@
-// node src/simulator/cli.ts --scenario NAME|FILE.json [--port N] [--drain-at-ms N]
+// node simulator/cli.ts --scenario NAME|FILE.json [--port N] [--drain-at-ms N]
 //   [--deregistration-delay-ms N] [--exit-after-ms N]
 // Prints one JSON line (endpoint, metadataUri, credentialsUri, region,
 // scenario), then serves until SIGTERM/SIGINT (exit 0) or --exit-after-ms.
@@ -7,7 +7,7 @@ import { parseArgs } from "node:util"
 import { loadScenario, type ScenarioOptions, scenarioNames } from "./scenarios.ts"
 import { startSimulator } from "./server.ts"
 
-const usage = `usage: node src/simulator/cli.ts --scenario NAME|FILE.json [--port N] [--drain-at-ms N] [--deregistration-delay-ms N] [--exit-after-ms N]
+const usage = `usage: node simulator/cli.ts --scenario NAME|FILE.json [--port N] [--drain-at-ms N] [--deregistration-delay-ms N] [--exit-after-ms N]
 scenarios: ${scenarioNames.join(", ")}`
 
 const fail = (message: string): never => {

@@ -4,7 +4,7 @@ import { isServerError, isThrottlingError, isTransientError } from "@smithy/core
 import { Effect } from "effect"
 import { AwsCallFailed } from "../errors.ts"
 import { redact } from "../redact.ts"
-import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "./AwsCredentials.ts"
+import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "../layers/AwsCredentials.ts"
 
 /**
  * Retrying happens in the program (see src/schedules.ts), not in the SDK: one
