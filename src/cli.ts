@@ -47,11 +47,11 @@ const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 const reportConfigError = (e: ConfigInvalid) =>
   Effect.logError(e.message).pipe(Effect.annotateLogs({ exitCode: ExitCode.config, error: e._tag }))
 
+// The last line is logged inside the logging layer and outside the others, whose building can fail too.
 const run = sidecar.pipe(
   Effect.provide(Layer.mergeAll(live, Heartbeat.layer, HeapCollection.layer, Metrics.layer)),
   reportEnd,
-  Effect.provide(Logging.layer),
-  Effect.provide(Config.layer),
+  Effect.provide(Logging.layer.pipe(Layer.provideMerge(Config.layer))),
   Effect.tapErrorTag("ConfigInvalid", reportConfigError)
 )
 
@@ -77,8 +77,7 @@ const checkCommand = (json: boolean) =>
     yield* Console.log(json ? JSON.stringify(report) : formatCheckReport(report))
     if (!report.ok) return yield* new CheckFailed({ exitCode: report.exitCode })
   }).pipe(
-    Effect.provide(checkLogging),
-    Effect.provide(checkSettings),
+    Effect.provide(checkLogging.pipe(Layer.provideMerge(checkSettings))),
     Effect.tapErrorTag("ConfigInvalid", reportConfigError)
   )
 

@@ -60,7 +60,7 @@ export class AwsCallFailed extends Schema.TaggedError<AwsCallFailed>()("AwsCallF
   code: Schema.String,
   detail: Schema.String,
   retryable: Schema.Boolean,
-  httpStatus: Schema.optional(Schema.Number),
+  httpStatus: Schema.optional(Schema.Finite),
   requestId: Schema.optional(Schema.String)
 }) {
   override get [Runtime.errorExitCode]() {
@@ -83,18 +83,18 @@ export const isAccessDenied = (code: string): boolean =>
 
 /** The watched target is deregistering and the wait is over: the sidecar's normal end. */
 export class Drained extends Schema.TaggedError<Drained>()("Drained", {
-  exitCode: Schema.Number,
+  exitCode: Schema.Finite,
   targetGroupArn: Schema.String,
   targetId: Schema.String,
-  port: Schema.Number,
-  waitedSeconds: Schema.Number,
+  port: Schema.Finite,
+  waitedSeconds: Schema.Finite,
   /** What ended the wait, when it was not a fixed wait: "connections drained after 37 s". */
   why: Schema.optional(Schema.String),
   /** Why ECS stops the task (DescribeTasks), when it could be asked. */
   stopCode: Schema.optional(Schema.String),
   stoppedReason: Schema.optional(Schema.String),
   /** The target group's deregistration delay less the time the task stayed after draining was seen. */
-  secondsSaved: Schema.optional(Schema.Number)
+  secondsSaved: Schema.optional(Schema.Finite)
 }) {
   override get [Runtime.errorExitCode]() {
     return this.exitCode
@@ -105,7 +105,7 @@ export class Drained extends Schema.TaggedError<Drained>()("Drained", {
 }
 
 /** `check` found a problem; it has already printed the report. */
-export class CheckFailed extends Schema.TaggedError<CheckFailed>()("CheckFailed", { exitCode: Schema.Number }) {
+export class CheckFailed extends Schema.TaggedError<CheckFailed>()("CheckFailed", { exitCode: Schema.Finite }) {
   override get [Runtime.errorExitCode]() {
     return this.exitCode
   }

@@ -1,7 +1,7 @@
 // Which credentials provider serves an environment, and the cache that lets
 // every AWS client share one task-role fetch.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { exitCodeOf } from "../src/errors.ts"
 import { type AwsCredentialIdentity, AwsCredentials, credentialSource, CredentialsUnavailable, shareCredentials } from "../src/layers/AwsCredentials.ts"
 import { fromSdkError } from "../src/aws/callAws.ts"
@@ -104,7 +104,7 @@ describe("AwsCredentials layer", () => {
   it.effect("an AWS_CONTAINER_CREDENTIALS_FULL_URI the SDK would refuse is exit 2 naming the variable", () =>
     Effect.gen(function*() {
       yield* withEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.5:51679/creds", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_PROFILE: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined })
-      const exit = yield* Effect.exit(Effect.gen(function*() { return yield* AwsCredentials }).pipe(Effect.provide(AwsCredentials.layer), Effect.provide(captureLogs().layer)))
+      const exit = yield* Effect.exit(AwsCredentials.use(Effect.succeed).pipe(Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer))))
       expect(exitCodeOf(exit)).toBe(2)
       if (Exit.isFailure(exit)) expect(String(Cause.squash(exit.cause))).toContain("AWS_CONTAINER_CREDENTIALS_FULL_URI")
     }).pipe(Effect.scoped))
@@ -112,7 +112,7 @@ describe("AwsCredentials layer", () => {
   it.effect("a loopback or agent address is accepted", () =>
     Effect.gen(function*() {
       yield* withEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1:51679/creds", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_PROFILE: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined })
-      const credentials = yield* Effect.gen(function*() { return yield* AwsCredentials }).pipe(Effect.provide(AwsCredentials.layer), Effect.provide(captureLogs().layer))
+      const credentials = yield* AwsCredentials.use(Effect.succeed).pipe(Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer)))
       expect(credentials.source).toBe("container")
     }).pipe(Effect.scoped))
 

@@ -232,12 +232,10 @@ describe("discoverTargets: AWS failures at startup", () => {
     Effect.gen(function*() {
       let failuresLeft = 2
       const ecs = Ecs.layerTest({
-        describeTask: () => Effect.succeed(undefined),
         describeServiceLoadBalancers: () =>
           Effect.suspend(() =>
             failuresLeft-- > 0 ? Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true)) : Effect.succeed([lb(web)])
-          ),
-        describeEc2InstanceId: () => Effect.succeed(undefined)
+          )
       })
       const layer = Layer.mergeAll(
         configTest(),

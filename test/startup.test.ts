@@ -21,13 +21,11 @@ const s = 1000
 /** ECS answering DescribeServices with `failure` until `until` ms of virtual time, then normally. */
 const ecsBrownout = (until: number, calls: Array<Call>, failure: Effect.Effect<never, ReturnType<typeof awsError>> = Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))) =>
   Ecs.layerTest({
-    describeTask: () => Effect.succeed(undefined),
     describeServiceLoadBalancers: () =>
       Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
         calls.push({ at, action: "DescribeServices" })
         return at < until ? failure : Effect.succeed(loadBalancers)
-      })),
-    describeEc2InstanceId: () => Effect.succeed(undefined)
+      }))
   })
 
 const startSidecar = (ecs: Layer.Layer<Ecs>) =>

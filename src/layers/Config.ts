@@ -128,13 +128,9 @@ const variableOf = (error: EffectConfig.ConfigError): string | undefined => {
 
 /** Reads and validates the settings from `env`; a value that does not fit fails naming the variable. */
 export const readSettings = (env: Environment): Effect.Effect<Settings, ConfigInvalid> =>
-  Effect.gen(function*() {
-    return yield* settingsConfig
-  }).pipe(
-    Effect.provideService(
-      ConfigProvider.ConfigProvider,
-      ConfigProvider.fromEnv({ env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)), preserveEmptyStrings: true })
-    ),
+  settingsConfig.parse(
+    ConfigProvider.fromEnv({ env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)), preserveEmptyStrings: true })
+  ).pipe(
     Effect.mapError((error) => {
       const name = variableOf(error) ?? "environment"
       const known = Object.values(variables).find((v) => v.name === name)

@@ -12,9 +12,9 @@ import { Startup } from "./Startup.ts"
 // Only the fields the sidecar reads; everything else in the body is ignored,
 // and anything a given agent version may omit is optional.
 const PortMapping = Schema.Struct({
-  ContainerPort: Schema.Number,
+  ContainerPort: Schema.Finite,
   Protocol: Schema.optional(Schema.String),
-  HostPort: Schema.optional(Schema.Number),
+  HostPort: Schema.optional(Schema.Finite),
   HostIp: Schema.optional(Schema.String)
 })
 

@@ -56,10 +56,13 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   // DescribeTasks is only needed for some paths; asked at most once.
   const describeTask = yield* Effect.cached(ecs.describeTask(task.Cluster, task.TaskARN).pipe(
     retryTransient("ecs:DescribeTasks"),
-    Effect.flatMap((found) =>
-      found === undefined
-        ? unsupported(`ECS does not know task ${task.TaskARN} in cluster ${task.Cluster}`, "Check that the task is still running and that AWS_REGION matches the cluster's region.")
-        : Effect.succeed(found)
+    Effect.filterOrFail(
+      (found): found is TaskDescription => found !== undefined,
+      () =>
+        new UnsupportedTask({
+          problem: `ECS does not know task ${task.TaskARN} in cluster ${task.Cluster}`,
+          fix: "Check that the task is still running and that AWS_REGION matches the cluster's region."
+        })
     )
   ))
 
