@@ -4,10 +4,11 @@
 // scenario), then serves until SIGTERM/SIGINT (exit 0) or --exit-after-ms.
 // A bad flag exits 2 with a message naming it.
 import { parseArgs } from "node:util"
-import { loadScenario, type ScenarioOptions, scenarioNames } from "./scenarios.ts"
+import { loadScenario, scenarioNames, type ScenarioOptions } from "./scenarios.ts"
 import { startSimulator } from "./server.ts"
 
-const usage = `usage: node simulator/cli.ts --scenario NAME|FILE.json [--port N] [--drain-at-ms N] [--deregistration-delay-ms N] [--exit-after-ms N]
+const usage =
+  `usage: node simulator/cli.ts --scenario NAME|FILE.json [--port N] [--drain-at-ms N] [--deregistration-delay-ms N] [--exit-after-ms N]
 scenarios: ${scenarioNames.join(", ")}`
 
 const fail = (message: string): never => {
@@ -37,7 +38,13 @@ const wholeNumber = (flag: string, max = Number.MAX_SAFE_INTEGER): number | unde
   const value = (parsed as Record<string, string | undefined>)[flag]
   if (value === undefined) return undefined
   const n = Number(value)
-  return /^\d+$/.test(value) && n <= max ? n : fail(`--${flag}=${JSON.stringify(value)}: expected a whole number${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ""}`)
+  return /^\d+$/.test(value) && n <= max
+    ? n
+    : fail(
+      `--${flag}=${JSON.stringify(value)}: expected a whole number${
+        max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ""
+      }`
+    )
 }
 
 const name = parsed.scenario ?? fail("--scenario: required")
@@ -61,7 +68,15 @@ const scenario = (() => {
 const sim = await startSimulator({ scenario, ...(port === undefined ? {} : { port }) }).catch((error: unknown) =>
   fail(`--port: ${error instanceof Error ? error.message : String(error)}`)
 )
-console.log(JSON.stringify({ endpoint: sim.endpoint, metadataUri: sim.metadataUri, credentialsUri: sim.credentialsUri, region: sim.region, scenario: sim.scenario.name }))
+console.log(
+  JSON.stringify({
+    endpoint: sim.endpoint,
+    metadataUri: sim.metadataUri,
+    credentialsUri: sim.credentialsUri,
+    region: sim.region,
+    scenario: sim.scenario.name
+  })
+)
 
 const stop = () => void sim.close().then(() => process.exit(0))
 process.once("SIGTERM", stop)

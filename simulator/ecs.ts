@@ -46,7 +46,12 @@ const eniAttachment = (s: Scenario) => {
       { name: "subnetId", value: `subnet-${hex(`subnet:${ip}`, 17)}` },
       { name: "networkInterfaceId", value: `eni-${hex(`eni:${s.task.taskId}`, 17)}` },
       { name: "macAddress", value: mac(`eni:${s.task.taskId}`) },
-      { name: "privateDnsName", value: `ip-${ip.replaceAll(".", "-")}.${s.region === "us-east-1" ? "ec2.internal" : `${s.region}.compute.internal`}` },
+      {
+        name: "privateDnsName",
+        value: `ip-${ip.replaceAll(".", "-")}.${
+          s.region === "us-east-1" ? "ec2.internal" : `${s.region}.compute.internal`
+        }`
+      },
       { name: "privateIPv4Address", value: ip }
     ]
   }
@@ -54,7 +59,9 @@ const eniAttachment = (s: Scenario) => {
 
 const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: number, t: number): JsonAnswer => {
   const wanted = stringList(params.tasks)
-  if (wanted === undefined || wanted.length === 0) return ecsError(400, "InvalidParameterException", "Tasks cannot be empty.")
+  if (wanted === undefined || wanted.length === 0) {
+    return ecsError(400, "InvalidParameterException", "Tasks cannot be empty.")
+  }
   const arn = taskArn(s)
   const known = (t: string) => t === arn || t === s.task.taskId
   const awsvpc = s.task.networkMode === "awsvpc"
@@ -84,7 +91,9 @@ const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: 
         hostPort: p.hostPort ?? p.containerPort,
         protocol: p.protocol
       })),
-      networkInterfaces: attachment === undefined ? [] : [{ attachmentId: attachment.id, privateIpv4Address: s.task.privateIPv4 }],
+      networkInterfaces: attachment === undefined
+        ? []
+        : [{ attachmentId: attachment.id, privateIpv4Address: s.task.privateIPv4 }],
       healthStatus: "UNKNOWN",
       cpu: String(c.cpu ?? 0),
       ...(c.memory === undefined ? {} : { memory: String(c.memory) })
@@ -106,7 +115,10 @@ const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: 
     healthStatus: "UNKNOWN",
     lastStatus: stopping === undefined ? "RUNNING" : "DEACTIVATING",
     launchType: s.task.launchType,
-    overrides: { containerOverrides: s.task.containers.map((c) => ({ name: c.name })), inferenceAcceleratorOverrides: [] },
+    overrides: {
+      containerOverrides: s.task.containers.map((c) => ({ name: c.name })),
+      inferenceAcceleratorOverrides: []
+    },
     ...(fargate ? { platformVersion: "1.4.0", platformFamily: "Linux" } : {}),
     pullStartedAt: epochSeconds(startedAt - 25_000),
     pullStoppedAt: epochSeconds(startedAt - 21_500),
@@ -120,7 +132,10 @@ const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: 
   return {
     status: 200,
     body: {
-      failures: wanted.filter((t) => !known(t)).map((t) => ({ arn: arnFor(t, `arn:aws:ecs:${s.region}:${s.accountId}:task/${s.task.cluster}/`), reason: "MISSING" })),
+      failures: wanted.filter((t) => !known(t)).map((t) => ({
+        arn: arnFor(t, `arn:aws:ecs:${s.region}:${s.accountId}:task/${s.task.cluster}/`),
+        reason: "MISSING"
+      })),
       tasks: wanted.filter(known).map(() => task)
     }
   }
@@ -128,9 +143,13 @@ const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: 
 
 const describeServices = (s: Scenario, params: Record<string, unknown>, startedAt: number): JsonAnswer => {
   const wanted = stringList(params.services)
-  if (wanted === undefined || wanted.length === 0) return ecsError(400, "InvalidParameterException", "Services cannot be empty.")
+  if (wanted === undefined || wanted.length === 0) {
+    return ecsError(400, "InvalidParameterException", "Services cannot be empty.")
+  }
   const name = s.task.serviceName
-  const service = name === null || s.service === undefined ? undefined : { name, arn: serviceArn(s, name), loadBalancers: s.service.loadBalancers }
+  const service = name === null || s.service === undefined
+    ? undefined
+    : { name, arn: serviceArn(s, name), loadBalancers: s.service.loadBalancers }
   const known = (v: string) => service !== undefined && (v === service.name || v === service.arn)
   const deployment = `ecs-svc/${digits(`deployment:${name ?? ""}`, 19)}`
   const fargate = s.task.launchType === "FARGATE"
@@ -147,7 +166,11 @@ const describeServices = (s: Scenario, params: Record<string, unknown>, startedA
     launchType: s.task.launchType,
     ...(fargate ? { platformVersion: "LATEST", platformFamily: "Linux" } : {}),
     taskDefinition: taskDefinitionArn(s),
-    deploymentConfiguration: { deploymentCircuitBreaker: { enable: false, rollback: false }, maximumPercent: 200, minimumHealthyPercent: 100 },
+    deploymentConfiguration: {
+      deploymentCircuitBreaker: { enable: false, rollback: false },
+      maximumPercent: 200,
+      minimumHealthyPercent: 100
+    },
     deployments: [{
       id: deployment,
       status: "PRIMARY",
@@ -189,7 +212,10 @@ const describeServices = (s: Scenario, params: Record<string, unknown>, startedA
   return {
     status: 200,
     body: {
-      failures: wanted.filter((v) => !known(v)).map((v) => ({ arn: arnFor(v, `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/`), reason: "MISSING" })),
+      failures: wanted.filter((v) => !known(v)).map((v) => ({
+        arn: arnFor(v, `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/`),
+        reason: "MISSING"
+      })),
       services: wanted.filter(known).map(() => body)
     }
   }
@@ -197,7 +223,9 @@ const describeServices = (s: Scenario, params: Record<string, unknown>, startedA
 
 const describeContainerInstances = (s: Scenario, params: Record<string, unknown>, startedAt: number): JsonAnswer => {
   const wanted = stringList(params.containerInstances)
-  if (wanted === undefined || wanted.length === 0) return ecsError(400, "InvalidParameterException", "ContainerInstances cannot be empty.")
+  if (wanted === undefined || wanted.length === 0) {
+    return ecsError(400, "InvalidParameterException", "ContainerInstances cannot be empty.")
+  }
   const ci = s.task.containerInstance
   const known = (v: string) => ci !== undefined && (v === ci.arn || ci.arn.endsWith(`/${v}`))
   const body = ci === undefined ? undefined : {
@@ -221,7 +249,10 @@ const describeContainerInstances = (s: Scenario, params: Record<string, unknown>
     agentConnected: true,
     runningTasksCount: 3,
     pendingTasksCount: 0,
-    attributes: [{ name: "ecs.instance-type", value: "m6i.large" }, { name: "ecs.availability-zone", value: availabilityZone(s) }],
+    attributes: [{ name: "ecs.instance-type", value: "m6i.large" }, {
+      name: "ecs.availability-zone",
+      value: availabilityZone(s)
+    }],
     registeredAt: epochSeconds(startedAt - 7 * 86_400_000),
     attachments: [],
     tags: []
@@ -230,7 +261,10 @@ const describeContainerInstances = (s: Scenario, params: Record<string, unknown>
     status: 200,
     body: {
       containerInstances: wanted.filter(known).map(() => body),
-      failures: wanted.filter((v) => !known(v)).map((v) => ({ arn: arnFor(v, `arn:aws:ecs:${s.region}:${s.accountId}:container-instance/${s.task.cluster}/`), reason: "MISSING" }))
+      failures: wanted.filter((v) => !known(v)).map((v) => ({
+        arn: arnFor(v, `arn:aws:ecs:${s.region}:${s.accountId}:container-instance/${s.task.cluster}/`),
+        reason: "MISSING"
+      }))
     }
   }
 }
@@ -241,7 +275,13 @@ const isCluster = (s: Scenario, value: unknown) => {
   return name === s.task.cluster || name === clusterArn(s)
 }
 
-export const handleEcs = (s: Scenario, operation: string, params: Record<string, unknown>, startedAt: number, t: number): JsonAnswer => {
+export const handleEcs = (
+  s: Scenario,
+  operation: string,
+  params: Record<string, unknown>,
+  startedAt: number,
+  t: number
+): JsonAnswer => {
   const handlers: Record<string, typeof describeTasks | undefined> = {
     DescribeTasks: describeTasks,
     DescribeServices: describeServices,
@@ -262,14 +302,22 @@ const deniedResource = (s: Scenario, operation: string, params: Record<string, u
     case "DescribeTasks":
       return arnFor(first("tasks"), `arn:aws:ecs:${s.region}:${s.accountId}:task/${s.task.cluster}/`)
     case "DescribeContainerInstances":
-      return arnFor(first("containerInstances"), `arn:aws:ecs:${s.region}:${s.accountId}:container-instance/${s.task.cluster}/`)
+      return arnFor(
+        first("containerInstances"),
+        `arn:aws:ecs:${s.region}:${s.accountId}:container-instance/${s.task.cluster}/`
+      )
     default:
       return "*"
   }
 }
 
 /** The answer for an injected fault; `undefined` for kinds that do not answer (not-ready) or only delay (slow). */
-export const ecsFault = (s: Scenario, fault: Fault, operation: string, params: Record<string, unknown>): JsonAnswer | undefined => {
+export const ecsFault = (
+  s: Scenario,
+  fault: Fault,
+  operation: string,
+  params: Record<string, unknown>
+): JsonAnswer | undefined => {
   switch (fault.kind) {
     case "throttle":
       return ecsError(400, "ThrottlingException", "Rate exceeded")
@@ -280,7 +328,9 @@ export const ecsFault = (s: Scenario, fault: Fault, operation: string, params: R
       return ecsError(
         400,
         "AccessDeniedException",
-        `User: arn:aws:sts::${s.accountId}:assumed-role/${s.task.family}-task/${s.task.taskId} is not authorized to perform: ${action} on resource: ${deniedResource(s, operation, params)} because no identity-based policy allows the ${action} action`
+        `User: arn:aws:sts::${s.accountId}:assumed-role/${s.task.family}-task/${s.task.taskId} is not authorized to perform: ${action} on resource: ${
+          deniedResource(s, operation, params)
+        } because no identity-based policy allows the ${action} action`
       )
     }
     case "not-found":

@@ -1,7 +1,15 @@
 // The ELBv2 API as the SDK sees it: awsQuery (form-encoded `Action=…&
 // Version=2015-12-01`), answers and errors as XML in the 2015-12-01 namespace.
 import { hex } from "./ids.ts"
-import { availabilityZone, type Fault, type Scenario, stateAt, type TargetGroup, type TargetState, vpcId } from "./scenario.ts"
+import {
+  availabilityZone,
+  type Fault,
+  type Scenario,
+  stateAt,
+  type TargetGroup,
+  type TargetState,
+  vpcId
+} from "./scenario.ts"
 
 export const elbv2Namespace = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 
@@ -14,16 +22,24 @@ export interface XmlAnswer {
 const escape = (v: string | number) =>
   String(v).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("\"", "&quot;")
 
-const el = (name: string, value: string | number | undefined) => (value === undefined ? "" : `<${name}>${escape(value)}</${name}>`)
+const el = (
+  name: string,
+  value: string | number | undefined
+) => (value === undefined ? "" : `<${name}>${escape(value)}</${name}>`)
 
 const respond = (action: string, result: string, requestId: string): XmlAnswer => ({
   status: 200,
-  body: `<${action}Response xmlns="${elbv2Namespace}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
+  body:
+    `<${action}Response xmlns="${elbv2Namespace}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
 })
 
 export const elbError = (status: number, code: string, message: string, requestId: string): XmlAnswer => ({
   status,
-  body: `<ErrorResponse xmlns="${elbv2Namespace}"><Error><Type>${status >= 500 ? "Receiver" : "Sender"}</Type><Code>${code}</Code><Message>${escape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+  body: `<ErrorResponse xmlns="${elbv2Namespace}"><Error><Type>${
+    status >= 500 ? "Receiver" : "Sender"
+  }</Type><Code>${code}</Code><Message>${
+    escape(message)
+  }</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
   errorCode: code
 })
 
@@ -46,7 +62,9 @@ const isHttp = (g: TargetGroup) => g.protocol === "HTTP" || g.protocol === "HTTP
 
 const loadBalancerArn = (s: Scenario, g: TargetGroup) =>
   g.loadBalancerArn ??
-    `arn:aws:elasticloadbalancing:${s.region}:${s.accountId}:loadbalancer/${isHttp(g) ? "app" : "net"}/${groupName(g)}-lb/${hex(`lb:${g.arn}`, 16)}`
+    `arn:aws:elasticloadbalancing:${s.region}:${s.accountId}:loadbalancer/${isHttp(g) ? "app" : "net"}/${
+      groupName(g)
+    }-lb/${hex(`lb:${g.arn}`, 16)}`
 
 const groupXml = (s: Scenario, g: TargetGroup) =>
   "<member>" +
@@ -79,11 +97,17 @@ const describeTargetGroups = (s: Scenario, params: URLSearchParams, requestId: s
   else if (names.length > 0) groups = names.map((n) => s.targetGroups.find((g) => groupName(g) === n))
   else if (lb !== null) groups = s.targetGroups.filter((g) => loadBalancerArn(s, g) === lb)
   const found = groups.filter((g) => g !== undefined)
-  if (found.length < groups.length) return elbError(400, "TargetGroupNotFound", "One or more target groups not found", requestId)
+  if (found.length < groups.length) {
+    return elbError(400, "TargetGroupNotFound", "One or more target groups not found", requestId)
+  }
   const from = Number(params.get("Marker") ?? 0) || 0
   const page = found.slice(from, from + pageSize)
   const next = from + pageSize < found.length ? el("NextMarker", String(from + pageSize)) : ""
-  return respond("DescribeTargetGroups", `<TargetGroups>${page.map((g) => groupXml(s, g)).join("")}</TargetGroups>${next}`, requestId)
+  return respond(
+    "DescribeTargetGroups",
+    `<TargetGroups>${page.map((g) => groupXml(s, g)).join("")}</TargetGroups>${next}`,
+    requestId
+  )
 }
 
 // The reason and description ELBv2 gives with each state (the ELB user guides' reason-code table).
@@ -96,24 +120,42 @@ const defaultReasons: Partial<Record<TargetState, readonly [string, string]>> = 
   unavailable: ["Target.HealthCheckDisabled", "Health checks are disabled"]
 }
 
-const targetXml = (id: string, port: number, az: string | undefined) => `<Target>${el("Id", id)}${el("Port", port)}${el("AvailabilityZone", az)}</Target>`
+const targetXml = (id: string, port: number, az: string | undefined) =>
+  `<Target>${el("Id", id)}${el("Port", port)}${el("AvailabilityZone", az)}</Target>`
 
-const registeredXml = (id: string, port: number, az: string | undefined, state: TargetState, reason?: string, description?: string) =>
+const registeredXml = (
+  id: string,
+  port: number,
+  az: string | undefined,
+  state: TargetState,
+  reason?: string,
+  description?: string
+) =>
   `<member>${targetXml(id, port, az)}${el("HealthCheckPort", port)}` +
   `<TargetHealth>${el("State", state)}${el("Reason", reason)}${el("Description", description)}</TargetHealth>` +
-  `<AdministrativeOverride>${el("State", "no_override")}${el("Reason", "AdministrativeOverride.NoOverride")}${el("Description", "No override is currently active on target")}</AdministrativeOverride></member>`
+  `<AdministrativeOverride>${el("State", "no_override")}${el("Reason", "AdministrativeOverride.NoOverride")}${
+    el("Description", "No override is currently active on target")
+  }</AdministrativeOverride></member>`
 
 // A target that is asked about but not registered has no health check port.
 const notRegisteredXml = (id: string, port: number) =>
-  `<member>${targetXml(id, port, undefined)}<TargetHealth>${el("State", "unused")}${el("Reason", "Target.NotRegistered")}${el("Description", "Target is not registered to the target group")}</TargetHealth></member>`
+  `<member>${targetXml(id, port, undefined)}<TargetHealth>${el("State", "unused")}${
+    el("Reason", "Target.NotRegistered")
+  }${el("Description", "Target is not registered to the target group")}</TargetHealth></member>`
 
 /** The group a request names in TargetGroupArn, or the error ELBv2 answers when there is none. */
 const namedGroup = (s: Scenario, params: URLSearchParams, requestId: string): TargetGroup | XmlAnswer => {
   const arn = params.get("TargetGroupArn")
   if (arn === null || arn === "") {
-    return elbError(400, "ValidationError", "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null", requestId)
+    return elbError(
+      400,
+      "ValidationError",
+      "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null",
+      requestId
+    )
   }
-  return s.targetGroups.find((g) => g.arn === arn) ?? elbError(400, "TargetGroupNotFound", `Target groups '${arn}' not found`, requestId)
+  return s.targetGroups.find((g) => g.arn === arn) ??
+    elbError(400, "TargetGroupNotFound", `Target groups '${arn}' not found`, requestId)
 }
 
 const describeTargetHealth = (s: Scenario, params: URLSearchParams, t: number, requestId: string): XmlAnswer => {
@@ -121,10 +163,16 @@ const describeTargetHealth = (s: Scenario, params: URLSearchParams, t: number, r
   if ("status" in group) return group
   const asked = memberList(params, "Targets")
   if (asked.some((a) => a.Id === undefined || a.Id === "")) {
-    return elbError(400, "ValidationError", "1 validation error detected: Value null at 'targets.member.id' failed to satisfy constraint: Member must not be null", requestId)
+    return elbError(
+      400,
+      "ValidationError",
+      "1 validation error detected: Value null at 'targets.member.id' failed to satisfy constraint: Member must not be null",
+      requestId
+    )
   }
   // ip targets carry their Availability Zone; instance targets do not.
-  const az = (target: { readonly availabilityZone?: string }) => target.availabilityZone ?? (group.targetType === "ip" ? availabilityZone(s) : undefined)
+  const az = (target: { readonly availabilityZone?: string }) =>
+    target.availabilityZone ?? (group.targetType === "ip" ? availabilityZone(s) : undefined)
   const describe = (id: string, port: number) => {
     const target = group.targets.find((x) => x.id === id && x.port === port)
     const step = target === undefined ? undefined : stateAt(target.timeline, t)
@@ -134,14 +182,26 @@ const describeTargetHealth = (s: Scenario, params: URLSearchParams, t: number, r
   }
   if (asked.length === 0) {
     const registered = group.targets.filter((x) => stateAt(x.timeline, t) !== undefined)
-    return respond("DescribeTargetHealth", `<TargetHealthDescriptions>${registered.map((x) => describe(x.id, x.port)).join("")}</TargetHealthDescriptions>`, requestId)
+    return respond(
+      "DescribeTargetHealth",
+      `<TargetHealthDescriptions>${registered.map((x) => describe(x.id, x.port)).join("")}</TargetHealthDescriptions>`,
+      requestId
+    )
   }
   if (group.targetType === "instance") {
     // Instance ids the account does not have are refused outright, not reported as unused.
-    const knownInstances = new Set([s.task.containerInstance?.ec2InstanceId, ...s.targetGroups.flatMap((g) => g.targets.map((x) => x.id))])
+    const knownInstances = new Set([
+      s.task.containerInstance?.ec2InstanceId,
+      ...s.targetGroups.flatMap((g) => g.targets.map((x) => x.id))
+    ])
     const unknown = asked.map((a) => a.Id ?? "").filter((id) => !knownInstances.has(id))
     if (unknown.length > 0) {
-      return elbError(400, "InvalidTarget", `The following targets are not valid instances: ${unknown.map((id) => `'${id}'`).join(", ")}`, requestId)
+      return elbError(
+        400,
+        "InvalidTarget",
+        `The following targets are not valid instances: ${unknown.map((id) => `'${id}'`).join(", ")}`,
+        requestId
+      )
     }
   }
   const body = asked.map((a) => describe(a.Id ?? "", a.Port === undefined ? group.port : Number(a.Port))).join("")
@@ -175,7 +235,10 @@ const targetGroupAttributes = (g: TargetGroup): ReadonlyArray<readonly [string, 
       // UDP and TCP_UDP groups close connections at the end of the delay by default.
       ["deregistration_delay.connection_termination.enabled", String(udp(g))],
       // Off by default only for ip targets over TCP or TLS; UDP cannot turn it off.
-      ["preserve_client_ip.enabled", String(!(g.targetType === "ip" && (g.protocol === "TCP" || g.protocol === "TLS")))],
+      [
+        "preserve_client_ip.enabled",
+        String(!(g.targetType === "ip" && (g.protocol === "TCP" || g.protocol === "TLS")))
+      ],
       ["proxy_protocol_v2.enabled", "false"],
       // Cannot be enabled for UDP and TCP_UDP groups.
       ["target_health_state.unhealthy.connection_termination.enabled", String(!udp(g))],
@@ -191,11 +254,19 @@ const targetGroupAttributes = (g: TargetGroup): ReadonlyArray<readonly [string, 
 const describeTargetGroupAttributes = (s: Scenario, params: URLSearchParams, requestId: string): XmlAnswer => {
   const group = namedGroup(s, params, requestId)
   if ("status" in group) return group
-  const members = targetGroupAttributes(group).map(([key, value]) => `<member>${el("Key", key)}${el("Value", value)}</member>`)
+  const members = targetGroupAttributes(group).map(([key, value]) =>
+    `<member>${el("Key", key)}${el("Value", value)}</member>`
+  )
   return respond("DescribeTargetGroupAttributes", `<Attributes>${members.join("")}</Attributes>`, requestId)
 }
 
-export const handleElbv2 = (s: Scenario, action: string, params: URLSearchParams, t: number, requestId: string): XmlAnswer => {
+export const handleElbv2 = (
+  s: Scenario,
+  action: string,
+  params: URLSearchParams,
+  t: number,
+  requestId: string
+): XmlAnswer => {
   switch (action) {
     case "DescribeTargetGroups":
       return describeTargetGroups(s, params, requestId)
@@ -209,10 +280,20 @@ export const handleElbv2 = (s: Scenario, action: string, params: URLSearchParams
 }
 
 /** DescribeTargetHealth answers that are well-formed (or not) but say nothing true about the asked targets. */
-const misleadingTargetHealth = (s: Scenario, kind: Fault["kind"], params: URLSearchParams, t: number, requestId: string): XmlAnswer | undefined => {
+const misleadingTargetHealth = (
+  s: Scenario,
+  kind: Fault["kind"],
+  params: URLSearchParams,
+  t: number,
+  requestId: string
+): XmlAnswer | undefined => {
   const group = s.targetGroups.find((g) => g.arn === params.get("TargetGroupArn"))
-  const asked = memberList(params, "Targets").map((a) => ({ id: a.Id ?? "", port: a.Port === undefined ? group?.port ?? 0 : Number(a.Port) }))
-  const list = (members: string) => respond("DescribeTargetHealth", `<TargetHealthDescriptions>${members}</TargetHealthDescriptions>`, requestId)
+  const asked = memberList(params, "Targets").map((a) => ({
+    id: a.Id ?? "",
+    port: a.Port === undefined ? group?.port ?? 0 : Number(a.Port)
+  }))
+  const list = (members: string) =>
+    respond("DescribeTargetHealth", `<TargetHealthDescriptions>${members}</TargetHealthDescriptions>`, requestId)
   switch (kind) {
     case "not-registered":
       return list(asked.map((a) => notRegisteredXml(a.id, a.port)).join(""))
@@ -220,17 +301,27 @@ const misleadingTargetHealth = (s: Scenario, kind: Fault["kind"], params: URLSea
       return list("")
     case "other-targets": {
       const others = (group?.targets ?? []).filter((x) => !asked.some((a) => a.id === x.id && a.port === x.port))
-      return list(others.flatMap((x) => {
-        const step = stateAt(x.timeline, t)
-        return step === undefined ? [] : [registeredXml(x.id, x.port, x.availabilityZone, step.state)]
-      }).join(""))
+      return list(
+        others.flatMap((x) => {
+          const step = stateAt(x.timeline, t)
+          return step === undefined ? [] : [registeredXml(x.id, x.port, x.availabilityZone, step.state)]
+        }).join("")
+      )
     }
     case "malformed":
-      return { status: 200, body: `<DescribeTargetHealthResponse xmlns="${elbv2Namespace}"><DescribeTargetHealthResult><TargetHealthDe` }
+      return {
+        status: 200,
+        body: `<DescribeTargetHealthResponse xmlns="${elbv2Namespace}"><DescribeTargetHealthResult><TargetHealthDe`
+      }
     case "duplicate-target": {
       const truthful = describeTargetHealth(s, params, t, requestId)
-      const draining = asked.map((a) => registeredXml(a.id, a.port, undefined, "draining", ...(defaultReasons.draining ?? []))).join("")
-      return { ...truthful, body: truthful.body.replace("<TargetHealthDescriptions>", `<TargetHealthDescriptions>${draining}`) }
+      const draining = asked.map((a) =>
+        registeredXml(a.id, a.port, undefined, "draining", ...(defaultReasons.draining ?? []))
+      ).join("")
+      return {
+        ...truthful,
+        body: truthful.body.replace("<TargetHealthDescriptions>", `<TargetHealthDescriptions>${draining}`)
+      }
     }
     default:
       return undefined
@@ -238,7 +329,14 @@ const misleadingTargetHealth = (s: Scenario, kind: Fault["kind"], params: URLSea
 }
 
 /** The answer for an injected fault; `undefined` for kinds that do not answer (not-ready) or only delay (slow). */
-export const elbFault = (s: Scenario, fault: Fault, action: string, params: URLSearchParams, t: number, requestId: string): XmlAnswer | undefined => {
+export const elbFault = (
+  s: Scenario,
+  fault: Fault,
+  action: string,
+  params: URLSearchParams,
+  t: number,
+  requestId: string
+): XmlAnswer | undefined => {
   switch (fault.kind) {
     case "not-registered":
     case "empty-answer":
@@ -252,7 +350,12 @@ export const elbFault = (s: Scenario, fault: Fault, action: string, params: URLS
       return elbError(400, "Throttling", "Rate exceeded", requestId)
     case "server-error":
       return fault.status === 500
-        ? elbError(500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure.", requestId)
+        ? elbError(
+          500,
+          "InternalFailure",
+          "The request processing has failed because of an unknown error, exception or failure.",
+          requestId
+        )
         : elbError(503, "ServiceUnavailable", "Service Unavailable", requestId)
     case "access-denied": {
       const permission = `elasticloadbalancing:${action}`
@@ -265,7 +368,12 @@ export const elbFault = (s: Scenario, fault: Fault, action: string, params: URLS
     }
     case "not-found": {
       const arn = params.get("TargetGroupArn")
-      return elbError(400, "TargetGroupNotFound", arn === null ? "One or more target groups not found" : `Target groups '${arn}' not found`, requestId)
+      return elbError(
+        400,
+        "TargetGroupNotFound",
+        arn === null ? "One or more target groups not found" : `Target groups '${arn}' not found`,
+        requestId
+      )
     }
     default:
       return undefined

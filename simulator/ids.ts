@@ -14,7 +14,9 @@ export const hex = (seed: string, length: number): string => {
 /** A version-4-shaped UUID derived from `seed`. */
 export const uuid = (seed: string): string => {
   const h = hex(seed, 32)
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${"89ab"[Number.parseInt(h[16] ?? "0", 16) % 4]}${h.slice(17, 20)}-${h.slice(20, 32)}`
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${"89ab"[Number.parseInt(h[16] ?? "0", 16) % 4]}${
+    h.slice(17, 20)
+  }-${h.slice(20, 32)}`
 }
 
 /** `count` decimal digits derived from `seed`. */

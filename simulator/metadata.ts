@@ -21,10 +21,14 @@ const isFargate = (s: Scenario) => s.task.launchType === "FARGATE"
 const oldAgent = (s: Scenario) => !isFargate(s) && s.task.omitHostPorts
 
 export const dockerId = (s: Scenario, name: string) =>
-  isFargate(s) ? `${s.task.taskId}-${digits(`docker:${s.task.taskId}:${name}`, 10)}` : hex(`docker:${s.task.taskId}:${name}`, 64)
+  isFargate(s)
+    ? `${s.task.taskId}-${digits(`docker:${s.task.taskId}:${name}`, 10)}`
+    : hex(`docker:${s.task.taskId}:${name}`, 64)
 
 export const containerArn = (s: Scenario, name: string) =>
-  `arn:aws:ecs:${s.region}:${s.accountId}:container/${s.task.cluster}/${s.task.taskId}/${uuid(`container:${s.task.taskId}:${name}`)}`
+  `arn:aws:ecs:${s.region}:${s.accountId}:container/${s.task.cluster}/${s.task.taskId}/${
+    uuid(`container:${s.task.taskId}:${name}`)
+  }`
 
 /** The id in ECS_CONTAINER_METADATA_URI_V4: a UUID on EC2, the container's Docker id on Fargate. */
 export const metadataEndpointId = (s: Scenario) =>
@@ -70,7 +74,12 @@ const ports = (s: Scenario, c: Container) => {
     // Docker binds each mapping on 0.0.0.0 and ::, and the agent lists both.
     return {
       Ports: c.ports.flatMap((p) =>
-        ["0.0.0.0", "::"].map((HostIp) => ({ ContainerPort: p.containerPort, Protocol: p.protocol, HostPort: p.hostPort, HostIp }))
+        ["0.0.0.0", "::"].map((HostIp) => ({
+          ContainerPort: p.containerPort,
+          Protocol: p.protocol,
+          HostPort: p.hostPort,
+          HostIp
+        }))
       )
     }
   }
@@ -78,7 +87,13 @@ const ports = (s: Scenario, c: Container) => {
     // Old agents: the task definition's mappings, where a dynamic host port is 0 and so omitted.
     return { Ports: c.ports.map((p) => ({ ContainerPort: p.containerPort, Protocol: p.protocol })) }
   }
-  return { Ports: c.ports.map((p) => ({ ContainerPort: p.containerPort, Protocol: p.protocol, HostPort: p.hostPort ?? p.containerPort })) }
+  return {
+    Ports: c.ports.map((p) => ({
+      ContainerPort: p.containerPort,
+      Protocol: p.protocol,
+      HostPort: p.hostPort ?? p.containerPort
+    }))
+  }
 }
 
 const labels = (s: Scenario, name: string) => ({
@@ -92,7 +107,11 @@ const labels = (s: Scenario, name: string) => ({
 const containerBody = (s: Scenario, c: Container, index: number, startedAt: number) => ({
   DockerId: dockerId(s, c.name),
   Name: c.name,
-  DockerName: isFargate(s) ? c.name : `ecs-${s.task.family}-${s.task.revision}-${c.name.replace(/[^A-Za-z0-9-]/g, "")}-${hex(`dockername:${s.task.taskId}:${c.name}`, 20)}`,
+  DockerName: isFargate(s)
+    ? c.name
+    : `ecs-${s.task.family}-${s.task.revision}-${c.name.replace(/[^A-Za-z0-9-]/g, "")}-${
+      hex(`dockername:${s.task.taskId}:${c.name}`, 20)
+    }`,
   Image: c.image,
   ImageID: `sha256:${hex(`image:${c.image}`, 64)}`,
   ...ports(s, c),
@@ -100,7 +119,10 @@ const containerBody = (s: Scenario, c: Container, index: number, startedAt: numb
   DesiredStatus: "RUNNING",
   KnownStatus: "RUNNING",
   // At least 2 CPU units; Fargate leaves out a memory limit the task definition does not set.
-  Limits: { CPU: Math.max(c.cpu ?? 0, 2), ...(isFargate(s) && c.memory === undefined ? {} : { Memory: c.memory ?? 0 }) },
+  Limits: {
+    CPU: Math.max(c.cpu ?? 0, 2),
+    ...(isFargate(s) && c.memory === undefined ? {} : { Memory: c.memory ?? 0 })
+  },
   CreatedAt: timestamp(startedAt - 20_000 + index * 400, `created:${c.name}`),
   StartedAt: timestamp(startedAt - 19_500 + index * 400, `started:${c.name}`),
   Type: "NORMAL",
@@ -124,7 +146,9 @@ const containerBody = (s: Scenario, c: Container, index: number, startedAt: numb
 const pauseContainer = (s: Scenario, startedAt: number) => ({
   DockerId: dockerId(s, "~internal~ecs~pause"),
   Name: "~internal~ecs~pause",
-  DockerName: `ecs-${s.task.family}-${s.task.revision}-internalecspause-${hex(`dockername:${s.task.taskId}:pause`, 20)}`,
+  DockerName: `ecs-${s.task.family}-${s.task.revision}-internalecspause-${
+    hex(`dockername:${s.task.taskId}:pause`, 20)
+  }`,
   Image: "amazon/amazon-ecs-pause:0.1.0",
   ImageID: "",
   Labels: labels(s, "~internal~ecs~pause"),
@@ -161,7 +185,11 @@ export const taskBody = (s: Scenario, startedAt: number) => {
     ],
     ...(isFargate(s)
       ? {
-        ClockDrift: { ClockErrorBound: 0.5458234999999999, ReferenceTimestamp: new Date(startedAt - 60_000).toISOString().replace(/\.\d+Z$/, "Z"), ClockSynchronizationStatus: "SYNCHRONIZED" },
+        ClockDrift: {
+          ClockErrorBound: 0.5458234999999999,
+          ReferenceTimestamp: new Date(startedAt - 60_000).toISOString().replace(/\.\d+Z$/, "Z"),
+          ClockSynchronizationStatus: "SYNCHRONIZED"
+        },
         EphemeralStorageMetrics: { Utilized: 261, Reserved: 20496 }
       }
       : {}),
@@ -178,7 +206,11 @@ export const containerMetadataBody = (s: Scenario, startedAt: number) => {
   return containerBody(s, c, index, startedAt)
 }
 
-const json = (status: number, body: unknown): MetadataAnswer => ({ status, contentType: "application/json", body: JSON.stringify(body) })
+const json = (status: number, body: unknown): MetadataAnswer => ({
+  status,
+  contentType: "application/json",
+  body: JSON.stringify(body)
+})
 
 export const metadataOk = (body: unknown) => json(200, body)
 
@@ -204,7 +236,10 @@ export const metadataFault = (
       return { ...normal(), delivery: { dripEveryMs: fault.delayMs ?? 1000 } }
     case "oversized": {
       const answer = normal()
-      return { ...answer, delivery: { paddingBytes: Math.max(0, (fault.bytes ?? 20 * 1024 * 1024) - Buffer.byteLength(answer.body)) } }
+      return {
+        ...answer,
+        delivery: { paddingBytes: Math.max(0, (fault.bytes ?? 20 * 1024 * 1024) - Buffer.byteLength(answer.body)) }
+      }
     }
     case "throttle":
       // The agent's request rate limiter (tollbooth) answers before any handler runs.

@@ -6,10 +6,20 @@ import { Schema } from "effect"
 
 const Ms = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
-const IPv4 = Schema.String.check(Schema.isPattern(/^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/))
+const IPv4 = Schema.String.check(
+  Schema.isPattern(/^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/)
+)
 
 /** The states the ELBv2 model lists for TargetHealth.State. */
-export const TargetState = Schema.Literals(["initial", "healthy", "unhealthy", "unhealthy.draining", "unused", "draining", "unavailable"])
+export const TargetState = Schema.Literals([
+  "initial",
+  "healthy",
+  "unhealthy",
+  "unhealthy.draining",
+  "unused",
+  "draining",
+  "unavailable"
+])
 export type TargetState = typeof TargetState.Type
 
 const StateStep = Schema.Struct({
@@ -34,7 +44,11 @@ const Target = Schema.Struct({
 })
 
 const TargetGroup = Schema.Struct({
-  arn: Schema.String.check(Schema.isPattern(/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/)),
+  arn: Schema.String.check(
+    Schema.isPattern(
+      /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/
+    )
+  ),
   targetType: Schema.Literals(["ip", "instance"]),
   protocol: Schema.Literals(["TCP", "UDP", "TCP_UDP", "TLS", "HTTP", "HTTPS"]),
   port: Port,
@@ -95,7 +109,13 @@ const Task = Schema.Struct({
    */
   stop: Schema.optionalKey(Schema.Struct({
     at: Ms,
-    stopCode: Schema.Literals(["ServiceSchedulerInitiated", "UserInitiated", "SpotInterruption", "TaskFailedToStart", "EssentialContainerExited"]),
+    stopCode: Schema.Literals([
+      "ServiceSchedulerInitiated",
+      "UserInitiated",
+      "SpotInterruption",
+      "TaskFailedToStart",
+      "EssentialContainerExited"
+    ]),
     stoppedReason: Schema.String
   })),
   containers: Schema.Array(Container)
@@ -192,14 +212,19 @@ const crossChecks = (s: {
     issues.push({ path: ["task", "serviceNameInMetadata"], issue: "Fargate's metadata has no ServiceName" })
   }
   if (task.omitHostPorts && task.serviceNameInMetadata) {
-    issues.push({ path: ["task", "serviceNameInMetadata"], issue: "an agent before 1.41.1 (omitHostPorts) predates ServiceName (1.63.1)" })
+    issues.push({
+      path: ["task", "serviceNameInMetadata"],
+      issue: "an agent before 1.41.1 (omitHostPorts) predates ServiceName (1.63.1)"
+    })
   }
   const names = task.containers.map((c) => c.name)
   if (!names.includes(task.sidecarContainer)) {
     issues.push({ path: ["task", "sidecarContainer"], issue: `not one of the containers (${names.join(", ")})` })
   }
   names.forEach((n, i) => {
-    if (names.indexOf(n) !== i) issues.push({ path: ["task", "containers", i, "name"], issue: `duplicate container name ${n}` })
+    if (names.indexOf(n) !== i) {
+      issues.push({ path: ["task", "containers", i, "name"], issue: `duplicate container name ${n}` })
+    }
   })
   task.containers.forEach((c, i) =>
     c.ports.forEach((p, j) => {
@@ -214,17 +239,28 @@ const crossChecks = (s: {
   )
   s.service?.loadBalancers.forEach((lb, i) => {
     if (!names.includes(lb.containerName)) {
-      issues.push({ path: ["service", "loadBalancers", i, "containerName"], issue: `not one of the containers (${names.join(", ")})` })
+      issues.push({
+        path: ["service", "loadBalancers", i, "containerName"],
+        issue: `not one of the containers (${names.join(", ")})`
+      })
     }
   })
   s.targetGroups.forEach((g, i) =>
     g.targets.forEach((target, j) => {
       const validId = g.targetType === "ip" ? /^[\d.]+$/.test(target.id) : /^i-[0-9a-f]{8,17}$/.test(target.id)
-      if (!validId) issues.push({ path: ["targetGroups", i, "targets", j, "id"], issue: `not an ${g.targetType === "ip" ? "IPv4 address" : "EC2 instance id"}` })
+      if (!validId) {
+        issues.push({
+          path: ["targetGroups", i, "targets", j, "id"],
+          issue: `not an ${g.targetType === "ip" ? "IPv4 address" : "EC2 instance id"}`
+        })
+      }
       target.timeline.forEach((step, k) => {
         const previous = target.timeline[k - 1]
         if (previous !== undefined && step.at < previous.at) {
-          issues.push({ path: ["targetGroups", i, "targets", j, "timeline", k, "at"], issue: "steps must be in time order" })
+          issues.push({
+            path: ["targetGroups", i, "targets", j, "timeline", k, "at"],
+            issue: "steps must be in time order"
+          })
         }
       })
     })
@@ -238,7 +274,10 @@ const crossChecks = (s: {
       issues.push({ path: ["faults", i, "kind"], issue: `${f.kind} is a metadata fault` })
     }
     const elbAnswers = ["not-registered", "empty-answer", "other-targets", "malformed", "duplicate-target"]
-    if (elbAnswers.includes(f.kind) && (f.api !== "elbv2" || (f.action ?? "DescribeTargetHealth") !== "DescribeTargetHealth")) {
+    if (
+      elbAnswers.includes(f.kind) &&
+      (f.api !== "elbv2" || (f.action ?? "DescribeTargetHealth") !== "DescribeTargetHealth")
+    ) {
       issues.push({ path: ["faults", i, "kind"], issue: `${f.kind} is an answer of ELBv2 DescribeTargetHealth` })
     }
     if (f.kind === "paged" && (f.api !== "elbv2" || (f.action ?? "DescribeTargetGroups") !== "DescribeTargetGroups")) {
@@ -250,8 +289,14 @@ const crossChecks = (s: {
     if (f.kind === "clock-skew" && f.skewMs === undefined) {
       issues.push({ path: ["faults", i, "skewMs"], issue: "a clock-skew fault needs skewMs" })
     }
-    if (f.api === "credentials" && f.kind !== "access-denied" && f.kind !== "not-ready" && f.kind !== "slow" && f.kind !== "server-error") {
-      issues.push({ path: ["faults", i, "kind"], issue: "the credentials endpoint answers access-denied, server-error, slow or not-ready" })
+    if (
+      f.api === "credentials" && f.kind !== "access-denied" && f.kind !== "not-ready" && f.kind !== "slow" &&
+      f.kind !== "server-error"
+    ) {
+      issues.push({
+        path: ["faults", i, "kind"],
+        issue: "the credentials endpoint answers access-denied, server-error, slow or not-ready"
+      })
     }
   })
   return issues
@@ -271,8 +316,7 @@ export const Scenario = Schema.Struct({
 export type Scenario = typeof Scenario.Type
 
 // `at ["task"]["containers"][0]["name"]` → `task.containers[0].name`
-const fieldPath = (at: string) =>
-  at.replace(/\["([^"]*)"\]/g, ".$1").replace(/^\./, "")
+const fieldPath = (at: string) => at.replace(/\["([^"]*)"\]/g, ".$1").replace(/^\./, "")
 
 const readable = (message: string) =>
   message.split("\n").reduce<Array<string>>((lines, line) => {
@@ -300,7 +344,9 @@ export const stateAt = (timeline: ReadonlyArray<TimelineStep>, t: number) => {
 
 export const clusterArn = (s: Scenario) => `arn:aws:ecs:${s.region}:${s.accountId}:cluster/${s.task.cluster}`
 export const taskArn = (s: Scenario) => `arn:aws:ecs:${s.region}:${s.accountId}:task/${s.task.cluster}/${s.task.taskId}`
-export const taskDefinitionArn = (s: Scenario) => `arn:aws:ecs:${s.region}:${s.accountId}:task-definition/${s.task.family}:${s.task.revision}`
-export const serviceArn = (s: Scenario, name: string) => `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/${name}`
+export const taskDefinitionArn = (s: Scenario) =>
+  `arn:aws:ecs:${s.region}:${s.accountId}:task-definition/${s.task.family}:${s.task.revision}`
+export const serviceArn = (s: Scenario, name: string) =>
+  `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/${name}`
 export const availabilityZone = (s: Scenario) => `${s.region}a`
 export const vpcId = "vpc-0c2d8e4f6a1b3c5d7"

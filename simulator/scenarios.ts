@@ -20,7 +20,8 @@ export const defaultDeregistrationDelayMs = 300_000
 
 const region = "us-east-1"
 const accountId = "111122223333"
-const tgArn = (name: string, id: string) => `arn:aws:elasticloadbalancing:${region}:${accountId}:targetgroup/${name}/${id}`
+const tgArn = (name: string, id: string) =>
+  `arn:aws:elasticloadbalancing:${region}:${accountId}:targetgroup/${name}/${id}`
 export const webGroupArn = tgArn("web", "73e2d6bc24d8a067")
 export const adminGroupArn = tgArn("admin", "2453ed029918f21f")
 const instanceId = "i-0598c7d356eba48d7"
@@ -64,7 +65,12 @@ const base = (
     port,
     targets: [
       // A neighbour task in the same group, which never changes.
-      { id: mode === "awsvpc" ? "10.0.2.77" : "i-0f1e2d3c4b5a69788", port: mode === "awsvpc" ? port : hostPort, ...(mode === "awsvpc" ? { availabilityZone: `${region}b` } : {}), timeline: [{ at: 0, state: "healthy" }] },
+      {
+        id: mode === "awsvpc" ? "10.0.2.77" : "i-0f1e2d3c4b5a69788",
+        port: mode === "awsvpc" ? port : hostPort,
+        ...(mode === "awsvpc" ? { availabilityZone: `${region}b` } : {}),
+        timeline: [{ at: 0, state: "healthy" }]
+      },
       { id: mode === "awsvpc" ? taskIp : instanceId, port: mode === "awsvpc" ? port : hostPort, timeline }
     ]
   }
@@ -86,7 +92,12 @@ const base = (
       serviceNameInMetadata: launchType === "EC2",
       omitHostPorts: false,
       ...(launchType === "EC2"
-        ? { containerInstance: { arn: `arn:aws:ecs:${region}:${accountId}:container-instance/default/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6`, ec2InstanceId: instanceId } }
+        ? {
+          containerInstance: {
+            arn: `arn:aws:ecs:${region}:${accountId}:container-instance/default/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6`,
+            ec2InstanceId: instanceId
+          }
+        }
         : {}),
       sidecarContainer: "nlb-sidecar",
       ...(stopAt === undefined
@@ -104,7 +115,11 @@ const base = (
           image: "public.ecr.aws/nginx/nginx:1.27",
           cpu: 256,
           memory: 512,
-          ports: [{ containerPort: port, protocol: o.protocol === "UDP" ? "udp" : "tcp", ...(mode === "bridge" ? { hostPort } : {}) }]
+          ports: [{
+            containerPort: port,
+            protocol: o.protocol === "UDP" ? "udp" : "tcp",
+            ...(mode === "bridge" ? { hostPort } : {})
+          }]
         },
         { name: "nlb-sidecar", image: "nlb-sidecar-for-ecs:latest", memory: 64, ports: [] }
       ]
@@ -118,19 +133,53 @@ const base = (
 const builders: Record<string, (o: Timing) => Scenario> = {
   awsvpc: (o) => base(o, "awsvpc", "EC2 awsvpc task, healthy, then draining", "awsvpc", "EC2", drains(o)),
   fargate: (o) => base(o, "fargate", "Fargate task, healthy, then draining", "awsvpc", "FARGATE", drains(o)),
-  bridge: (o) => base(o, "bridge", "EC2 bridge task on a dynamic host port, healthy, then draining", "bridge", "EC2", drains(o)),
+  bridge: (o) =>
+    base(o, "bridge", "EC2 bridge task on a dynamic host port, healthy, then draining", "bridge", "EC2", drains(o)),
   host: (o) => base(o, "host", "EC2 host-mode task, healthy, then draining", "host", "EC2", drains(o)),
   "old-agent-bridge": (o) => {
-    const s = base(o, "old-agent-bridge", "bridge task on an agent before 1.41.1: no ServiceName, no dynamic HostPort in the metadata", "bridge", "EC2", drains(o))
+    const s = base(
+      o,
+      "old-agent-bridge",
+      "bridge task on an agent before 1.41.1: no ServiceName, no dynamic HostPort in the metadata",
+      "bridge",
+      "EC2",
+      drains(o)
+    )
     return { ...s, task: { ...s.task, serviceNameInMetadata: false, omitHostPorts: true } }
   },
   "two-target-groups": (o) => {
-    const s = base(o, "two-target-groups", "awsvpc task in two target groups; only the second drains", "awsvpc", "EC2", [{ at: 0, state: "healthy" }], [], o.drainAtMs)
-    const admin: TargetGroup = { arn: adminGroupArn, targetType: "ip", protocol: "TCP", port: 9090, targets: [{ id: taskIp, port: 9090, timeline: drains(o) }] }
+    const s = base(
+      o,
+      "two-target-groups",
+      "awsvpc task in two target groups; only the second drains",
+      "awsvpc",
+      "EC2",
+      [{ at: 0, state: "healthy" }],
+      [],
+      o.drainAtMs
+    )
+    const admin: TargetGroup = {
+      arn: adminGroupArn,
+      targetType: "ip",
+      protocol: "TCP",
+      port: 9090,
+      targets: [{ id: taskIp, port: 9090, timeline: drains(o) }]
+    }
     return {
       ...s,
-      task: { ...s.task, containers: s.task.containers.map((c) => c.name === "app" ? { ...c, ports: [...c.ports, { containerPort: 9090, protocol: "tcp" as const }] } : c) },
-      service: { loadBalancers: [...(s.service?.loadBalancers ?? []), { targetGroupArn: adminGroupArn, containerName: "app", containerPort: 9090 }] },
+      task: {
+        ...s.task,
+        containers: s.task.containers.map((c) =>
+          c.name === "app" ? { ...c, ports: [...c.ports, { containerPort: 9090, protocol: "tcp" as const }] } : c
+        )
+      },
+      service: {
+        loadBalancers: [...(s.service?.loadBalancers ?? []), {
+          targetGroupArn: adminGroupArn,
+          containerName: "app",
+          containerPort: 9090
+        }]
+      },
       targetGroups: [...s.targetGroups, admin]
     }
   },
@@ -148,12 +197,26 @@ const builders: Record<string, (o: Timing) => Scenario> = {
       { at: o.drainAtMs, state: "healthy" }
     ]),
   "missed-draining-window": (o) =>
-    base(o, "missed-draining-window", "healthy, then no longer registered: the draining state is never seen", "awsvpc", "EC2", [
-      { at: 0, state: "healthy" },
-      { at: o.drainAtMs, registered: false }
-    ]),
+    base(
+      o,
+      "missed-draining-window",
+      "healthy, then no longer registered: the draining state is never seen",
+      "awsvpc",
+      "EC2",
+      [
+        { at: 0, state: "healthy" },
+        { at: o.drainAtMs, registered: false }
+      ]
+    ),
   "not-in-service": (o) => {
-    const s = base(o, "not-in-service", "a standalone task (RunTask), not part of a service", "awsvpc", "EC2", drains(o))
+    const s = base(
+      o,
+      "not-in-service",
+      "a standalone task (RunTask), not part of a service",
+      "awsvpc",
+      "EC2",
+      drains(o)
+    )
     return { ...s, task: { ...s.task, serviceName: null } }
   },
   "no-target-groups": (o) => ({
@@ -161,30 +224,68 @@ const builders: Record<string, (o: Timing) => Scenario> = {
     service: { loadBalancers: [] }
   }),
   throttling: (o) =>
-    base(o, "throttling", "DescribeTargetHealth throttled for a while before the target drains", "awsvpc", "EC2", drains(o), [
-      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.1), until: Math.round(o.drainAtMs * 0.75), kind: "throttle" }
-    ]),
+    base(
+      o,
+      "throttling",
+      "DescribeTargetHealth throttled for a while before the target drains",
+      "awsvpc",
+      "EC2",
+      drains(o),
+      [
+        {
+          api: "elbv2",
+          action: "DescribeTargetHealth",
+          from: Math.round(o.drainAtMs * 0.1),
+          until: Math.round(o.drainAtMs * 0.75),
+          kind: "throttle"
+        }
+      ]
+    ),
   "server-errors": (o) =>
-    base(o, "server-errors", "ECS answers its first two DescribeServices with 5xx, ELBv2 its first two DescribeTargetHealth", "awsvpc", "EC2", drains(o), [
-      { api: "ecs", action: "DescribeServices", from: 0, until: forever, kind: "server-error", times: 2 },
-      { api: "elbv2", action: "DescribeTargetHealth", from: 0, until: o.drainAtMs, kind: "server-error", times: 2 }
-    ]),
+    base(
+      o,
+      "server-errors",
+      "ECS answers its first two DescribeServices with 5xx, ELBv2 its first two DescribeTargetHealth",
+      "awsvpc",
+      "EC2",
+      drains(o),
+      [
+        { api: "ecs", action: "DescribeServices", from: 0, until: forever, kind: "server-error", times: 2 },
+        { api: "elbv2", action: "DescribeTargetHealth", from: 0, until: o.drainAtMs, kind: "server-error", times: 2 }
+      ]
+    ),
   "slow-answers": (o) =>
     base(o, "slow-answers", "every ELBv2 answer takes 700 ms", "awsvpc", "EC2", drains(o), [
       { api: "elbv2", from: 0, until: forever, kind: "slow", delayMs: 700 }
     ]),
   "metadata-not-ready": (o) =>
-    base(o, "metadata-not-ready", "the task metadata endpoint resets the first 3 connections (the agent is not up yet)", "awsvpc", "EC2", drains(o), [
-      { api: "metadata", from: 0, until: forever, kind: "not-ready", times: 3 }
-    ]),
+    base(
+      o,
+      "metadata-not-ready",
+      "the task metadata endpoint resets the first 3 connections (the agent is not up yet)",
+      "awsvpc",
+      "EC2",
+      drains(o),
+      [
+        { api: "metadata", from: 0, until: forever, kind: "not-ready", times: 3 }
+      ]
+    ),
   "access-denied": (o) =>
     base(o, "access-denied", "the task role lacks ecs:DescribeServices", "awsvpc", "EC2", drains(o), [
       { api: "ecs", action: "DescribeServices", from: 0, until: forever, kind: "access-denied" }
     ]),
   connections: (o) =>
-    base({ ...o, protocol: "HTTP" }, "connections", "EC2 awsvpc task behind an Application Load Balancer (HTTP target group), healthy, then draining", "awsvpc", "EC2", drains(o)),
+    base(
+      { ...o, protocol: "HTTP" },
+      "connections",
+      "EC2 awsvpc task behind an Application Load Balancer (HTTP target group), healthy, then draining",
+      "awsvpc",
+      "EC2",
+      drains(o)
+    ),
   "earlier-task-draining": (o) =>
-    base(o, 
+    base(
+      o,
       "earlier-task-draining",
       "host task on the port of the task it replaces, still draining; then registered, healthy, and its own drain",
       "host",
@@ -199,30 +300,97 @@ const builders: Record<string, (o: Timing) => Scenario> = {
       o.drainAtMs
     ),
   "stale-reading": (o) =>
-    base(o, "stale-reading", "one DescribeTargetHealth answer reads the target as not registered, once, while it is healthy", "awsvpc", "EC2", drains(o), [
-      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.6), until: o.drainAtMs, kind: "not-registered", times: 1 }
-    ]),
+    base(
+      o,
+      "stale-reading",
+      "one DescribeTargetHealth answer reads the target as not registered, once, while it is healthy",
+      "awsvpc",
+      "EC2",
+      drains(o),
+      [
+        {
+          api: "elbv2",
+          action: "DescribeTargetHealth",
+          from: Math.round(o.drainAtMs * 0.6),
+          until: o.drainAtMs,
+          kind: "not-registered",
+          times: 1
+        }
+      ]
+    ),
   "uninformative-answers": (o) =>
-    base(o, "uninformative-answers", "DescribeTargetHealth answers 200 without the task's target for a while (empty, other targets only, not XML)", "awsvpc", "EC2", drains(o), [
-      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "empty-answer", times: 1 },
-      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "other-targets", times: 1 },
-      { api: "elbv2", action: "DescribeTargetHealth", from: Math.round(o.drainAtMs * 0.3), until: forever, kind: "malformed", times: 1 }
-    ]),
+    base(
+      o,
+      "uninformative-answers",
+      "DescribeTargetHealth answers 200 without the task's target for a while (empty, other targets only, not XML)",
+      "awsvpc",
+      "EC2",
+      drains(o),
+      [
+        {
+          api: "elbv2",
+          action: "DescribeTargetHealth",
+          from: Math.round(o.drainAtMs * 0.3),
+          until: forever,
+          kind: "empty-answer",
+          times: 1
+        },
+        {
+          api: "elbv2",
+          action: "DescribeTargetHealth",
+          from: Math.round(o.drainAtMs * 0.3),
+          until: forever,
+          kind: "other-targets",
+          times: 1
+        },
+        {
+          api: "elbv2",
+          action: "DescribeTargetHealth",
+          from: Math.round(o.drainAtMs * 0.3),
+          until: forever,
+          kind: "malformed",
+          times: 1
+        }
+      ]
+    ),
   brownout: (o) =>
-    base(o, "brownout", "ECS throttles every call for the first 60% of the time before the drain (a regional brownout at startup)", "awsvpc", "EC2", drains(o), [
-      { api: "ecs", from: 0, until: Math.round(o.drainAtMs * 0.6), kind: "throttle" }
-    ]),
+    base(
+      o,
+      "brownout",
+      "ECS throttles every call for the first 60% of the time before the drain (a regional brownout at startup)",
+      "awsvpc",
+      "EC2",
+      drains(o),
+      [
+        { api: "ecs", from: 0, until: Math.round(o.drainAtMs * 0.6), kind: "throttle" }
+      ]
+    ),
   "clock-skew": (o) =>
-    base(o, "clock-skew", "the task's clock is 20 minutes behind AWS's: ECS and ELBv2 refuse the first signatures", "awsvpc", "EC2", drains(o), [
-      { api: "ecs", from: 0, until: forever, kind: "clock-skew", skewMs: 20 * 60_000 },
-      { api: "elbv2", from: 0, until: forever, kind: "clock-skew", skewMs: 20 * 60_000 }
-    ]),
+    base(
+      o,
+      "clock-skew",
+      "the task's clock is 20 minutes behind AWS's: ECS and ELBv2 refuse the first signatures",
+      "awsvpc",
+      "EC2",
+      drains(o),
+      [
+        { api: "ecs", from: 0, until: forever, kind: "clock-skew", skewMs: 20 * 60_000 },
+        { api: "elbv2", from: 0, until: forever, kind: "clock-skew", skewMs: 20 * 60_000 }
+      ]
+    ),
   "credentials-denied": (o) =>
     base(o, "credentials-denied", "the container credentials endpoint answers 403", "awsvpc", "EC2", drains(o), [
       { api: "credentials", from: 0, until: forever, kind: "access-denied" }
     ]),
   standalone: (o) => {
-    const s = base(o, "standalone", "a standalone task in a target group named by TARGET_GROUP_ARNS", "awsvpc", "EC2", drains(o))
+    const s = base(
+      o,
+      "standalone",
+      "a standalone task in a target group named by TARGET_GROUP_ARNS",
+      "awsvpc",
+      "EC2",
+      drains(o)
+    )
     const { service: _, ...rest } = s
     return { ...rest, task: { ...s.task, serviceName: null } }
   }
@@ -261,5 +429,7 @@ export const loadScenario = (nameOrPath: string, options: ScenarioOptions = {}):
     }
     return decodeScenario(input)
   }
-  throw new Error(`unknown scenario ${JSON.stringify(nameOrPath)}: use one of ${scenarioNames.join(", ")} or a .json file`)
+  throw new Error(
+    `unknown scenario ${JSON.stringify(nameOrPath)}: use one of ${scenarioNames.join(", ")} or a .json file`
+  )
 }

@@ -6,7 +6,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { ecsError, ecsFault, ecsTargetPrefix, handleEcs, type JsonAnswer } from "./ecs.ts"
 import { elbError, elbFault, handleElbv2, type XmlAnswer } from "./elbv2.ts"
-import { containerMetadataBody, type MetadataAnswer, metadataEndpointId, metadataFault, metadataNotFound, metadataOk, taskBody } from "./metadata.ts"
+import {
+  containerMetadataBody,
+  type MetadataAnswer,
+  metadataEndpointId,
+  metadataFault,
+  metadataNotFound,
+  metadataOk,
+  taskBody
+} from "./metadata.ts"
 import { decodeScenario, type Fault, type Scenario } from "./scenario.ts"
 import { signatureMismatchMessage } from "./signing.ts"
 
@@ -62,21 +70,33 @@ const monotonicEpochMs = () => performance.timeOrigin + performance.now()
 /** SigV4's X-Amz-Date (`20261130T054000Z`) as epoch milliseconds. */
 const amzDate = (header: string | ReadonlyArray<string> | undefined): number | undefined => {
   const m = typeof header === "string" ? /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(header) : null
-  return m === null ? undefined : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))
+  return m === null
+    ? undefined
+    : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))
 }
 const amzDateText = (ms: number) => new Date(ms).toISOString().replace(/[-:]|\.\d{3}/g, "")
 
 /** The container credentials endpoint's answer to an injected fault, in the agent's JSON error shape. */
-const credentialsFault = (s: Scenario, fault: Fault): { readonly status: number; readonly body: string; readonly errorCode?: string } | undefined => {
+const credentialsFault = (
+  s: Scenario,
+  fault: Fault
+): { readonly status: number; readonly body: string; readonly errorCode?: string } | undefined => {
   switch (fault.kind) {
     case "access-denied":
       return {
         status: 403,
-        body: JSON.stringify({ Code: "AccessDenied", Message: `Not authorized to assume the task role arn:aws:iam::${s.accountId}:role/${s.task.family}-task` }),
+        body: JSON.stringify({
+          Code: "AccessDenied",
+          Message: `Not authorized to assume the task role arn:aws:iam::${s.accountId}:role/${s.task.family}-task`
+        }),
         errorCode: "AccessDenied"
       }
     case "server-error":
-      return { status: 500, body: JSON.stringify({ Code: "InternalServerError", Message: "Unable to fetch credentials" }), errorCode: "InternalServerError" }
+      return {
+        status: 500,
+        body: JSON.stringify({ Code: "InternalServerError", Message: "Unable to fetch credentials" }),
+        errorCode: "InternalServerError"
+      }
     default:
       return undefined
   }
@@ -115,7 +135,13 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       timers.add(timer)
     })
 
-  const send = (res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}) => {
+  const send = (
+    res: ServerResponse,
+    status: number,
+    contentType: string,
+    body: string,
+    headers: Record<string, string> = {}
+  ) => {
     if (res.destroyed) return
     res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), ...headers })
     res.end(body)
@@ -157,8 +183,17 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const t = now() - startedAt
     const url = new URL(req.url ?? "/", "http://127.0.0.1")
-    if (req.method === "GET" && url.pathname === "/_simulator/requests") return send(res, 200, "application/json", JSON.stringify(log.filter((r) => r !== undefined)))
-    if (req.method === "GET" && url.pathname === "/_simulator/scenario") return send(res, 200, "application/json", JSON.stringify(scenario))
+    if (req.method === "GET" && url.pathname === "/_simulator/requests") {
+      return send(
+        res,
+        200,
+        "application/json",
+        JSON.stringify(log.filter((r) => r !== undefined))
+      )
+    }
+    if (req.method === "GET" && url.pathname === "/_simulator/scenario") {
+      return send(res, 200, "application/json", JSON.stringify(scenario))
+    }
 
     // A slot at arrival keeps the log in arrival order when answers are delayed.
     const slot = log.push(undefined) - 1
@@ -190,11 +225,22 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         res.setHeader("date", new Date(serverNow).toUTCString())
         const signedAt = amzDate(req.headers["x-amz-date"])
         if (signedAt !== undefined && Math.abs(serverNow - signedAt) > 300_000) {
-          skewed = onSkew(`Signature expired: ${amzDateText(signedAt)} is now earlier than ${amzDateText(serverNow - 300_000)} (${amzDateText(serverNow)} - 5 min.)`)
+          skewed = onSkew(
+            `Signature expired: ${amzDateText(signedAt)} is now earlier than ${amzDateText(serverNow - 300_000)} (${
+              amzDateText(serverNow)
+            } - 5 min.)`
+          )
         }
       }
-      const answer = skewed ?? (failure === undefined || failure.kind === "clock-skew" ? undefined : onFault(failure)) ?? normal()
-      record({ api, action, params, status: answer.status, ...(answer.errorCode === undefined ? {} : { errorCode: answer.errorCode }) })
+      const answer = skewed ??
+        (failure === undefined || failure.kind === "clock-skew" ? undefined : onFault(failure)) ?? normal()
+      record({
+        api,
+        action,
+        params,
+        status: answer.status,
+        ...(answer.errorCode === undefined ? {} : { errorCode: answer.errorCode })
+      })
       write(answer)
     }
 
@@ -227,7 +273,8 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         record({ api: "metadata", action, params: {}, status: answer.status })
         return send(res, answer.status, answer.contentType, answer.body)
       }
-      const normal = () => metadataOk(action === "task" ? taskBody(scenario, wallStart) : containerMetadataBody(scenario, wallStart))
+      const normal = () =>
+        metadataOk(action === "task" ? taskBody(scenario, wallStart) : containerMetadataBody(scenario, wallStart))
       return answerWithFaults(
         "metadata",
         action,
@@ -258,7 +305,9 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
         return write(answer)
       }
       const onFault = (fault: Fault) =>
-        fault.kind === "signature-mismatch" ? ecsError(400, "InvalidSignatureException", signatureMismatchMessage(req, body)) : ecsFault(scenario, fault, action, params)
+        fault.kind === "signature-mismatch"
+          ? ecsError(400, "InvalidSignatureException", signatureMismatchMessage(req, body))
+          : ecsFault(scenario, fault, action, params)
       return answerWithFaults(
         "ecs",
         action,
@@ -276,9 +325,15 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       if (action !== null && action !== "") {
         const requestId = randomUUID()
         const params = Object.fromEntries(form)
-        const write = (answer: XmlAnswer) => send(res, answer.status, "text/xml", answer.body, { "x-amzn-requestid": requestId })
+        const write = (answer: XmlAnswer) =>
+          send(res, answer.status, "text/xml", answer.body, { "x-amzn-requestid": requestId })
         if (form.get("Version") !== "2015-12-01") {
-          const answer = elbError(400, "InvalidAction", `Could not find operation ${action} for version ${form.get("Version") ?? "NO_VERSION_SPECIFIED"}`, requestId)
+          const answer = elbError(
+            400,
+            "InvalidAction",
+            `Could not find operation ${action} for version ${form.get("Version") ?? "NO_VERSION_SPECIFIED"}`,
+            requestId
+          )
           record({ api: "elbv2", action, params, status: answer.status, errorCode: "InvalidAction" })
           return write(answer)
         }

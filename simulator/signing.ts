@@ -20,7 +20,9 @@ export const signatureMismatchMessage = (req: IncomingMessage, body: string): st
     signedHeaders.join(";"),
     String(req.headers["x-amz-content-sha256"] ?? sha256(body))
   ].join("\n")
-  const stringToSign = ["AWS4-HMAC-SHA256", String(req.headers["x-amz-date"] ?? ""), scope, sha256(canonical)].join("\n")
+  const stringToSign = ["AWS4-HMAC-SHA256", String(req.headers["x-amz-date"] ?? ""), scope, sha256(canonical)].join(
+    "\n"
+  )
   return "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n" +
     `The Canonical String for this request should have been\n'${canonical}'\n\nThe String-to-Sign should have been\n'${stringToSign}'\n`
 }

@@ -25,23 +25,26 @@ const live = Layer.mergeAll(TargetHealth.layer, Ecs.layer).pipe(
 
 /** The last line of every run says why it ended and with which exit code, whatever LOG_LEVEL says. */
 const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.onExit(self, (exit) => Logging.whateverTheLevel(Effect.suspend(() => {
-    const exitCode = exitCodeOf(exit)
-    if (Exit.isSuccess(exit)) return Effect.void
-    if (Cause.hasInterruptsOnly(exit.cause)) return Effect.logInfo("stopped by signal").pipe(Effect.annotateLogs({ exitCode }))
-    const error = Cause.findErrorOption(exit.cause)
-    if (error._tag === "Some") {
-      const e = error.value
-      const fields = { exitCode, error: (e as { _tag?: string })._tag ?? "Error" }
-      if (e instanceof Drained) {
-        const { stopCode, stoppedReason, secondsSaved } = e
-        const known = Object.entries({ stopCode, stoppedReason, secondsSaved }).filter(([, v]) => v !== undefined)
-        return Effect.logInfo(e.message).pipe(Effect.annotateLogs({ ...fields, ...Object.fromEntries(known) }))
+  Effect.onExit(self, (exit) =>
+    Logging.whateverTheLevel(Effect.suspend(() => {
+      const exitCode = exitCodeOf(exit)
+      if (Exit.isSuccess(exit)) return Effect.void
+      if (Cause.hasInterruptsOnly(exit.cause)) {
+        return Effect.logInfo("stopped by signal").pipe(Effect.annotateLogs({ exitCode }))
       }
-      return Effect.logError(e instanceof Error ? e.message : String(e)).pipe(Effect.annotateLogs(fields))
-    }
-    return Effect.logError("unexpected error", exit.cause).pipe(Effect.annotateLogs({ exitCode }))
-  })))
+      const error = Cause.findErrorOption(exit.cause)
+      if (error._tag === "Some") {
+        const e = error.value
+        const fields = { exitCode, error: (e as { _tag?: string })._tag ?? "Error" }
+        if (e instanceof Drained) {
+          const { stopCode, stoppedReason, secondsSaved } = e
+          const known = Object.entries({ stopCode, stoppedReason, secondsSaved }).filter(([, v]) => v !== undefined)
+          return Effect.logInfo(e.message).pipe(Effect.annotateLogs({ ...fields, ...Object.fromEntries(known) }))
+        }
+        return Effect.logError(e instanceof Error ? e.message : String(e)).pipe(Effect.annotateLogs(fields))
+      }
+      return Effect.logError("unexpected error", exit.cause).pipe(Effect.annotateLogs({ exitCode }))
+    })))
 
 /** Settings that do not parse: logged before any logging layer could be built from them. */
 const reportConfigError = (e: ConfigInvalid) =>

@@ -11,7 +11,8 @@ export type Command =
 
 export const version = packageJson.version
 
-export const usage = `nlb-sidecar-for-ecs ${version}: stops an ECS task early and gracefully when its load balancer target drains
+export const usage =
+  `nlb-sidecar-for-ecs ${version}: stops an ECS task early and gracefully when its load balancer target drains
 
 usage: nlb-sidecar-for-ecs [command]
 

@@ -100,7 +100,9 @@ export class Drained extends Schema.TaggedError<Drained>()("Drained", {
     return this.exitCode
   }
   override get message() {
-    return `target ${this.targetId}:${this.port} of ${this.targetGroupArn} is deregistering; ${this.why ?? `waited ${this.waitedSeconds}s`}, exiting with code ${this.exitCode}`
+    return `target ${this.targetId}:${this.port} of ${this.targetGroupArn} is deregistering; ${
+      this.why ?? `waited ${this.waitedSeconds}s`
+    }, exiting with code ${this.exitCode}`
   }
 }
 

@@ -9,7 +9,8 @@ import { join } from "node:path"
 export const defaultHeartbeatFile = (): string => join(tmpdir(), "nlb-sidecar-for-ecs.heartbeat")
 
 /** A HEARTBEAT_FILE value that names a file, or undefined: empty, or a directory (a trailing `/`). */
-export const heartbeatFileFrom = (raw: string): string | undefined => raw.trim() === "" || raw.endsWith("/") ? undefined : raw
+export const heartbeatFileFrom = (raw: string): string | undefined =>
+  raw.trim() === "" || raw.endsWith("/") ? undefined : raw
 
 export const heartbeatEveryMillis = 10_000
 /** Six missed beats: far beyond any pause of a healthy event loop. */
@@ -61,12 +62,19 @@ export const writeHeartbeat = (file: string, clocks: Clocks = readClocks()): voi
   }
 }
 
-export type HealthVerdict = { readonly healthy: true; readonly ageMillis: number } | { readonly healthy: false; readonly why: string }
+export type HealthVerdict = { readonly healthy: true; readonly ageMillis: number } | {
+  readonly healthy: false
+  readonly why: string
+}
 
 export const judgeHeartbeat = (content: string | undefined, now: Clocks): HealthVerdict => {
-  if (content === undefined) return { healthy: false, why: "no heartbeat file: the sidecar is not running (or cannot write it)" }
+  if (content === undefined) {
+    return { healthy: false, why: "no heartbeat file: the sidecar is not running (or cannot write it)" }
+  }
   const stamp = content.trim().match(/^(\d{1,16})(?: (\d{1,16}))?$/)
-  if (stamp === null) return { healthy: false, why: `heartbeat file holds ${JSON.stringify(content.slice(0, 40))}, not a time` }
+  if (stamp === null) {
+    return { healthy: false, why: `heartbeat file holds ${JSON.stringify(content.slice(0, 40))}, not a time` }
+  }
   const wall = Number(stamp[1])
   const boot = stamp[2] === undefined ? undefined : Number(stamp[2])
   // A negative age on the boot clock means another boot (the file outlived the host's restart): the wall clock decides.
@@ -94,6 +102,8 @@ export const runHealthcheck = (env: NodeJS.ProcessEnv): number => {
   const verdict = file === undefined
     ? { healthy: false as const, why: `HEARTBEAT_FILE=${JSON.stringify(raw)} is not a file path` }
     : judgeHeartbeat(content, readClocks())
-  console.log(verdict.healthy ? `healthy (heartbeat ${Math.round(verdict.ageMillis / 1000)}s ago)` : `unhealthy: ${verdict.why}`)
+  console.log(
+    verdict.healthy ? `healthy (heartbeat ${Math.round(verdict.ageMillis / 1000)}s ago)` : `unhealthy: ${verdict.why}`
+  )
   return verdict.healthy ? 0 : 1
 }

@@ -77,7 +77,9 @@ export const SidecarMetric = {
 export const Dimension = { service: "ServiceName", cluster: "Cluster", targetGroup: "TargetGroup" } as const
 
 /** A value JSON can carry as it is. */
-export type JsonValue = string | number | boolean | null | ReadonlyArray<JsonValue> | { readonly [key: string]: JsonValue }
+export type JsonValue = string | number | boolean | null | ReadonlyArray<JsonValue> | {
+  readonly [key: string]: JsonValue
+}
 
 export interface MetricDefinition {
   readonly Name: string
@@ -174,7 +176,8 @@ export const namespaceProblem = (namespace: string): string | undefined =>
     : undefined
 
 /** `arn:aws:ecs:eu-west-1:123456789012:cluster/prod` → `prod`; a name stays as it is. */
-const clusterName = (cluster: string): string => cluster.startsWith("arn:") ? cluster.slice(cluster.indexOf(":cluster/") + ":cluster/".length) : cluster
+const clusterName = (cluster: string): string =>
+  cluster.startsWith("arn:") ? cluster.slice(cluster.indexOf(":cluster/") + ":cluster/".length) : cluster
 
 /**
  * `arn:aws:elasticloadbalancing:…:targetgroup/web/73e2d6bc24d8a067` →
@@ -248,11 +251,17 @@ export const pollProblemsDue = (
   state: PollProblems,
   now: number,
   options: { readonly final?: boolean } = {}
-): { readonly write: { readonly failures: number; readonly throttled: number } | undefined; readonly next: PollProblems } => {
+): {
+  readonly write: { readonly failures: number; readonly throttled: number } | undefined
+  readonly next: PollProblems
+} => {
   const due = state.failures + state.throttled > 0 &&
     (options.final === true || state.writtenAt === undefined || now - state.writtenAt >= pollProblemsIntervalMs)
   return due
-    ? { write: { failures: state.failures, throttled: state.throttled }, next: { failures: 0, throttled: 0, writtenAt: now } }
+    ? {
+      write: { failures: state.failures, throttled: state.throttled },
+      next: { failures: 0, throttled: 0, writtenAt: now }
+    }
     : { write: undefined, next: state }
 }
 
@@ -285,19 +294,24 @@ export const drainDetectedRecord = (at: RecordContext, why: StopReason = {}): Em
  * `event: "exit"`: DrainWaitSeconds; SecondsSaved when the group's
  * deregistration delay is known; ConnectionsAtExit when counted.
  */
-export const exitRecord = (at: RecordContext, values: StopReason & {
-  /** From draining seen to exit. */
-  readonly drainWaitMs: number
-  readonly deregistrationDelaySeconds?: number | undefined
-  readonly connectionsAtExit?: number | undefined
-}): EmfRecord =>
+export const exitRecord = (
+  at: RecordContext,
+  values: StopReason & {
+    /** From draining seen to exit. */
+    readonly drainWaitMs: number
+    readonly deregistrationDelaySeconds?: number | undefined
+    readonly connectionsAtExit?: number | undefined
+  }
+): EmfRecord =>
   emfRecord({
     ...at,
     metrics: {
       ...metric(SidecarMetric.DrainWaitSeconds, values.drainWaitMs / 1000),
       ...metric(
         SidecarMetric.SecondsSaved,
-        values.deregistrationDelaySeconds === undefined ? undefined : secondsSaved(values.deregistrationDelaySeconds, values.drainWaitMs)
+        values.deregistrationDelaySeconds === undefined
+          ? undefined
+          : secondsSaved(values.deregistrationDelaySeconds, values.drainWaitMs)
       ),
       ...metric(SidecarMetric.ConnectionsAtExit, values.connectionsAtExit)
     },
@@ -310,9 +324,15 @@ export const exitRecord = (at: RecordContext, values: StopReason & {
   })
 
 /** `event: "poll-problems"`: PollFailures and ThrottledPolls, as `pollProblemsDue` hands them out. */
-export const pollProblemsRecord = (at: RecordContext, counts: { readonly failures: number; readonly throttled: number }): EmfRecord =>
+export const pollProblemsRecord = (
+  at: RecordContext,
+  counts: { readonly failures: number; readonly throttled: number }
+): EmfRecord =>
   emfRecord({
     ...at,
-    metrics: { ...metric(SidecarMetric.PollFailures, counts.failures), ...metric(SidecarMetric.ThrottledPolls, counts.throttled) },
+    metrics: {
+      ...metric(SidecarMetric.PollFailures, counts.failures),
+      ...metric(SidecarMetric.ThrottledPolls, counts.throttled)
+    },
     properties: { event: "poll-problems" }
   })

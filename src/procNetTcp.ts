@@ -58,7 +58,9 @@ const ipv6 = (hex: string) => {
 
 const address = (field: string): { readonly address: string; readonly port: number } | undefined => {
   const [hex = "", port = ""] = field.split(":")
-  if (!/^[0-9A-Fa-f]+$/.test(port) || (hex.length !== 8 && hex.length !== 32) || !/^[0-9A-Fa-f]+$/.test(hex)) return undefined
+  if (!/^[0-9A-Fa-f]+$/.test(port) || (hex.length !== 8 && hex.length !== 32) || !/^[0-9A-Fa-f]+$/.test(hex)) {
+    return undefined
+  }
   return { address: hex.length === 8 ? ipv4(hex) : ipv6(hex), port: Number.parseInt(port, 16) }
 }
 
@@ -70,11 +72,20 @@ export const parseProcNetTcp = (text: string): Array<TcpSocket> =>
     const r = address(remote)
     return l === undefined || r === undefined || !/^[0-9A-Fa-f]{2}$/.test(state)
       ? []
-      : [{ localAddress: l.address, localPort: l.port, remoteAddress: r.address, remotePort: r.port, state: Number.parseInt(state, 16) }]
+      : [{
+        localAddress: l.address,
+        localPort: l.port,
+        remoteAddress: r.address,
+        remotePort: r.port,
+        state: Number.parseInt(state, 16)
+      }]
   })
 
 /** Open client connections on each of `ports`, counted by local port (outbound sockets have ephemeral local ports). */
-export const countConnections = (sockets: ReadonlyArray<TcpSocket>, ports: ReadonlyArray<number>): Map<number, number> => {
+export const countConnections = (
+  sockets: ReadonlyArray<TcpSocket>,
+  ports: ReadonlyArray<number>
+): Map<number, number> => {
   const counts = new Map(ports.map((p) => [p, 0]))
   for (const s of sockets) {
     const n = counts.get(s.localPort)

@@ -24,4 +24,5 @@ const rules: ReadonlyArray<readonly [RegExp, string]> = [
 ]
 
 /** The text with tokens, signatures, credentials and URL passwords replaced by `[redacted]`. */
-export const redact = (text: string): string => rules.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text)
+export const redact = (text: string): string =>
+  rules.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text)

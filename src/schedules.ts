@@ -17,7 +17,9 @@ export const startupBackoff = Schedule.min([Schedule.exponential("500 millis"), 
  * at once. Each retry is logged and remembered for the report of a slow start.
  */
 export const retryTransient = (what: string) =>
-<A, E extends AwsCallFailed | MetadataUnavailable, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Startup> =>
+<A, E extends AwsCallFailed | MetadataUnavailable, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | Startup> =>
   Effect.gen(function*() {
     const startup = yield* Startup
     return yield* self.pipe(
@@ -28,7 +30,11 @@ export const retryTransient = (what: string) =>
           Schedule.tap(({ input, duration, attempt }) =>
             Ref.set(startup.lastFailure, { what, error: input }).pipe(
               Effect.andThen(Effect.logWarning(`${what} failed, retrying`)),
-              Effect.annotateLogs({ error: input.message, attempt, retryInMs: Math.round(Duration.toMillis(duration)) })
+              Effect.annotateLogs({
+                error: input.message,
+                attempt,
+                retryInMs: Math.round(Duration.toMillis(duration))
+              })
             )
           )
         )
@@ -41,15 +47,17 @@ export const retryTransient = (what: string) =>
  * start, whatever a request's own timeout), failing with `orElse`'s error,
  * given the last transient failure.
  */
-export const withinStartupTimeout = <E2>(orElse: (last: StartupFailure | undefined, timeoutSeconds: number) => E2) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | Startup> =>
-  Effect.gen(function*() {
-    const startup = yield* Startup
-    return yield* self.pipe(Effect.timeoutOrElse({
-      duration: yield* startup.remaining,
-      orElse: () => Ref.get(startup.lastFailure).pipe(Effect.flatMap((last) => Effect.fail(orElse(last, startup.timeoutSeconds))))
-    }))
-  })
+export const withinStartupTimeout =
+  <E2>(orElse: (last: StartupFailure | undefined, timeoutSeconds: number) => E2) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | Startup> =>
+    Effect.gen(function*() {
+      const startup = yield* Startup
+      return yield* self.pipe(Effect.timeoutOrElse({
+        duration: yield* startup.remaining,
+        orElse: () =>
+          Ref.get(startup.lastFailure).pipe(Effect.flatMap((last) => Effect.fail(orElse(last, startup.timeoutSeconds))))
+      }))
+    })
 
 /** The first poll lands within [0, min(2 s, interval)]: tasks started together by one deployment drift apart. */
 export const firstPollDelayMillis = (intervalSeconds: number, random01: number): number =>

@@ -2,18 +2,21 @@
 // become AwsCallFailed with the wire code, and InvalidTarget becomes `not-found`.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
-import { AwsCallFailed } from "../src/errors.ts"
-import { AwsCredentials } from "../src/layers/AwsCredentials.ts"
-import { AwsRegion } from "../src/layers/AwsRegion.ts"
-import { callAws, fromSdkError } from "../src/aws/callAws.ts"
-import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { decodeScenario } from "../simulator/scenario.ts"
 import { adminGroupArn, loadScenario, webGroupArn } from "../simulator/scenarios.ts"
 import { startSimulator } from "../simulator/server.ts"
+import { callAws, fromSdkError } from "../src/aws/callAws.ts"
+import { AwsCallFailed } from "../src/errors.ts"
+import { AwsCredentials } from "../src/layers/AwsCredentials.ts"
+import { AwsRegion } from "../src/layers/AwsRegion.ts"
+import { TargetHealth } from "../src/layers/TargetHealth.ts"
 
 const sessionToken = "simulated-session-token-0123456789"
 
-const withSimulator = <A, E>(scenario: ReturnType<typeof loadScenario>, use: (endpoint: string) => Effect.Effect<A, E, TargetHealth>) =>
+const withSimulator = <A, E>(
+  scenario: ReturnType<typeof loadScenario>,
+  use: (endpoint: string) => Effect.Effect<A, E, TargetHealth>
+) =>
   Effect.acquireUseRelease(
     Effect.promise(() => startSimulator({ scenario })),
     (sim) => {
@@ -26,10 +29,17 @@ const withSimulator = <A, E>(scenario: ReturnType<typeof loadScenario>, use: (en
         ])))
       )
     },
-    (sim) => Effect.promise(() => sim.close()).pipe(Effect.tap(() => Effect.sync(() => delete process.env.AWS_ENDPOINT_URL)))
+    (sim) =>
+      Effect.promise(() => sim.close()).pipe(Effect.tap(() => Effect.sync(() => delete process.env.AWS_ENDPOINT_URL)))
   )
 
-const target = (id: string, port: number) => ({ targetGroupArn: webGroupArn, id, port, containerName: "app", containerPort: 8080 })
+const target = (id: string, port: number) => ({
+  targetGroupArn: webGroupArn,
+  id,
+  port,
+  containerName: "app",
+  containerPort: 8080
+})
 
 describe("AWS edge (real SDK, simulator)", () => {
   it.live("an instance the group does not know: InvalidTarget becomes a `not-found` observation, not a failure", () =>
@@ -44,13 +54,24 @@ describe("AWS edge (real SDK, simulator)", () => {
     const base = loadScenario("awsvpc")
     const scenario = decodeScenario({
       ...base,
-      faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "throttle" }, { api: "elbv2", action: "DescribeTargetGroups", from: 0, until: 60_000, kind: "access-denied" }]
+      faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "throttle" }, {
+        api: "elbv2",
+        action: "DescribeTargetGroups",
+        from: 0,
+        until: 60_000,
+        kind: "access-denied"
+      }]
     })
     return withSimulator(scenario, () =>
       Effect.gen(function*() {
         const elb = yield* TargetHealth
         const throttled = yield* Effect.flip(elb.poll(webGroupArn, [target("10.0.1.23", 8080)]))
-        assert.include(throttled, { code: "Throttling", retryable: true, httpStatus: 400, action: "elasticloadbalancing:DescribeTargetHealth" })
+        assert.include(throttled, {
+          code: "Throttling",
+          retryable: true,
+          httpStatus: 400,
+          action: "elasticloadbalancing:DescribeTargetHealth"
+        })
         assert.isString(throttled.requestId)
         const denied = yield* Effect.flip(elb.describeTargetGroups([webGroupArn]))
         assert.include(denied, { code: "AccessDenied", retryable: false, httpStatus: 403 })
@@ -60,7 +81,10 @@ describe("AWS edge (real SDK, simulator)", () => {
 
   it.live("a signature mismatch quotes the canonical request: its session token never reaches the error", () => {
     const base = loadScenario("awsvpc")
-    const scenario = decodeScenario({ ...base, faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "signature-mismatch" }] })
+    const scenario = decodeScenario({
+      ...base,
+      faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "signature-mismatch" }]
+    })
     return withSimulator(scenario, () =>
       Effect.gen(function*() {
         const elb = yield* TargetHealth
@@ -75,21 +99,28 @@ describe("AWS edge (real SDK, simulator)", () => {
   it("redacts tokens and signatures however an SDK error quotes them", () => {
     const token = "IQoJb3JpZ2luX2VjEDIaCXVzLWVhc3QtMSJHMEUCIQDexampletoken"
     const signature = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
-    const e = fromSdkError("ecs:DescribeServices", Object.assign(
-      new Error(`Authorization=AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE12/20240101/us-east-1/ecs/aws4_request, Signature=${signature}\nx-amz-security-token:${token}`),
-      { name: "IncompleteSignatureException", $metadata: { httpStatusCode: 400, requestId: "r-2" } }
-    ))
+    const e = fromSdkError(
+      "ecs:DescribeServices",
+      Object.assign(
+        new Error(
+          `Authorization=AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE12/20240101/us-east-1/ecs/aws4_request, Signature=${signature}\nx-amz-security-token:${token}`
+        ),
+        { name: "IncompleteSignatureException", $metadata: { httpStatusCode: 400, requestId: "r-2" } }
+      )
+    )
     for (const secret of [token, signature, "ASIAEXAMPLEEXAMPLE12"]) assert.notInclude(e.message, secret)
     assert.include(e, { code: "IncompleteSignatureException", requestId: "r-2" })
   })
 
   it.live("a closed port is a retryable network error", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(callAws("elasticloadbalancing:DescribeTargetHealth", () =>
-        fetch("http://127.0.0.1:9/") // nothing listens on the discard port
-      ))
+      const exit = yield* Effect.exit(
+        callAws("elasticloadbalancing:DescribeTargetHealth", () => fetch("http://127.0.0.1:9/") // nothing listens on the discard port
+        )
+      )
       assert.isTrue(Exit.isFailure(exit))
-      const error = yield* Effect.flip(callAws("x:Y", () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }))))
+      const error = yield* Effect.flip(callAws("x:Y", () =>
+        Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }))))
       assert.include(error, { code: "ECONNREFUSED", retryable: true })
     }))
 
@@ -98,7 +129,14 @@ describe("AWS edge (real SDK, simulator)", () => {
     const kinds = ["empty-answer", "other-targets", "malformed"] as const
     const scenario = decodeScenario({
       ...base,
-      faults: kinds.map((kind) => ({ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind, times: 1 }))
+      faults: kinds.map((kind) => ({
+        api: "elbv2",
+        action: "DescribeTargetHealth",
+        from: 0,
+        until: 60_000,
+        kind,
+        times: 1
+      }))
     })
     return withSimulator(scenario, () =>
       Effect.gen(function*() {
@@ -114,7 +152,10 @@ describe("AWS edge (real SDK, simulator)", () => {
   })
 
   it.live("a target listed twice: the reading that keeps the task running wins", () => {
-    const scenario = decodeScenario({ ...loadScenario("awsvpc"), faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "duplicate-target" }] })
+    const scenario = decodeScenario({
+      ...loadScenario("awsvpc"),
+      faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 60_000, kind: "duplicate-target" }]
+    })
     return withSimulator(scenario, () =>
       Effect.gen(function*() {
         const elb = yield* TargetHealth
@@ -124,7 +165,10 @@ describe("AWS edge (real SDK, simulator)", () => {
   })
 
   it.live("DescribeTargetGroups follows NextMarker", () => {
-    const scenario = decodeScenario({ ...loadScenario("two-target-groups"), faults: [{ api: "elbv2", action: "DescribeTargetGroups", from: 0, until: 60_000, kind: "paged" }] })
+    const scenario = decodeScenario({
+      ...loadScenario("two-target-groups"),
+      faults: [{ api: "elbv2", action: "DescribeTargetGroups", from: 0, until: 60_000, kind: "paged" }]
+    })
     return withSimulator(scenario, () =>
       Effect.gen(function*() {
         const elb = yield* TargetHealth
@@ -134,7 +178,10 @@ describe("AWS edge (real SDK, simulator)", () => {
   })
 
   it.live("a signature refused for clock skew is retryable: the SDK has corrected its clock, and the next attempt passes", () => {
-    const scenario = decodeScenario({ ...loadScenario("awsvpc"), faults: [{ api: "elbv2", from: 0, until: 600_000, kind: "clock-skew", skewMs: 20 * 60_000 }] })
+    const scenario = decodeScenario({
+      ...loadScenario("awsvpc"),
+      faults: [{ api: "elbv2", from: 0, until: 600_000, kind: "clock-skew", skewMs: 20 * 60_000 }]
+    })
     return withSimulator(scenario, () =>
       Effect.gen(function*() {
         const elb = yield* TargetHealth
@@ -159,7 +206,14 @@ describe("AWS edge (real SDK, simulator)", () => {
     const scenario = decodeScenario({
       ...base,
       faults: [
-        { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 0, until: 60_000, kind: "access-denied", times: 1 },
+        {
+          api: "elbv2",
+          action: "DescribeTargetGroupAttributes",
+          from: 0,
+          until: 60_000,
+          kind: "access-denied",
+          times: 1
+        },
         { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 0, until: 60_000, kind: "throttle", times: 1 }
       ]
     })
@@ -168,25 +222,76 @@ describe("AWS edge (real SDK, simulator)", () => {
         const elb = yield* TargetHealth
         const denied = yield* Effect.flip(elb.describeDeregistrationDelay(webGroupArn))
         assert.instanceOf(denied, AwsCallFailed)
-        assert.include(denied, { action: "elasticloadbalancing:DescribeTargetGroupAttributes", code: "AccessDenied", retryable: false, httpStatus: 403 })
+        assert.include(denied, {
+          action: "elasticloadbalancing:DescribeTargetGroupAttributes",
+          code: "AccessDenied",
+          retryable: false,
+          httpStatus: 403
+        })
         assert.isString(denied.requestId)
         assert.include(denied.message, "grant the IAM permission elasticloadbalancing:DescribeTargetGroupAttributes")
         const throttled = yield* Effect.flip(elb.describeDeregistrationDelay(webGroupArn))
-        assert.include(throttled, { action: "elasticloadbalancing:DescribeTargetGroupAttributes", code: "Throttling", retryable: true })
-        const gone = yield* Effect.flip(elb.describeDeregistrationDelay(webGroupArn.replace("73e2d6bc24d8a067", "0000000000000000")))
+        assert.include(throttled, {
+          action: "elasticloadbalancing:DescribeTargetGroupAttributes",
+          code: "Throttling",
+          retryable: true
+        })
+        const gone = yield* Effect.flip(
+          elb.describeDeregistrationDelay(webGroupArn.replace("73e2d6bc24d8a067", "0000000000000000"))
+        )
         assert.include(gone, { code: "TargetGroupNotFound", retryable: false })
         assert.strictEqual(yield* elb.describeDeregistrationDelay(webGroupArn), 300)
       }))
   })
 
   it("maps SDK-shaped errors without losing the wire code", () => {
-    const e = fromSdkError("ecs:DescribeServices", Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException", $metadata: { httpStatusCode: 400, requestId: "r-1" } }))
+    const e = fromSdkError(
+      "ecs:DescribeServices",
+      Object.assign(new Error("Rate exceeded"), {
+        name: "ThrottlingException",
+        $metadata: { httpStatusCode: 400, requestId: "r-1" }
+      })
+    )
     assert.instanceOf(e, AwsCallFailed)
     assert.include(e, { code: "ThrottlingException", retryable: true, requestId: "r-1" })
-    assert.include(fromSdkError("a:B", Object.assign(new Error("boom"), { name: "InternalFailure", $fault: "server", $metadata: { httpStatusCode: 500 } })), { retryable: true })
-    assert.include(fromSdkError("a:B", Object.assign(new Error("no"), { name: "ValidationError", $metadata: { httpStatusCode: 400 } })), { retryable: false })
+    assert.include(
+      fromSdkError(
+        "a:B",
+        Object.assign(new Error("boom"), {
+          name: "InternalFailure",
+          $fault: "server",
+          $metadata: { httpStatusCode: 500 }
+        })
+      ),
+      { retryable: true }
+    )
+    assert.include(
+      fromSdkError(
+        "a:B",
+        Object.assign(new Error("no"), { name: "ValidationError", $metadata: { httpStatusCode: 400 } })
+      ),
+      { retryable: false }
+    )
     // A wrong secret is a signature mismatch without a clock to correct: permanent.
-    assert.include(fromSdkError("a:B", Object.assign(new Error("The request signature we calculated does not match"), { name: "SignatureDoesNotMatch", $metadata: { httpStatusCode: 403 } })), { retryable: false })
-    assert.include(fromSdkError("a:B", Object.assign(new Error("Signature expired: 20261130T050000Z is now earlier than …"), { name: "InvalidSignatureException", $metadata: { httpStatusCode: 400 } })), { retryable: true })
+    assert.include(
+      fromSdkError(
+        "a:B",
+        Object.assign(new Error("The request signature we calculated does not match"), {
+          name: "SignatureDoesNotMatch",
+          $metadata: { httpStatusCode: 403 }
+        })
+      ),
+      { retryable: false }
+    )
+    assert.include(
+      fromSdkError(
+        "a:B",
+        Object.assign(new Error("Signature expired: 20261130T050000Z is now earlier than …"), {
+          name: "InvalidSignatureException",
+          $metadata: { httpStatusCode: 400 }
+        })
+      ),
+      { retryable: true }
+    )
   })
 })

@@ -8,11 +8,13 @@ const web = tgArn("web")
 const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
 
 const runCheck = (failWith?: Parameters<typeof ecsTest>[0]["failWith"]) =>
-  check.pipe(Effect.provide(testLayer({
-    settings: { startupTimeoutSeconds: 10 },
-    ecs: { loadBalancers, ...(failWith === undefined ? {} : { failWith }) },
-    elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }
-  }).layer))
+  check.pipe(Effect.provide(
+    testLayer({
+      settings: { startupTimeoutSeconds: 10 },
+      ecs: { loadBalancers, ...(failWith === undefined ? {} : { failWith }) },
+      elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }
+    }).layer
+  ))
 
 describe("check", () => {
   it.effect("reports the task, each target group with this task's target and state, and the IAM actions used", () =>
@@ -44,10 +46,16 @@ describe("check", () => {
 
   it.effect("names the permission that failed and ends with the exit code `run` would have", () =>
     Effect.gen(function*() {
-      const report = yield* runCheck({ DescribeServices: awsError("ecs:DescribeServices", "AccessDeniedException", false) })
+      const report = yield* runCheck({
+        DescribeServices: awsError("ecs:DescribeServices", "AccessDeniedException", false)
+      })
       assert.isFalse(report.ok)
       assert.strictEqual(report.exitCode, 5)
-      assert.deepStrictEqual(report.permissions, [{ action: "ecs:DescribeServices", ok: false, error: "AccessDeniedException" }])
+      assert.deepStrictEqual(report.permissions, [{
+        action: "ecs:DescribeServices",
+        ok: false,
+        error: "AccessDeniedException"
+      }])
       const text = formatCheckReport(report)
       assert.include(text, "FAILED ecs:DescribeServices: AccessDeniedException")
       assert.include(text, "grant the IAM permission ecs:DescribeServices")
@@ -57,7 +65,9 @@ describe("check", () => {
 describe("check through an AWS brownout", () => {
   it.effect("gives up at its timeout with exit 6 and the last failure, where `run` would go on trying", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(runCheck({ DescribeServices: awsError("ecs:DescribeServices", "ThrottlingException", true) }))
+      const fiber = yield* Effect.forkChild(
+        runCheck({ DescribeServices: awsError("ecs:DescribeServices", "ThrottlingException", true) })
+      )
       yield* TestClock.adjust("9 seconds")
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust("1 second")
@@ -65,13 +75,22 @@ describe("check through an AWS brownout", () => {
       assert.isFalse(report.ok)
       assert.strictEqual(report.exitCode, 6)
       assert.include(report.error ?? "", "ThrottlingException")
-      assert.deepStrictEqual(report.permissions.map((p) => [p.action, p.ok, p.error]), [["ecs:DescribeServices", false, "ThrottlingException"]])
+      assert.deepStrictEqual(report.permissions.map((p) => [p.action, p.ok, p.error]), [[
+        "ecs:DescribeServices",
+        false,
+        "ThrottlingException"
+      ]])
     }))
 })
 
 describe("check advises", () => {
-  const group = (protocol: string, deregistrationDelaySeconds: number | null) =>
-    ({ arn: web, targetType: "ip", protocol, deregistrationDelaySeconds, targets: [] })
+  const group = (protocol: string, deregistrationDelaySeconds: number | null) => ({
+    arn: web,
+    targetType: "ip",
+    protocol,
+    deregistrationDelaySeconds,
+    targets: []
+  })
   const fixed = { deregistrationWaitSeconds: 120, drainStrategy: "fixed" as const, drainMinWaitSeconds: undefined }
 
   it("when DEREGISTRATION_WAIT is not below the group's deregistration delay: it saves nothing", () => {
@@ -81,9 +100,16 @@ describe("check advises", () => {
   })
 
   it("when an NLB group has DRAIN_STRATEGY=connections with DRAIN_MIN_WAIT under 120", () => {
-    const [advice] = advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 30 }, [group("TLS", 300)], [])
+    const [advice] = advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 30 }, [
+      group("TLS", 300)
+    ], [])
     assert.include(advice, "DRAIN_MIN_WAIT=30 with the Network Load Balancer group")
-    assert.deepStrictEqual(advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 120 }, [group("TLS", 300)], []), [])
+    assert.deepStrictEqual(
+      advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 120 }, [
+        group("TLS", 300)
+      ], []),
+      []
+    )
   })
 
   it("when an ALB group waits a fixed time over 30 s: suggests connections", () => {
@@ -93,20 +119,43 @@ describe("check advises", () => {
   })
 
   it("when an optional permission is missing, naming it and what it is for", () => {
-    const [advice] = advise(fixed, [], [{ action: "ecs:DescribeTasks", ok: false, error: "AccessDeniedException", optional: true }])
-    assert.include(advice, "ecs:DescribeTasks failed (AccessDeniedException): grant it to the task role (optional) for why ECS stops the task")
+    const [advice] = advise(fixed, [], [{
+      action: "ecs:DescribeTasks",
+      ok: false,
+      error: "AccessDeniedException",
+      optional: true
+    }])
+    assert.include(
+      advice,
+      "ecs:DescribeTasks failed (AccessDeniedException): grant it to the task role (optional) for why ECS stops the task"
+    )
   })
 
   it.effect("a denied optional call leaves the check OK, exit 0, with the advice", () =>
     Effect.gen(function*() {
-      const report = yield* check.pipe(Effect.provide(testLayer({
-        settings: { startupTimeoutSeconds: 10 },
-        ecs: { loadBalancers, failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) } },
-        elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)], deregistrationDelay: { [web]: { error: "AccessDenied" } } }
-      }).layer))
+      const report = yield* check.pipe(Effect.provide(
+        testLayer({
+          settings: { startupTimeoutSeconds: 10 },
+          ecs: {
+            loadBalancers,
+            failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) }
+          },
+          elb: {
+            timelines: { [web]: [{ at: 0, state: "healthy" }] },
+            groups: [ipGroup(web)],
+            deregistrationDelay: { [web]: { error: "AccessDenied" } }
+          }
+        }).layer
+      ))
       assert.isTrue(report.ok)
       assert.strictEqual(report.exitCode, 0)
-      assert.deepStrictEqual(report.advice.map((a) => a.split(" ")[0]), ["elasticloadbalancing:DescribeTargetGroupAttributes", "ecs:DescribeTasks"])
-      assert.include(formatCheckReport(report), "FAILED elasticloadbalancing:DescribeTargetGroupAttributes: AccessDenied (optional)")
+      assert.deepStrictEqual(report.advice.map((a) => a.split(" ")[0]), [
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "ecs:DescribeTasks"
+      ])
+      assert.include(
+        formatCheckReport(report),
+        "FAILED elasticloadbalancing:DescribeTargetGroupAttributes: AccessDenied (optional)"
+      )
     }))
 })

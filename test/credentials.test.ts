@@ -2,9 +2,15 @@
 // every AWS client share one task-role fetch.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer } from "effect"
-import { exitCodeOf } from "../src/errors.ts"
-import { type AwsCredentialIdentity, AwsCredentials, credentialSource, CredentialsUnavailable, shareCredentials } from "../src/layers/AwsCredentials.ts"
 import { fromSdkError } from "../src/aws/callAws.ts"
+import { exitCodeOf } from "../src/errors.ts"
+import {
+  type AwsCredentialIdentity,
+  AwsCredentials,
+  credentialSource,
+  CredentialsUnavailable,
+  shareCredentials
+} from "../src/layers/AwsCredentials.ts"
 import { captureLogs } from "./support/logs.ts"
 
 const taskRole = { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2/credentials/abc" }
@@ -98,27 +104,54 @@ describe("AwsCredentials layer", () => {
         for (const [k, v] of Object.entries(env)) v === undefined ? delete process.env[k] : (process.env[k] = v)
         return saved
       }),
-      (saved) => Effect.sync(() => { for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v) })
+      (saved) =>
+        Effect.sync(() => {
+          for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v)
+        })
     )
 
   it.effect("an AWS_CONTAINER_CREDENTIALS_FULL_URI the SDK would refuse is exit 2 naming the variable", () =>
     Effect.gen(function*() {
-      yield* withEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.5:51679/creds", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_PROFILE: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined })
-      const exit = yield* Effect.exit(AwsCredentials.use(Effect.succeed).pipe(Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer))))
+      yield* withEnv({
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.5:51679/creds",
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_PROFILE: undefined,
+        AWS_WEB_IDENTITY_TOKEN_FILE: undefined
+      })
+      const exit = yield* Effect.exit(
+        AwsCredentials.use(Effect.succeed).pipe(Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer)))
+      )
       expect(exitCodeOf(exit)).toBe(2)
       if (Exit.isFailure(exit)) expect(String(Cause.squash(exit.cause))).toContain("AWS_CONTAINER_CREDENTIALS_FULL_URI")
     }).pipe(Effect.scoped))
 
   it.effect("a loopback or agent address is accepted", () =>
     Effect.gen(function*() {
-      yield* withEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1:51679/creds", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_PROFILE: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined })
-      const credentials = yield* AwsCredentials.use(Effect.succeed).pipe(Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer)))
+      yield* withEnv({
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1:51679/creds",
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_PROFILE: undefined,
+        AWS_WEB_IDENTITY_TOKEN_FILE: undefined
+      })
+      const credentials = yield* AwsCredentials.use(Effect.succeed).pipe(
+        Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer))
+      )
       expect(credentials.source).toBe("container")
     }).pipe(Effect.scoped))
 
   it("a failed fetch is reported as a credentials problem, not as a permission of the call", async () => {
     const provider = shareCredentials(() =>
-      Promise.reject(new CredentialsUnavailable("container", Object.assign(new Error("Server responded with status: 403"), { Code: "AccessDenied", Message: "Not authorized" })))
+      Promise.reject(
+        new CredentialsUnavailable(
+          "container",
+          Object.assign(new Error("Server responded with status: 403"), {
+            Code: "AccessDenied",
+            Message: "Not authorized"
+          })
+        )
+      )
     )
     const failed = fromSdkError("ecs:DescribeServices", await provider().catch((e: unknown) => e))
     expect(failed).toMatchObject({ code: "CredentialsUnavailable", retryable: true })

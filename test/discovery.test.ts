@@ -5,8 +5,8 @@ import type { Settings } from "../src/layers/Config.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../src/layers/Ecs.ts"
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
-import { captureLogs } from "./support/logs.ts"
 import { expectFailure } from "./support/assertions.ts"
+import { captureLogs } from "./support/logs.ts"
 import {
   awsError,
   awsvpcTask,
@@ -31,7 +31,12 @@ const lb = (targetGroupArn: string | undefined, containerName = "app", container
 })
 
 const bridgePorts = (containerPort: number, hostPort: number | undefined, protocol = "tcp") =>
-  ["0.0.0.0", "::"].map((HostIp) => ({ ContainerPort: containerPort, Protocol: protocol, HostIp, ...(hostPort === undefined ? {} : { HostPort: hostPort }) }))
+  ["0.0.0.0", "::"].map((HostIp) => ({
+    ContainerPort: containerPort,
+    Protocol: protocol,
+    HostIp,
+    ...(hostPort === undefined ? {} : { HostPort: hostPort })
+  }))
 
 const ec2Task = (mode: "bridge" | "host", ports: TaskMetadata["Containers"][number]["Ports"]): TaskMetadata => ({
   Cluster: "default",
@@ -40,8 +45,15 @@ const ec2Task = (mode: "bridge" | "host", ports: TaskMetadata["Containers"][numb
   Revision: "7",
   ServiceName: "web",
   Containers: [
-    { Name: "nlb-sidecar", Networks: [{ NetworkMode: mode, ...(mode === "bridge" ? { IPv4Addresses: ["172.17.0.3"] } : {}) }] },
-    { Name: "app", Networks: [{ NetworkMode: mode, ...(mode === "bridge" ? { IPv4Addresses: ["172.17.0.2"] } : {}) }], ...(ports === undefined ? {} : { Ports: ports }) }
+    {
+      Name: "nlb-sidecar",
+      Networks: [{ NetworkMode: mode, ...(mode === "bridge" ? { IPv4Addresses: ["172.17.0.3"] } : {}) }]
+    },
+    {
+      Name: "app",
+      Networks: [{ NetworkMode: mode, ...(mode === "bridge" ? { IPv4Addresses: ["172.17.0.2"] } : {}) }],
+      ...(ports === undefined ? {} : { Ports: ports })
+    }
   ]
 })
 
@@ -92,7 +104,13 @@ describe("discoverTargets: awsvpc", () => {
       assert.isTrue(Exit.isSuccess(exit))
       if (Exit.isFailure(exit)) return
       assert.strictEqual(exit.value.networkMode, "awsvpc")
-      assert.deepStrictEqual(exit.value.targets, [{ targetGroupArn: web, id: "10.0.2.106", port: 8080, containerName: "app", containerPort: 8080 }])
+      assert.deepStrictEqual(exit.value.targets, [{
+        targetGroupArn: web,
+        id: "10.0.2.106",
+        port: 8080,
+        containerName: "app",
+        containerPort: 8080
+      }])
       // ServiceName in the metadata: no DescribeTasks needed.
       assert.deepStrictEqual(actions, ["DescribeServices", "DescribeTargetGroups"])
     }))
@@ -100,7 +118,11 @@ describe("discoverTargets: awsvpc", () => {
   it.effect("asks DescribeTasks for the service when the metadata has no ServiceName (agents before 1.63.1)", () =>
     Effect.gen(function*() {
       const { ServiceName: _, ...older } = awsvpcTask()
-      const { exit, actions } = yield* discover({ metadata: older, loadBalancers: [lb(web)], task: describedTask({ group: "service:web" }) })
+      const { exit, actions } = yield* discover({
+        metadata: older,
+        loadBalancers: [lb(web)],
+        task: describedTask({ group: "service:web" })
+      })
       assert.isTrue(Exit.isSuccess(exit))
       if (Exit.isSuccess(exit)) assert.strictEqual(exit.value.serviceName, "web")
       assert.deepStrictEqual(actions, ["DescribeTasks", "DescribeServices", "DescribeTargetGroups"])
@@ -109,16 +131,27 @@ describe("discoverTargets: awsvpc", () => {
   it.effect("uses the IPv6 address for an ipv6 target group", () =>
     Effect.gen(function*() {
       const metadata = awsvpcTask({
-        Containers: [{ Name: "app", Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"], IPv6Addresses: ["2600:1f18::1"] }] }]
+        Containers: [{
+          Name: "app",
+          Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"], IPv6Addresses: ["2600:1f18::1"] }]
+        }]
       })
-      const { exit } = yield* discover({ metadata, loadBalancers: [lb(web)], groups: [{ ...ipGroup(web), ipAddressType: "ipv6" }] })
+      const { exit } = yield* discover({
+        metadata,
+        loadBalancers: [lb(web)],
+        groups: [{ ...ipGroup(web), ipAddressType: "ipv6" }]
+      })
       if (Exit.isFailure(exit)) return assert.fail("expected success")
       assert.strictEqual(exit.value.targets[0]?.id, "2600:1f18::1")
     }))
 
   it.effect("rejects an instance target group for an awsvpc task (exit 4), saying which target type to use", () =>
     Effect.gen(function*() {
-      const { exit } = yield* discover({ metadata: awsvpcTask(), loadBalancers: [lb(web)], groups: [instanceGroup(web)] })
+      const { exit } = yield* discover({
+        metadata: awsvpcTask(),
+        loadBalancers: [lb(web)],
+        groups: [instanceGroup(web)]
+      })
       expectUnsupported(exit, web, "target type ip")
     }))
 })
@@ -127,17 +160,38 @@ describe("discoverTargets: bridge and host", () => {
   it.effect("bridge: the EC2 instance id and the dynamic host port of containerName:containerPort", () =>
     Effect.gen(function*() {
       const metadata = ec2Task("bridge", [...bridgePorts(8080, 32768), ...bridgePorts(8080, 32769, "udp")])
-      const { exit, actions } = yield* discover({ metadata, loadBalancers: [lb(web)], task: describedTask(), groups: [instanceGroup(web)] })
+      const { exit, actions } = yield* discover({
+        metadata,
+        loadBalancers: [lb(web)],
+        task: describedTask(),
+        groups: [instanceGroup(web)]
+      })
       if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
-      assert.deepStrictEqual(exit.value.targets, [{ targetGroupArn: web, id: "i-0abcdef1234567890", port: 32768, containerName: "app", containerPort: 8080 }])
+      assert.deepStrictEqual(exit.value.targets, [{
+        targetGroupArn: web,
+        id: "i-0abcdef1234567890",
+        port: 32768,
+        containerName: "app",
+        containerPort: 8080
+      }])
       assert.strictEqual(exit.value.networkMode, "bridge")
-      assert.deepStrictEqual(actions, ["DescribeServices", "DescribeTargetGroups", "DescribeTasks", "DescribeContainerInstances"])
+      assert.deepStrictEqual(actions, [
+        "DescribeServices",
+        "DescribeTargetGroups",
+        "DescribeTasks",
+        "DescribeContainerInstances"
+      ])
     }))
 
   it.effect("bridge: a UDP target group picks the udp mapping", () =>
     Effect.gen(function*() {
       const metadata = ec2Task("bridge", [...bridgePorts(53, 32770), ...bridgePorts(53, 32771, "udp")])
-      const { exit } = yield* discover({ metadata, loadBalancers: [lb(udp, "app", 53)], task: describedTask(), groups: [instanceGroup(udp, "UDP")] })
+      const { exit } = yield* discover({
+        metadata,
+        loadBalancers: [lb(udp, "app", 53)],
+        task: describedTask(),
+        groups: [instanceGroup(udp, "UDP")]
+      })
       if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
       assert.strictEqual(exit.value.targets[0]?.port, 32771)
     }))
@@ -145,7 +199,9 @@ describe("discoverTargets: bridge and host", () => {
   it.effect("bridge: falls back to DescribeTasks networkBindings when the metadata omits HostPort (agents before 1.41.1)", () =>
     Effect.gen(function*() {
       const metadata = ec2Task("bridge", bridgePorts(8080, undefined))
-      const task = describedTask({ containers: [{ name: "app", networkBindings: [{ containerPort: 8080, hostPort: 49153, protocol: "tcp" }] }] })
+      const task = describedTask({
+        containers: [{ name: "app", networkBindings: [{ containerPort: 8080, hostPort: 49153, protocol: "tcp" }] }]
+      })
       const { exit } = yield* discover({ metadata, loadBalancers: [lb(web)], task, groups: [instanceGroup(web)] })
       if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
       assert.strictEqual(exit.value.targets[0]?.port, 49153)
@@ -154,14 +210,24 @@ describe("discoverTargets: bridge and host", () => {
   it.effect("bridge: no mapping for the container port is exit 4, naming the container and port", () =>
     Effect.gen(function*() {
       const metadata = ec2Task("bridge", bridgePorts(9090, 32768))
-      const { exit } = yield* discover({ metadata, loadBalancers: [lb(web)], task: describedTask(), groups: [instanceGroup(web)] })
+      const { exit } = yield* discover({
+        metadata,
+        loadBalancers: [lb(web)],
+        task: describedTask(),
+        groups: [instanceGroup(web)]
+      })
       expectUnsupported(exit, "container app", "8080", "portMappings")
     }))
 
   it.effect("host: the EC2 instance id and the container port", () =>
     Effect.gen(function*() {
       const metadata = ec2Task("host", [{ ContainerPort: 8080, Protocol: "tcp", HostPort: 8080 }])
-      const { exit } = yield* discover({ metadata, loadBalancers: [lb(web)], task: describedTask(), groups: [instanceGroup(web)] })
+      const { exit } = yield* discover({
+        metadata,
+        loadBalancers: [lb(web)],
+        task: describedTask(),
+        groups: [instanceGroup(web)]
+      })
       if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
       assert.deepStrictEqual(exit.value.targets.map((t) => [t.id, t.port]), [["i-0abcdef1234567890", 8080]])
       assert.strictEqual(exit.value.networkMode, "host")
@@ -170,7 +236,12 @@ describe("discoverTargets: bridge and host", () => {
   it.effect("bridge with an ip target group is exit 4", () =>
     Effect.gen(function*() {
       const metadata = ec2Task("bridge", bridgePorts(8080, 32768))
-      const { exit } = yield* discover({ metadata, loadBalancers: [lb(web)], task: describedTask(), groups: [ipGroup(web)] })
+      const { exit } = yield* discover({
+        metadata,
+        loadBalancers: [lb(web)],
+        task: describedTask(),
+        groups: [ipGroup(web)]
+      })
       expectUnsupported(exit, "target type instance")
     }))
 })
@@ -185,20 +256,38 @@ describe("discoverTargets: tasks it cannot watch (exit 4)", () => {
 
   it.effect("a service with no target groups, or only a Classic Load Balancer", () =>
     Effect.gen(function*() {
-      expectUnsupported((yield* discover({ metadata: awsvpcTask(), loadBalancers: [] })).exit, "has no target groups", "no loadBalancers")
-      expectUnsupported((yield* discover({ metadata: awsvpcTask(), loadBalancers: [lb(undefined)] })).exit, "only Classic Load Balancers")
+      expectUnsupported(
+        (yield* discover({ metadata: awsvpcTask(), loadBalancers: [] })).exit,
+        "has no target groups",
+        "no loadBalancers"
+      )
+      expectUnsupported(
+        (yield* discover({ metadata: awsvpcTask(), loadBalancers: [lb(undefined)] })).exit,
+        "only Classic Load Balancers"
+      )
     }))
 
   it.effect("a service ECS does not know", () =>
     Effect.gen(function*() {
-      expectUnsupported((yield* discover({ metadata: awsvpcTask(), loadBalancers: undefined })).exit, "does not know service web")
+      expectUnsupported(
+        (yield* discover({ metadata: awsvpcTask(), loadBalancers: undefined })).exit,
+        "does not know service web"
+      )
     }))
 
   it.effect("TARGET_CONTAINER_NAME naming no container, or a container no load balancer names", () =>
     Effect.gen(function*() {
-      const none = yield* discover({ metadata: awsvpcTask(), loadBalancers: [lb(web)], settings: { targetContainerName: "api" } })
+      const none = yield* discover({
+        metadata: awsvpcTask(),
+        loadBalancers: [lb(web)],
+        settings: { targetContainerName: "api" }
+      })
       expectUnsupported(none.exit, "TARGET_CONTAINER_NAME=api", "it has: ~internal~ecs~pause, app, nlb-sidecar")
-      const unnamed = yield* discover({ metadata: awsvpcTask(), loadBalancers: [lb(web)], settings: { targetContainerName: "nlb-sidecar" } })
+      const unnamed = yield* discover({
+        metadata: awsvpcTask(),
+        loadBalancers: [lb(web)],
+        settings: { targetContainerName: "nlb-sidecar" }
+      })
       expectUnsupported(unnamed.exit, "names container nlb-sidecar", "they name: app")
     }))
 
@@ -234,7 +323,9 @@ describe("discoverTargets: AWS failures at startup", () => {
       const ecs = Ecs.layerTest({
         describeServiceLoadBalancers: () =>
           Effect.suspend(() =>
-            failuresLeft-- > 0 ? Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true)) : Effect.succeed([lb(web)])
+            failuresLeft-- > 0
+              ? Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))
+              : Effect.succeed([lb(web)])
           )
       })
       const layer = Layer.mergeAll(

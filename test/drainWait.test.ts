@@ -8,8 +8,8 @@ import type { Settings } from "../src/layers/Config.ts"
 import { connectionsTest, ConnectionsUnreadable } from "../src/layers/Connections.ts"
 import { drainWait } from "../src/programs/drainWait.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
-import { captureLogs } from "./support/logs.ts"
 import { expectFailure } from "./support/assertions.ts"
+import { captureLogs } from "./support/logs.ts"
 import { awsvpcTask, configTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
@@ -40,13 +40,15 @@ const wait = (options: {
         return new Map(ports.map((p) => [p, options.script(p, at)]))
       }))
     )
-    const fiber = yield* Effect.forkChild(drainWait(options.leaving, options.groups).pipe(
-      Effect.provide(Layer.mergeAll(
-        configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 300, ...options.settings }),
-        connections,
-        logs.layer
-      ))
-    ))
+    const fiber = yield* Effect.forkChild(
+      drainWait(options.leaving, options.groups).pipe(
+        Effect.provide(Layer.mergeAll(
+          configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 300, ...options.settings }),
+          connections,
+          logs.layer
+        ))
+      )
+    )
     /** Runs virtual time until the wait ends (at most `limit`); returns when, and how it ended. */
     const finish = (limit = Duration.minutes(10)) =>
       Effect.gen(function*() {
@@ -69,13 +71,21 @@ describe("connections: the rules of the wait", () => {
       yield* TestClock.adjust(Duration.millis(119_999))
       assert.isUndefined(fiber.pollUnsafe(), "an NLB still routes new connections for about two minutes")
       const outcome = yield* finish()
-      assert.deepStrictEqual(outcome, { waitedSeconds: 120, why: "connections drained after 120 s", connectionsAtExit: 0 })
+      assert.deepStrictEqual(outcome, {
+        waitedSeconds: 120,
+        why: "connections drained after 120 s",
+        connectionsAtExit: 0
+      })
     }))
 
   it.effect("ALB (HTTP): no floor; exits once the port has been idle for DRAIN_IDLE_SECONDS after the last connection closed", () =>
     Effect.gen(function*() {
       // Three connections until 37 s.
-      const { finish, logs } = yield* wait({ script: (_, at) => (at < 37 * s ? 3 : 0), leaving: [leaving(web, 8080)], groups: [http(web)] })
+      const { finish, logs } = yield* wait({
+        script: (_, at) => (at < 37 * s ? 3 : 0),
+        leaving: [leaving(web, 8080)],
+        groups: [http(web)]
+      })
       const outcome = yield* finish()
       // First sample without connections at 37 s; idle for 5 s at 42 s.
       assert.strictEqual(outcome.waitedSeconds, 42)
@@ -102,14 +112,28 @@ describe("connections: the rules of the wait", () => {
       yield* TestClock.adjust(Duration.millis(89_999))
       assert.isUndefined(fiber.pollUnsafe())
       const outcome = yield* finish()
-      assert.deepStrictEqual(outcome, { waitedSeconds: 90, why: "DEREGISTRATION_WAIT reached with 1 connections open", connectionsAtExit: 1 })
+      assert.deepStrictEqual(outcome, {
+        waitedSeconds: 90,
+        why: "DEREGISTRATION_WAIT reached with 1 connections open",
+        connectionsAtExit: 1
+      })
     }))
 
   it.effect("DRAIN_MIN_WAIT replaces the load balancer's floor; the floor never exceeds DEREGISTRATION_WAIT", () =>
     Effect.gen(function*() {
-      const explicit = yield* wait({ script: () => 0, leaving: [leaving(web, 8080)], groups: [tcp(web)], settings: { drainMinWaitSeconds: 30 } })
+      const explicit = yield* wait({
+        script: () => 0,
+        leaving: [leaving(web, 8080)],
+        groups: [tcp(web)],
+        settings: { drainMinWaitSeconds: 30 }
+      })
       assert.strictEqual((yield* explicit.finish()).waitedSeconds, 30)
-      const capped = yield* wait({ script: () => 0, leaving: [leaving(web, 8080)], groups: [tcp(web)], settings: { deregistrationWaitSeconds: 60 } })
+      const capped = yield* wait({
+        script: () => 0,
+        leaving: [leaving(web, 8080)],
+        groups: [tcp(web)],
+        settings: { deregistrationWaitSeconds: 60 }
+      })
       assert.strictEqual((yield* capped.finish()).waitedSeconds, 60)
     }))
 
@@ -126,7 +150,12 @@ describe("connections: the rules of the wait", () => {
 
   it.effect("UDP: no connections to count, so the whole DEREGISTRATION_WAIT", () =>
     Effect.gen(function*() {
-      const { finish } = yield* wait({ script: () => 0, leaving: [leaving(web, 53)], groups: [udp(web)], settings: { deregistrationWaitSeconds: 200 } })
+      const { finish } = yield* wait({
+        script: () => 0,
+        leaving: [leaving(web, 53)],
+        groups: [udp(web)],
+        settings: { deregistrationWaitSeconds: 200 }
+      })
       const outcome = yield* finish()
       assert.strictEqual(outcome.waitedSeconds, 200)
       assert.strictEqual(outcome.why, "DEREGISTRATION_WAIT reached (UDP: connections cannot be counted)")
@@ -135,7 +164,11 @@ describe("connections: the rules of the wait", () => {
   it.effect("samples about once a second while waiting; logs count changes at most once per 5 s", () =>
     Effect.gen(function*() {
       // The count falls by one a second from 10.
-      const { finish, samples, logs } = yield* wait({ script: (_, at) => Math.max(0, 10 - Math.floor(at / s)), leaving: [leaving(web, 8080)], groups: [http(web)] })
+      const { finish, samples, logs } = yield* wait({
+        script: (_, at) => Math.max(0, 10 - Math.floor(at / s)),
+        leaving: [leaving(web, 8080)],
+        groups: [http(web)]
+      })
       yield* finish()
       assert.deepStrictEqual(samples.slice(0, 4), [0, 1000, 2000, 3000])
       const changes = logs.filter((l) => l.message === "open connections changed")
@@ -145,15 +178,20 @@ describe("connections: the rules of the wait", () => {
   it.effect("a socket table that cannot be read counts as busy: the wait runs to the bound", () =>
     Effect.gen(function*() {
       const logs = captureLogs()
-      const fiber = yield* Effect.forkChild(drainWait([leaving(web, 8080)], [http(web)]).pipe(Effect.provide(Layer.mergeAll(
-        configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 60 }),
-        connectionsTest(() => Effect.fail(new ConnectionsUnreadable({ path: "/proc/net/tcp", detail: "EACCES" }))),
-        logs.layer
-      ))))
+      const fiber = yield* Effect.forkChild(
+        drainWait([leaving(web, 8080)], [http(web)]).pipe(Effect.provide(Layer.mergeAll(
+          configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 60 }),
+          connectionsTest(() => Effect.fail(new ConnectionsUnreadable({ path: "/proc/net/tcp", detail: "EACCES" }))),
+          logs.layer
+        )))
+      )
       yield* TestClock.adjust(Duration.minutes(2))
       const exit = yield* Fiber.join(fiber)
       assert.strictEqual(exit.waitedSeconds, 60)
-      assert.strictEqual(logs.records.filter((l) => l.message === "cannot read the socket table: counting its ports as busy").length, 1)
+      assert.strictEqual(
+        logs.records.filter((l) => l.message === "cannot read the socket table: counting its ports as busy").length,
+        1
+      )
     }))
 })
 
@@ -164,16 +202,27 @@ describe("connections: the sidecar end to end on virtual time", () => {
         settings: { pollingFrequencySeconds: 30, drainStrategy: "connections", drainExitCode: 7, ...settings },
         task: mode === "awsvpc"
           ? awsvpcTask()
-          : awsvpcTask({ Containers: [{ Name: "app", Networks: [{ NetworkMode: "bridge", IPv4Addresses: ["172.17.0.2"] }], Ports: [{ ContainerPort: 8080, Protocol: "tcp", HostPort: 32768 }] }] }),
+          : awsvpcTask({
+            Containers: [{
+              Name: "app",
+              Networks: [{ NetworkMode: "bridge", IPv4Addresses: ["172.17.0.2"] }],
+              Ports: [{ ContainerPort: 8080, Protocol: "tcp", HostPort: 32768 }]
+            }]
+          }),
         ecs: {
-          task: { group: "service:web", containerInstanceArn: "arn:aws:ecs:us-east-1:111122223333:container-instance/default/1a2b", containers: [] },
+          task: {
+            group: "service:web",
+            containerInstanceArn: "arn:aws:ecs:us-east-1:111122223333:container-instance/default/1a2b",
+            containers: []
+          },
           ec2InstanceId: "i-0abc"
         },
         elb: {
           timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, state: "draining" }] },
           groups: [mode === "awsvpc" ? http(web) : { ...http(web), targetType: "instance" }]
         },
-        connections: (ports) => Clock.currentTimeMillis.pipe(Effect.map((at) => new Map(ports.map((p) => [p, script(p, at)]))))
+        connections: (ports) =>
+          Clock.currentTimeMillis.pipe(Effect.map((at) => new Map(ports.map((p) => [p, script(p, at)]))))
       })
       const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
       return { fiber, logs: world.logs }
@@ -186,7 +235,10 @@ describe("connections: the sidecar end to end on virtual time", () => {
       yield* TestClock.adjust(Duration.seconds(44))
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust(Duration.seconds(1))
-      assert.include(expectFailure(fiber.pollUnsafe(), "Drained", 7).message, "connections drained after 18 s, exiting with code 7")
+      assert.include(
+        expectFailure(fiber.pollUnsafe(), "Drained", 7).message,
+        "connections drained after 18 s, exiting with code 7"
+      )
     }))
 
   it.effect("DRY_RUN logs the same end and does not exit", () =>
@@ -194,7 +246,9 @@ describe("connections: the sidecar end to end on virtual time", () => {
       const { fiber, logs } = yield* start({ dryRun: true }, () => 0)
       yield* TestClock.adjust(Duration.minutes(5))
       assert.isUndefined(fiber.pollUnsafe())
-      assert.deepInclude(logs.find((l) => l.message === "dry run: would exit with code 7"), { why: "connections drained after 5 s" })
+      assert.deepInclude(logs.find((l) => l.message === "dry run: would exit with code 7"), {
+        why: "connections drained after 5 s"
+      })
     }))
 
   it.effect("bridge mode is refused at startup with exit 4 naming DRAIN_STRATEGY", () =>

@@ -36,7 +36,8 @@ interface FleetReport {
   readonly exitedAfterWait: number
 }
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
 
 type Timing = typeof PollTiming.Service
 
@@ -51,7 +52,9 @@ const runFleet = (timing: Timing | undefined) =>
     const elb = TargetHealth.layerTest({
       describeTargetGroups: () =>
         Clock.currentTimeMillis.pipe(Effect.flatMap((now) =>
-          take(now) ? Effect.succeed([ipGroup(web)]) : Effect.fail(awsError("elasticloadbalancing:DescribeTargetGroups", "Throttling", true))
+          take(now)
+            ? Effect.succeed([ipGroup(web)])
+            : Effect.fail(awsError("elasticloadbalancing:DescribeTargetGroups", "Throttling", true))
         )),
       poll: (_, targets) =>
         Clock.currentTimeMillis.pipe(Effect.flatMap((now) => {
@@ -69,11 +72,23 @@ const runFleet = (timing: Timing | undefined) =>
 
     const fibers = []
     for (let i = 0; i < fleetSize; i++) {
-      const task = awsvpcTask({ Containers: [{ Name: "app", Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: [`10.0.${i >> 8}.${i & 255}`] }] }] })
+      const task = awsvpcTask({
+        Containers: [{
+          Name: "app",
+          Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: [`10.0.${i >> 8}.${i & 255}`] }]
+        }]
+      })
       const layer = Layer.mergeAll(
         configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120 }),
         metadataTest(task),
-        ecsTest({ loadBalancers: [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }] }),
+        ecsTest({
+          loadBalancers: [{
+            targetGroupArn: web,
+            loadBalancerName: undefined,
+            containerName: "app",
+            containerPort: 8080
+          }]
+        }),
         elb,
         Logger.layer([]),
         ...(timing === undefined ? [] : [Layer.succeed(PollTiming, timing)])
@@ -111,26 +126,36 @@ const runFleet = (timing: Timing | undefined) =>
 const naive: Timing = { firstDelayMillis: () => 0, scale: () => 1 }
 
 describe(`fleet: ${fleetSize} sidecars started together, all draining at t=600 s`, () => {
-  it.effect("no early exit, every sidecar exits after its drain wait; jitter and backoff cut throttling", () =>
-    Effect.gen(function*() {
-      const designed = yield* runFleet(undefined)
-      const lockStep = yield* runFleet(naive)
-      const row = (name: string, r: FleetReport) =>
-        `${name.padEnd(24)} ${String(r.polls).padStart(6)} ${(r.throttledShare * 100).toFixed(1).padStart(9)}% ${r.p50.toFixed(1).padStart(7)} ${r.p95.toFixed(1).padStart(7)} ${r.max.toFixed(1).padStart(7)} ${String(r.earlyExits).padStart(6)} ${String(r.exitedAfterWait).padStart(6)}`
-      console.log([
-        `fleet simulation: ${fleetSize} sidecars, POLLING_FREQUENCY=30, ELBv2 bucket 40 burst / 10 per s; detection latency in s after draining starts`,
-        `${"polling".padEnd(24)} ${"polls".padStart(6)} ${"throttled".padStart(10)} ${"p50".padStart(7)} ${"p95".padStart(7)} ${"max".padStart(7)} ${"early".padStart(6)} ${"exited".padStart(6)}`,
-        row("jitter + backoff", designed),
-        row("fixed interval, no jitter", lockStep)
-      ].join("\n"))
+  it.effect(
+    "no early exit, every sidecar exits after its drain wait; jitter and backoff cut throttling",
+    () =>
+      Effect.gen(function*() {
+        const designed = yield* runFleet(undefined)
+        const lockStep = yield* runFleet(naive)
+        const row = (name: string, r: FleetReport) =>
+          `${name.padEnd(24)} ${String(r.polls).padStart(6)} ${(r.throttledShare * 100).toFixed(1).padStart(9)}% ${
+            r.p50.toFixed(1).padStart(7)
+          } ${r.p95.toFixed(1).padStart(7)} ${r.max.toFixed(1).padStart(7)} ${String(r.earlyExits).padStart(6)} ${
+            String(r.exitedAfterWait).padStart(6)
+          }`
+        console.log([
+          `fleet simulation: ${fleetSize} sidecars, POLLING_FREQUENCY=30, ELBv2 bucket 40 burst / 10 per s; detection latency in s after draining starts`,
+          `${"polling".padEnd(24)} ${"polls".padStart(6)} ${"throttled".padStart(10)} ${"p50".padStart(7)} ${
+            "p95".padStart(7)
+          } ${"max".padStart(7)} ${"early".padStart(6)} ${"exited".padStart(6)}`,
+          row("jitter + backoff", designed),
+          row("fixed interval, no jitter", lockStep)
+        ].join("\n"))
 
-      for (const r of [designed, lockStep]) {
-        assert.strictEqual(r.earlyExits, 0, "no sidecar may exit before its target drains")
-        assert.strictEqual(r.exitedAfterWait, fleetSize, "every sidecar exits after its drain wait")
-        assert.isAtLeast(r.p50, 0)
-      }
-      assert.isBelow(designed.throttledShare, lockStep.throttledShare)
-      // Even throttled, detection stays within the backoff cap (4 × 30 s + 10%) of the drain.
-      assert.isBelow(designed.max, 4 * 30 * 1.1 + 1)
-    }), { timeout: 120_000 })
+        for (const r of [designed, lockStep]) {
+          assert.strictEqual(r.earlyExits, 0, "no sidecar may exit before its target drains")
+          assert.strictEqual(r.exitedAfterWait, fleetSize, "every sidecar exits after its drain wait")
+          assert.isAtLeast(r.p50, 0)
+        }
+        assert.isBelow(designed.throttledShare, lockStep.throttledShare)
+        // Even throttled, detection stays within the backoff cap (4 × 30 s + 10%) of the drain.
+        assert.isBelow(designed.max, 4 * 30 * 1.1 + 1)
+      }),
+    { timeout: 120_000 }
+  )
 })

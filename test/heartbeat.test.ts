@@ -9,29 +9,53 @@ const wallOnly = (wallMillis: number) => ({ wallMillis, bootMillis: undefined })
 
 describe("healthcheck verdict", () => {
   it("is healthy while the stamp is fresh, however AWS is doing", () => {
-    expect(judgeHeartbeat(String(1_000_000), wallOnly(1_000_000 + heartbeatMaxAgeMillis))).toEqual({ healthy: true, ageMillis: heartbeatMaxAgeMillis })
+    expect(judgeHeartbeat(String(1_000_000), wallOnly(1_000_000 + heartbeatMaxAgeMillis))).toEqual({
+      healthy: true,
+      ageMillis: heartbeatMaxAgeMillis
+    })
   })
 
   it("is unhealthy when the sidecar stalled, never wrote, or wrote garbage", () => {
-    expect(judgeHeartbeat(String(1_000_000), wallOnly(1_000_000 + heartbeatMaxAgeMillis + 1))).toMatchObject({ healthy: false, why: expect.stringContaining("stalled") })
-    expect(judgeHeartbeat(undefined, wallOnly(0))).toMatchObject({ healthy: false, why: expect.stringContaining("no heartbeat file") })
+    expect(judgeHeartbeat(String(1_000_000), wallOnly(1_000_000 + heartbeatMaxAgeMillis + 1))).toMatchObject({
+      healthy: false,
+      why: expect.stringContaining("stalled")
+    })
+    expect(judgeHeartbeat(undefined, wallOnly(0))).toMatchObject({
+      healthy: false,
+      why: expect.stringContaining("no heartbeat file")
+    })
     for (const garbage of ["banana", "", "1 2 3", "-5", "1.5 2"]) {
-      expect(judgeHeartbeat(garbage, wallOnly(0))).toMatchObject({ healthy: false, why: expect.stringContaining("not a time") })
+      expect(judgeHeartbeat(garbage, wallOnly(0))).toMatchObject({
+        healthy: false,
+        why: expect.stringContaining("not a time")
+      })
     }
   })
 
   it("judges the age on the boot clock, so a wall-clock step neither kills a healthy sidecar nor hides a stalled one", () => {
     const stamp = formatStamp({ wallMillis: 1_700_000_000_000, bootMillis: 500_000 })
     // NTP steps the wall clock an hour ahead; 10 s have really passed.
-    expect(judgeHeartbeat(stamp, { wallMillis: 1_700_003_600_000, bootMillis: 510_000 })).toEqual({ healthy: true, ageMillis: 10_000 })
+    expect(judgeHeartbeat(stamp, { wallMillis: 1_700_003_600_000, bootMillis: 510_000 })).toEqual({
+      healthy: true,
+      ageMillis: 10_000
+    })
     // The wall clock steps back an hour; the sidecar really has been silent for 2 minutes.
-    expect(judgeHeartbeat(stamp, { wallMillis: 1_699_996_520_000, bootMillis: 620_000 })).toMatchObject({ healthy: false, why: expect.stringContaining("120s ago") })
+    expect(judgeHeartbeat(stamp, { wallMillis: 1_699_996_520_000, bootMillis: 620_000 })).toMatchObject({
+      healthy: false,
+      why: expect.stringContaining("120s ago")
+    })
   })
 
   it("falls back to the wall clock without a boot clock on either side, or across a reboot", () => {
-    expect(judgeHeartbeat("1000000", { wallMillis: 1_010_000, bootMillis: 5_000 })).toEqual({ healthy: true, ageMillis: 10_000 })
+    expect(judgeHeartbeat("1000000", { wallMillis: 1_010_000, bootMillis: 5_000 })).toEqual({
+      healthy: true,
+      ageMillis: 10_000
+    })
     expect(judgeHeartbeat("1000000 900000", wallOnly(1_010_000))).toEqual({ healthy: true, ageMillis: 10_000 })
-    expect(judgeHeartbeat("1000000 900000", { wallMillis: 1_010_000, bootMillis: 5_000 })).toEqual({ healthy: true, ageMillis: 10_000 })
+    expect(judgeHeartbeat("1000000 900000", { wallMillis: 1_010_000, bootMillis: 5_000 })).toEqual({
+      healthy: true,
+      ageMillis: 10_000
+    })
   })
 })
 
@@ -66,7 +90,9 @@ describe("heartbeat file", () => {
       reader.once("error", reject)
     })
     await new Promise<void>((resolve) => reader.once("message", () => resolve()))
-    for (let i = 0; i < 2_000; i++) writeHeartbeat(file, { wallMillis: 1_700_000_000_000 + i, bootMillis: 1_000_000_000_000 + i })
+    for (let i = 0; i < 2_000; i++) {
+      writeHeartbeat(file, { wallMillis: 1_700_000_000_000 + i, bootMillis: 1_000_000_000_000 + i })
+    }
     Atomics.store(new Int32Array(stop), 0, 1)
     const { reads, torn } = await counted
     await reader.terminate()

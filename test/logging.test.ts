@@ -1,9 +1,10 @@
-import { Writable } from "node:stream"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger } from "effect"
+import { Writable } from "node:stream"
 import { lineWriter, makeLogger, maxQueuedBytes } from "../src/layers/Logging.ts"
 
-const logTo = (format: "json" | "text", lines: Array<string>) => Effect.provide(Logger.layer([makeLogger(format, (line) => lines.push(line))]))
+const logTo = (format: "json" | "text", lines: Array<string>) =>
+  Effect.provide(Logger.layer([makeLogger(format, (line) => lines.push(line))]))
 
 describe("text log format", () => {
   it.effect("escapes control characters: a value cannot forge a line", () =>

@@ -2,21 +2,45 @@
 // through discovery: Fargate, EC2 awsvpc (pause container first), EC2 bridge
 // (each mapping twice, dynamic host port), EC2 host.
 import { assert, describe, it } from "@effect/vitest"
-import { readFileSync } from "node:fs"
 import { Effect, Exit, Layer } from "effect"
+import { readFileSync } from "node:fs"
 import { decodeTaskMetadata } from "../src/layers/Metadata.ts"
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
 import { captureLogs } from "./support/logs.ts"
-import { configTest, ecsTest, fixedRandom, instanceGroup, ipGroup, metadataTest, scriptedTargetHealth, tgArn } from "./support/mocks.ts"
+import {
+  configTest,
+  ecsTest,
+  fixedRandom,
+  instanceGroup,
+  ipGroup,
+  metadataTest,
+  scriptedTargetHealth,
+  tgArn
+} from "./support/mocks.ts"
 
-const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`fixtures/metadata/${name}-task.json`, import.meta.url), "utf8"))
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`fixtures/metadata/${name}-task.json`, import.meta.url), "utf8"))
 const web = tgArn("web")
 
 const cases = [
   { name: "fargate", container: "curl", port: 80, group: ipGroup(web), mode: "awsvpc", target: ["192.0.2.3", 80] },
   { name: "ec2-awsvpc", container: "curl", port: 80, group: ipGroup(web), mode: "awsvpc", target: ["10.0.2.61", 80] },
-  { name: "ec2-bridge", container: "nginx", port: 80, group: instanceGroup(web), mode: "bridge", target: ["i-0abcdef1234567890", 32768] },
-  { name: "ec2-host", container: "nginx", port: 80, group: instanceGroup(web), mode: "host", target: ["i-0abcdef1234567890", 80] }
+  {
+    name: "ec2-bridge",
+    container: "nginx",
+    port: 80,
+    group: instanceGroup(web),
+    mode: "bridge",
+    target: ["i-0abcdef1234567890", 32768]
+  },
+  {
+    name: "ec2-host",
+    container: "nginx",
+    port: 80,
+    group: instanceGroup(web),
+    mode: "host",
+    target: ["i-0abcdef1234567890", 80]
+  }
 ] as const
 
 describe("task metadata v4: the documented shapes", () => {
@@ -28,8 +52,17 @@ describe("task metadata v4: the documented shapes", () => {
         configTest(),
         metadataTest(task),
         ecsTest({
-          task: { group: "service:web", containerInstanceArn: "arn:aws:ecs:us-west-2:111122223333:container-instance/default/1a2b", containers: [] },
-          loadBalancers: [{ targetGroupArn: web, loadBalancerName: undefined, containerName: c.container, containerPort: c.port }],
+          task: {
+            group: "service:web",
+            containerInstanceArn: "arn:aws:ecs:us-west-2:111122223333:container-instance/default/1a2b",
+            containers: []
+          },
+          loadBalancers: [{
+            targetGroupArn: web,
+            loadBalancerName: undefined,
+            containerName: c.container,
+            containerPort: c.port
+          }],
           ec2InstanceId: "i-0abcdef1234567890"
         }),
         scriptedTargetHealth({ timelines: {}, groups: [c.group], calls: [] }),

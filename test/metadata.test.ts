@@ -13,7 +13,10 @@ const uri = "http://169.254.170.2/v4/0123456789abcdef-1234567890"
 type StreamedBody = () => ReadableStream<Uint8Array>
 
 /** An HttpClient answering from a script, one entry per request; records request URLs. */
-const scriptedHttp = (answers: ReadonlyArray<{ status: number; body?: string | StreamedBody } | "refused">, urls: Array<string>) => {
+const scriptedHttp = (
+  answers: ReadonlyArray<{ status: number; body?: string | StreamedBody } | "refused">,
+  urls: Array<string>
+) => {
   let next = 0
   return Layer.succeed(
     HttpClient.HttpClient,
@@ -22,7 +25,11 @@ const scriptedHttp = (answers: ReadonlyArray<{ status: number; body?: string | S
         urls.push(url.toString())
         const answer = answers[Math.min(next++, answers.length - 1)] ?? "refused"
         if (answer === "refused") {
-          return Effect.fail(new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, description: "connect ECONNREFUSED" }) }))
+          return Effect.fail(
+            new HttpClientError.HttpClientError({
+              reason: new HttpClientError.TransportError({ request, description: "connect ECONNREFUSED" })
+            })
+          )
         }
         const body = typeof answer.body === "function" ? answer.body() : answer.body ?? ""
         return Effect.succeed(HttpClientResponse.fromWeb(request, new Response(body, { status: answer.status })))
@@ -31,14 +38,21 @@ const scriptedHttp = (answers: ReadonlyArray<{ status: number; body?: string | S
   )
 }
 
-const readTask = (answers: Parameters<typeof scriptedHttp>[0], settings: Parameters<typeof configTest>[0] = { metadataUri: uri }) =>
+const readTask = (
+  answers: Parameters<typeof scriptedHttp>[0],
+  settings: Parameters<typeof configTest>[0] = { metadataUri: uri }
+) =>
   Effect.gen(function*() {
     const urls: Array<string> = []
     const layer = Metadata.layerNoDeps.pipe(
       Layer.provide([scriptedHttp(answers, urls), configTest(settings)]),
       Layer.provideMerge(Layer.mergeAll(fixedRandom(0.5), captureLogs().layer))
     )
-    const fiber = yield* Effect.forkChild(Effect.exit(Effect.gen(function*() { return yield* (yield* Metadata).task }).pipe(Effect.provide(layer))))
+    const fiber = yield* Effect.forkChild(Effect.exit(
+      Effect.gen(function*() {
+        return yield* (yield* Metadata).task
+      }).pipe(Effect.provide(layer))
+    ))
     return { fiber, urls }
   })
 
@@ -75,18 +89,25 @@ describe("Metadata layer", () => {
       assert.strictEqual(exitCodeOf(exit), 3)
     }))
 
-  it.effect.each([
-    [{ status: 404 }, "HTTP 404"],
-    [{ status: 200, body: "<html>" }, "not JSON"],
-    [{ status: 200, body: JSON.stringify({ Cluster: "default" }) }, "TaskARN"],
-    [{ status: 200, body: JSON.stringify({ ...awsvpcTask(), Containers: [{ Name: 7 }] }) }, "Name"]
-  ] as const)("fails at once with exit 3 and names the problem: %j", ([answer, fragment]) =>
+  it.effect.each(
+    [
+      [{ status: 404 }, "HTTP 404"],
+      [{ status: 200, body: "<html>" }, "not JSON"],
+      [{ status: 200, body: JSON.stringify({ Cluster: "default" }) }, "TaskARN"],
+      [{ status: 200, body: JSON.stringify({ ...awsvpcTask(), Containers: [{ Name: 7 }] }) }, "Name"]
+    ] as const
+  )("fails at once with exit 3 and names the problem: %j", ([answer, fragment]) =>
     Effect.gen(function*() {
       const { fiber, urls } = yield* readTask([answer])
       const exit = yield* Fiber.join(fiber)
       assert.strictEqual(exitCodeOf(exit), 3)
       assert.strictEqual(urls.length, 1, "a permanent failure is not retried")
-      if (Exit.isFailure(exit)) assert.include(String(exit.cause.reasons[0]?._tag === "Fail" && (exit.cause.reasons[0].error as Error).message), fragment)
+      if (Exit.isFailure(exit)) {
+        assert.include(
+          String(exit.cause.reasons[0]?._tag === "Fail" && (exit.cause.reasons[0].error as Error).message),
+          fragment
+        )
+      }
     }))
 
   it.effect("without ECS_CONTAINER_METADATA_URI_V4: exit 3 naming the variable", () =>
@@ -95,7 +116,12 @@ describe("Metadata layer", () => {
       const exit = yield* Fiber.join(fiber)
       assert.strictEqual(exitCodeOf(exit), 3)
       assert.deepStrictEqual(urls, [])
-      if (Exit.isFailure(exit)) assert.include(String((exit.cause.reasons[0] as { error: Error }).error.message), "ECS_CONTAINER_METADATA_URI_V4")
+      if (Exit.isFailure(exit)) {
+        assert.include(
+          String((exit.cause.reasons[0] as { error: Error }).error.message),
+          "ECS_CONTAINER_METADATA_URI_V4"
+        )
+      }
     }))
 })
 
@@ -112,8 +138,12 @@ describe("Metadata layer: hostile bodies", () => {
   it.effect("a body that drips and never ends is cut off with the whole request after 5 s, retried, then exit 3", () =>
     Effect.gen(function*() {
       // Two bytes of a body that never ends, as from an agent that stalls mid-answer.
-      const dripping: StreamedBody = () => new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("{\"")) })
-      const { fiber, urls } = yield* readTask([{ status: 200, body: dripping }], { metadataUri: uri, startupTimeoutSeconds: 10 })
+      const dripping: StreamedBody = () =>
+        new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("{\"")) })
+      const { fiber, urls } = yield* readTask([{ status: 200, body: dripping }], {
+        metadataUri: uri,
+        startupTimeoutSeconds: 10
+      })
       yield* TestClock.adjust("4 seconds")
       assert.isUndefined(fiber.pollUnsafe(), "still within the first request's 5 s")
       yield* adjustUntilDone(fiber)
@@ -142,7 +172,10 @@ describe("Metadata layer: hostile bodies", () => {
           }
         }, { highWaterMark: 0 })
       }
-      const { fiber, urls } = yield* readTask([{ status: 200, body: huge }], { metadataUri: uri, startupTimeoutSeconds: 10 })
+      const { fiber, urls } = yield* readTask([{ status: 200, body: huge }], {
+        metadataUri: uri,
+        startupTimeoutSeconds: 10
+      })
       yield* adjustUntilDone(fiber)
       const exit = yield* Fiber.join(fiber)
       assert.strictEqual(exitCodeOf(exit), 3)
@@ -155,16 +188,24 @@ describe("Metadata layer: hostile bodies", () => {
 describe("decodeTaskMetadata", () => {
   it.effect("ignores fields it does not know", () =>
     Effect.gen(function*() {
-      const task = yield* decodeTaskMetadata(uri, { ...awsvpcTask(), PullStartedAt: "2020-10-02T00:43:06.202617438Z", Limits: { CPU: 0.25 } })
+      const task = yield* decodeTaskMetadata(uri, {
+        ...awsvpcTask(),
+        PullStartedAt: "2020-10-02T00:43:06.202617438Z",
+        Limits: { CPU: 0.25 }
+      })
       assert.strictEqual(task.Family, "web")
     }))
 
-  it.effect.prop("arbitrary JSON never dies: it decodes or fails with MetadataUnavailable", [Schema.Json], ([json]) =>
-    Effect.gen(function*() {
-      const exit = yield* Effect.exit(decodeTaskMetadata(uri, json))
-      if (Exit.isFailure(exit)) {
-        const reason = exit.cause.reasons[0]
-        assert.isTrue(reason?._tag === "Fail" && reason.error instanceof MetadataUnavailable)
-      }
-    }))
+  it.effect.prop(
+    "arbitrary JSON never dies: it decodes or fails with MetadataUnavailable",
+    [Schema.Json],
+    ([json]) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(decodeTaskMetadata(uri, json))
+        if (Exit.isFailure(exit)) {
+          const reason = exit.cause.reasons[0]
+          assert.isTrue(reason?._tag === "Fail" && reason.error instanceof MetadataUnavailable)
+        }
+      })
+  )
 })

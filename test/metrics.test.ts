@@ -28,7 +28,11 @@ import { emfProblems } from "./support/emf.ts"
 const specExample = {
   _aws: {
     Timestamp: 1574109732004,
-    CloudWatchMetrics: [{ Namespace: "lambda-function-metrics", Dimensions: [["functionVersion"]], Metrics: [{ Name: "time", Unit: "Milliseconds" }] }]
+    CloudWatchMetrics: [{
+      Namespace: "lambda-function-metrics",
+      Dimensions: [["functionVersion"]],
+      Metrics: [{ Name: "time", Unit: "Milliseconds" }]
+    }]
   },
   functionVersion: "$LATEST",
   time: 100,
@@ -39,7 +43,10 @@ const webGroupArn = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetg
 const at: RecordContext = {
   timestamp: Date.UTC(2026, 10, 30, 5, 40, 0, 123),
   namespace: defaultNamespace,
-  dimensions: sidecarDimensions({ serviceName: "web", cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/default" }, webGroupArn)
+  dimensions: sidecarDimensions(
+    { serviceName: "web", cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/default" },
+    webGroupArn
+  )
 }
 
 describe("the EMF validator (the specification's rules)", () => {
@@ -56,35 +63,87 @@ describe("the EMF validator (the specification's rules)", () => {
   it.each<[string, unknown, RegExp]>([
     ["not an object", [specExample], /root is not a JSON object/],
     ["no _aws", { ...specExample, _aws: undefined }, /_aws is not an object/],
-    ["a Timestamp in seconds as text", { ...specExample, _aws: { ...specExample._aws, Timestamp: "1574109732" } }, /Timestamp/],
-    ["a fractional Timestamp", { ...specExample, _aws: { ...specExample._aws, Timestamp: 1574109732004.5 } }, /Timestamp/],
+    [
+      "a Timestamp in seconds as text",
+      { ...specExample, _aws: { ...specExample._aws, Timestamp: "1574109732" } },
+      /Timestamp/
+    ],
+    [
+      "a fractional Timestamp",
+      { ...specExample, _aws: { ...specExample._aws, Timestamp: 1574109732004.5 } },
+      /Timestamp/
+    ],
     ["no CloudWatchMetrics", { ...specExample, _aws: { Timestamp: 1 } }, /CloudWatchMetrics is not an array/],
-    ["a member _aws does not define", { ...specExample, _aws: { ...specExample._aws, Region: "us-east-1" } }, /_aws has a member .* Region/],
+    [
+      "a member _aws does not define",
+      { ...specExample, _aws: { ...specExample._aws, Region: "us-east-1" } },
+      /_aws has a member .* Region/
+    ],
     ["an empty namespace", withDirective({ Namespace: "" }), /Namespace/],
     ["a namespace of 256 characters", withDirective({ Namespace: "n".repeat(256) }), /Namespace/],
     ["no dimension set at all", withDirective({ Dimensions: [] }), /Dimensions is not an array of dimension sets/],
-    ["a dimension set that is a string", withDirective({ Dimensions: ["functionVersion"] }), /Dimensions\[0\] is not an array/],
-    ["31 dimension keys", withDirective(
-      { Dimensions: [Array.from({ length: 31 }, (_, i) => `d${i}`)] },
-      Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`d${i}`, "x"]))
-    ), /more than 30 dimension keys/],
-    ["a dimension missing from the root", withDirective({ Dimensions: [["ServiceName"]] }), /dimension ServiceName is not a string member/],
-    ["a dimension nested instead of at the root", withDirective({ Dimensions: [["a.b"]] }, { a: { b: "x" } }), /dimension a\.b is not a string member/],
+    [
+      "a dimension set that is a string",
+      withDirective({ Dimensions: ["functionVersion"] }),
+      /Dimensions\[0\] is not an array/
+    ],
+    [
+      "31 dimension keys",
+      withDirective(
+        { Dimensions: [Array.from({ length: 31 }, (_, i) => `d${i}`)] },
+        Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`d${i}`, "x"]))
+      ),
+      /more than 30 dimension keys/
+    ],
+    [
+      "a dimension missing from the root",
+      withDirective({ Dimensions: [["ServiceName"]] }),
+      /dimension ServiceName is not a string member/
+    ],
+    [
+      "a dimension nested instead of at the root",
+      withDirective({ Dimensions: [["a.b"]] }, { a: { b: "x" } }),
+      /dimension a\.b is not a string member/
+    ],
     ["a numeric dimension value", { ...specExample, functionVersion: 12 }, /dimension functionVersion is not a string/],
-    ["a dimension value of 1025 characters", { ...specExample, functionVersion: "v".repeat(1025) }, /1-1024 printable ASCII/],
-    ["a dimension value with a control character", { ...specExample, functionVersion: "a\nb" }, /1-1024 printable ASCII/],
+    [
+      "a dimension value of 1025 characters",
+      { ...specExample, functionVersion: "v".repeat(1025) },
+      /1-1024 printable ASCII/
+    ],
+    [
+      "a dimension value with a control character",
+      { ...specExample, functionVersion: "a\nb" },
+      /1-1024 printable ASCII/
+    ],
     ["a blank dimension value", { ...specExample, functionVersion: "  " }, /1-1024 printable ASCII/],
     ["a metric value as text", { ...specExample, time: "100" }, /metric time is not a number/],
     ["a metric missing from the root", { ...specExample, time: undefined }, /metric time is not a number/],
     ["a NaN metric value", { ...specExample, time: Number.NaN }, /metric time is not a number/],
-    ["101 values for one metric", { ...specExample, time: Array.from({ length: 101 }, () => 1) }, /metric time is not a number/],
-    ["a unit CloudWatch does not know", withDirective({ Metrics: [{ Name: "time", Unit: "Secs" }] }), /unit Secs is not a CloudWatch unit/],
+    [
+      "101 values for one metric",
+      { ...specExample, time: Array.from({ length: 101 }, () => 1) },
+      /metric time is not a number/
+    ],
+    [
+      "a unit CloudWatch does not know",
+      withDirective({ Metrics: [{ Name: "time", Unit: "Secs" }] }),
+      /unit Secs is not a CloudWatch unit/
+    ],
     ["a metric without a name", withDirective({ Metrics: [{ Unit: "Count" }] }), /Name is not a string/],
-    ["101 metrics in one directive", withDirective(
-      { Metrics: Array.from({ length: 101 }, (_, i) => ({ Name: `m${i}` })) },
-      Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`m${i}`, i]))
-    ), /more than 100 metric definitions/],
-    ["a storage resolution of 30", withDirective({ Metrics: [{ Name: "time", StorageResolution: 30 }] }), /StorageResolution/],
+    [
+      "101 metrics in one directive",
+      withDirective(
+        { Metrics: Array.from({ length: 101 }, (_, i) => ({ Name: `m${i}` })) },
+        Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`m${i}`, i]))
+      ),
+      /more than 100 metric definitions/
+    ],
+    [
+      "a storage resolution of 30",
+      withDirective({ Metrics: [{ Name: "time", StorageResolution: 30 }] }),
+      /StorageResolution/
+    ],
     ["a value JSON drops", { ...specExample, requestId: undefined }, /does not survive JSON/],
     ["over 256 KB", { ...specExample, padding: "x".repeat(256 * 1024) }, /larger than 256 KB/]
   ])("rejects %s", (_, doc, problem) => {
@@ -99,7 +158,12 @@ describe("emfRecord", () => {
       namespace: "NlbSidecarForEcs",
       dimensions: { ServiceName: "web", TargetGroup: "targetgroup/web/73e2d6bc24d8a067" },
       metrics: { DrainWaitSeconds: { value: 120.5, unit: "Seconds" }, DrainDetected: { value: 1, unit: "Count" } },
-      properties: { event: "exit", stopCode: "ServiceSchedulerInitiated", stoppedReason: undefined, flags: { dryRun: false } }
+      properties: {
+        event: "exit",
+        stopCode: "ServiceSchedulerInitiated",
+        stoppedReason: undefined,
+        flags: { dryRun: false }
+      }
     })
     expect(record).toStrictEqual({
       _aws: {
@@ -127,7 +191,11 @@ describe("emfRecord", () => {
       timestamp: 1,
       namespace: "N",
       dimensions: { ServiceName: `wéb\n${"s".repeat(2000)}`, Blank: " \t", TargetGroup: "tg" },
-      metrics: { Good: { value: 2, unit: "Count" }, Nan: { value: Number.NaN, unit: "Count" }, Inf: { value: Infinity, unit: "Seconds" } },
+      metrics: {
+        Good: { value: 2, unit: "Count" },
+        Nan: { value: Number.NaN, unit: "Count" },
+        Inf: { value: Infinity, unit: "Seconds" }
+      },
       properties: { _aws: "overwrite?", ServiceName: "other", Good: "text", note: "kept" }
     })
     expect(emfProblems(record)).toEqual([])
@@ -138,7 +206,9 @@ describe("emfRecord", () => {
   })
 
   it("splits more than 100 metrics over directives of at most 100", () => {
-    const metrics = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`m${i}`, { value: i, unit: "Count" as const }]))
+    const metrics = Object.fromEntries(
+      Array.from({ length: 150 }, (_, i) => [`m${i}`, { value: i, unit: "Count" as const }])
+    )
     const record = emfRecord({ timestamp: 1, namespace: "N", dimensions: { A: "a" }, metrics })
     expect(record._aws.CloudWatchMetrics.map((d) => d.Metrics.length)).toEqual([100, 50])
     expect(emfProblems(record)).toEqual([])
@@ -167,23 +237,46 @@ describe("the sidecar's records", () => {
   })
 
   it("dimensions: the service and the target group as the load balancer's own metrics name it; the cluster's name without a service", () => {
-    expect(sidecarDimensions({ serviceName: "web", cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/default" }, webGroupArn)).toEqual({
+    expect(
+      sidecarDimensions(
+        { serviceName: "web", cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/default" },
+        webGroupArn
+      )
+    ).toEqual({
       ServiceName: "web",
       TargetGroup: "targetgroup/web/73e2d6bc24d8a067"
     })
-    const standalone = sidecarDimensions({ serviceName: undefined, cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/production" }, webGroupArn)
+    const standalone = sidecarDimensions({
+      serviceName: undefined,
+      cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/production"
+    }, webGroupArn)
     expect(standalone).toEqual({ Cluster: "production", TargetGroup: "targetgroup/web/73e2d6bc24d8a067" })
     expect(Object.keys(standalone)).toEqual(["Cluster", "TargetGroup"])
-    expect(sidecarDimensions({ serviceName: "", cluster: "batch" }, webGroupArn)).toEqual({ Cluster: "batch", TargetGroup: "targetgroup/web/73e2d6bc24d8a067" })
-    expect(targetGroupDimension("arn:aws-cn:elasticloadbalancing:cn-north-1:111122223333:targetgroup/a-b/0123456789abcdef")).toBe("targetgroup/a-b/0123456789abcdef")
+    expect(sidecarDimensions({ serviceName: "", cluster: "batch" }, webGroupArn)).toEqual({
+      Cluster: "batch",
+      TargetGroup: "targetgroup/web/73e2d6bc24d8a067"
+    })
+    expect(
+      targetGroupDimension("arn:aws-cn:elasticloadbalancing:cn-north-1:111122223333:targetgroup/a-b/0123456789abcdef")
+    ).toBe("targetgroup/a-b/0123456789abcdef")
     expect(targetGroupDimension("not-an-arn")).toBe("not-an-arn")
   })
 
   it("drain detected: DrainDetected 1 with the stop code and reason as members, not dimensions", () => {
-    const record = drainDetectedRecord(at, { stopCode: "ServiceSchedulerInitiated", stoppedReason: "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)" })
+    const record = drainDetectedRecord(at, {
+      stopCode: "ServiceSchedulerInitiated",
+      stoppedReason: "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)"
+    })
     expect(emfProblems(record)).toEqual([])
     expect(record).toMatchObject({
-      _aws: { Timestamp: at.timestamp, CloudWatchMetrics: [{ Namespace: "NlbSidecarForEcs", Dimensions: [["ServiceName", "TargetGroup"]], Metrics: [{ Name: "DrainDetected", Unit: "Count" }] }] },
+      _aws: {
+        Timestamp: at.timestamp,
+        CloudWatchMetrics: [{
+          Namespace: "NlbSidecarForEcs",
+          Dimensions: [["ServiceName", "TargetGroup"]],
+          Metrics: [{ Name: "DrainDetected", Unit: "Count" }]
+        }]
+      },
       ServiceName: "web",
       TargetGroup: "targetgroup/web/73e2d6bc24d8a067",
       DrainDetected: 1,
@@ -196,14 +289,25 @@ describe("the sidecar's records", () => {
   })
 
   it("exit: DrainWaitSeconds, SecondsSaved against the deregistration delay, ConnectionsAtExit when counted", () => {
-    const record = exitRecord(at, { drainWaitMs: 121_250, deregistrationDelaySeconds: 300, connectionsAtExit: 0, stopCode: "ServiceSchedulerInitiated" })
+    const record = exitRecord(at, {
+      drainWaitMs: 121_250,
+      deregistrationDelaySeconds: 300,
+      connectionsAtExit: 0,
+      stopCode: "ServiceSchedulerInitiated"
+    })
     expect(emfProblems(record)).toEqual([])
     expect(record._aws.CloudWatchMetrics[0]?.Metrics).toEqual([
       { Name: "DrainWaitSeconds", Unit: "Seconds" },
       { Name: "SecondsSaved", Unit: "Seconds" },
       { Name: "ConnectionsAtExit", Unit: "Count" }
     ])
-    expect(record).toMatchObject({ DrainWaitSeconds: 121.25, SecondsSaved: 178.75, ConnectionsAtExit: 0, event: "exit", deregistrationDelaySeconds: 300 })
+    expect(record).toMatchObject({
+      DrainWaitSeconds: 121.25,
+      SecondsSaved: 178.75,
+      ConnectionsAtExit: 0,
+      event: "exit",
+      deregistrationDelaySeconds: 300
+    })
     // The delay unknown (DescribeTargetGroupAttributes denied) and no connection count: DrainWaitSeconds alone.
     const bare = exitRecord(at, { drainWaitMs: 3000 })
     expect(emfProblems(bare)).toEqual([])
@@ -234,8 +338,12 @@ describe("the sidecar's records", () => {
   })
 
   it("throttling codes", () => {
-    expect(["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"].every(isThrottlingCode)).toBe(true)
-    expect(["AccessDenied", "ServiceUnavailable", "RequestTimeout", "TargetNotInAnswer"].some(isThrottlingCode)).toBe(false)
+    expect(
+      ["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"].every(isThrottlingCode)
+    ).toBe(true)
+    expect(["AccessDenied", "ServiceUnavailable", "RequestTimeout", "TargetNotInAnswer"].some(isThrottlingCode)).toBe(
+      false
+    )
   })
 })
 
@@ -275,7 +383,9 @@ describe("PollFailures and ThrottledPolls: at most once a minute, while not zero
   })
 
   it("never more than one record in any minute, however many polls fail", () => {
-    const { written, state } = run(Array.from({ length: 600 }, (_, i) => [i * 1000, i % 3 === 0 ? "throttled" : "failed"] as const))
+    const { written, state } = run(
+      Array.from({ length: 600 }, (_, i) => [i * 1000, i % 3 === 0 ? "throttled" : "failed"] as const)
+    )
     expect(written.map(([t]) => t)).toEqual(Array.from({ length: 10 }, (_, i) => i * 60_000))
     // Nothing is lost: every failure is in exactly one record, or still gathered.
     const sum = (i: 1 | 2) => written.reduce((total, w) => total + w[i], 0)
@@ -285,7 +395,10 @@ describe("PollFailures and ThrottledPolls: at most once a minute, while not zero
   it("final: what is left is written when the sidecar ends, whatever the time", () => {
     const gathered = countFailedPoll({ failures: 0, throttled: 0, writtenAt: 1000 }, true)
     expect(pollProblemsDue(gathered, 2000).write).toBeUndefined()
-    expect(pollProblemsDue(gathered, 2000, { final: true })).toEqual({ write: { failures: 1, throttled: 1 }, next: { failures: 0, throttled: 0, writtenAt: 2000 } })
+    expect(pollProblemsDue(gathered, 2000, { final: true })).toEqual({
+      write: { failures: 1, throttled: 1 },
+      next: { failures: 0, throttled: 0, writtenAt: 2000 }
+    })
     expect(pollProblemsDue(noPollProblems, 2000, { final: true }).write).toBeUndefined()
   })
 })

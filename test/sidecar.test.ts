@@ -7,8 +7,8 @@ import type { TaskDescription } from "../src/layers/Ecs.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { watchUntilDeregistering } from "../src/programs/watchTargets.ts"
-import { captureLogs } from "./support/logs.ts"
 import { expectFailure } from "./support/assertions.ts"
+import { captureLogs } from "./support/logs.ts"
 import { configTest, fixedRandom, ipGroup, type Step, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
@@ -29,7 +29,12 @@ const start = (options: {
       settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7, ...options.settings },
       ecs: {
         loadBalancers: options.twoGroups
-          ? [...loadBalancers, { targetGroupArn: admin, loadBalancerName: undefined, containerName: "app", containerPort: 9090 }]
+          ? [...loadBalancers, {
+            targetGroupArn: admin,
+            loadBalancerName: undefined,
+            containerName: "app",
+            containerPort: 9090
+          }]
           : loadBalancers,
         task: options.task
       },
@@ -40,7 +45,6 @@ const start = (options: {
     const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
     return { fiber, ...world }
   })
-
 
 const expectDrained = (fiber: Fiber.Fiber<never, unknown>, exitCode: number) =>
   Effect.sync(() => expectFailure(fiber.pollUnsafe(), "Drained", exitCode))
@@ -67,7 +71,13 @@ describe("sidecar: polling", () => {
   it.effect("waits DEREGISTRATION_WAIT after draining is seen, then fails with Drained carrying DRAIN_EXIT_CODE", () =>
     Effect.gen(function*() {
       const { fiber, logs } = yield* start({
-        timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 95 * s, state: "draining", reason: "Target.DeregistrationInProgress" }] }
+        timelines: {
+          [web]: [{ at: 0, state: "healthy" }, {
+            at: 95 * s,
+            state: "draining",
+            reason: "Target.DeregistrationInProgress"
+          }]
+        }
       })
       // Polls at 0, 27, 54, 81, 108 s: draining is first seen at 108 s.
       yield* TestClock.setTime(108 * s + 120 * s - 1)
@@ -75,15 +85,28 @@ describe("sidecar: polling", () => {
       yield* TestClock.setTime(108 * s + 120 * s)
       yield* expectDrained(fiber, 7)
       const deregistering = logs.find((l) => l.message === "target is deregistering")
-      assert.deepInclude(deregistering, { level: "info", targetGroupArn: web, targetId: "10.0.2.106", port: 8080, state: "draining" })
+      assert.deepInclude(deregistering, {
+        level: "info",
+        targetGroupArn: web,
+        targetId: "10.0.2.106",
+        port: 8080,
+        state: "draining"
+      })
     }))
 
   it.effect("logs a state change at info and an unchanged poll at debug", () =>
     Effect.gen(function*() {
-      const { logs } = yield* start({ timelines: { [web]: [{ at: 0, state: "initial", reason: "Elb.RegistrationInProgress" }, { at: 20 * s, state: "healthy" }] } })
+      const { logs } = yield* start({
+        timelines: {
+          [web]: [{ at: 0, state: "initial", reason: "Elb.RegistrationInProgress" }, { at: 20 * s, state: "healthy" }]
+        }
+      })
       yield* TestClock.setTime(60 * s)
       const polls = logs.filter((l) => l.message.startsWith("target state"))
-      assert.deepStrictEqual(polls.map((l) => [l.level, l.state]), [["info", "initial"], ["info", "healthy"], ["debug", "healthy"]])
+      assert.deepStrictEqual(polls.map((l) => [l.level, l.state]), [["info", "initial"], ["info", "healthy"], [
+        "debug",
+        "healthy"
+      ]])
     }))
 })
 
@@ -128,7 +151,9 @@ describe("sidecar: what counts as deregistration", () => {
   it.effect("catches a draining window missed between two polls (healthy, then not registered, read twice)", () =>
     Effect.gen(function*() {
       const { fiber, polls } = yield* start({
-        timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 30 * s, state: "unused", reason: "Target.NotRegistered" }] }
+        timelines: {
+          [web]: [{ at: 0, state: "healthy" }, { at: 30 * s, state: "unused", reason: "Target.NotRegistered" }]
+        }
       })
       // Not registered at the 54 s poll; the confirming poll follows a second later.
       yield* TestClock.setTime(55 * s)
@@ -199,7 +224,9 @@ describe("sidecar: what counts as deregistration", () => {
       })
       // Polls at 0 (throttled), 54 (throttled, ×2), 162 s: draining, and ECS says the task is stopping.
       yield* TestClock.setTime(162 * s)
-      assert.deepInclude(logs.find((l) => l.message === "target is deregistering"), { evidence: "ECS is stopping this task" })
+      assert.deepInclude(logs.find((l) => l.message === "target is deregistering"), {
+        evidence: "ECS is stopping this task"
+      })
       assert.strictEqual(calls.filter((c) => c.action === "DescribeTasks").length, 1)
       yield* TestClock.setTime(162 * s + 120 * s)
       yield* expectDrained(fiber, 7)
@@ -207,7 +234,13 @@ describe("sidecar: what counts as deregistration", () => {
 
   it.effect("ECS's word that the task runs is asked at most once a minute while an earlier task's drain lasts", () =>
     Effect.gen(function*() {
-      const running: TaskDescription = { group: "service:web", containerInstanceArn: undefined, containers: [], desiredStatus: "RUNNING", lastStatus: "RUNNING" }
+      const running: TaskDescription = {
+        group: "service:web",
+        containerInstanceArn: undefined,
+        containers: [],
+        desiredStatus: "RUNNING",
+        lastStatus: "RUNNING"
+      }
       const { fiber, calls, logs } = yield* start({
         task: running,
         settings: { pollingFrequencySeconds: 10 },
@@ -218,13 +251,17 @@ describe("sidecar: what counts as deregistration", () => {
       const asked = calls.filter((c) => c.action === "DescribeTasks").map((c) => c.at / s)
       assert.isAtLeast(asked.length, 4)
       asked.slice(1).forEach((t, i) => assert.isAtLeast(t - (asked[i] ?? 0), 60))
-      assert.deepInclude(logs.find((l) => l.message === "target still draining from an earlier task"), { evidence: "ECS says this task is running" })
+      assert.deepInclude(logs.find((l) => l.message === "target still draining from an earlier task"), {
+        evidence: "ECS says this task is running"
+      })
     }))
 
   it.effect("draining at the first poll with no own state, then gone: the task is never stopped for it", () =>
     Effect.gen(function*() {
       const { fiber } = yield* start({
-        timelines: { [web]: [{ at: 0, state: "draining" }, { at: 50 * s, state: "unused", reason: "Target.NotRegistered" }] }
+        timelines: {
+          [web]: [{ at: 0, state: "draining" }, { at: 50 * s, state: "unused", reason: "Target.NotRegistered" }]
+        }
       })
       yield* TestClock.setTime(1000 * s)
       assert.isUndefined(fiber.pollUnsafe())
@@ -234,7 +271,10 @@ describe("sidecar: what counts as deregistration", () => {
     Effect.gen(function*() {
       const { fiber } = yield* start({
         timelines: {
-          [web]: [{ at: 0, error: "InvalidTarget" }, { at: 40 * s, state: "healthy" }, { at: 60 * s, error: "InvalidTarget" }]
+          [web]: [{ at: 0, error: "InvalidTarget" }, { at: 40 * s, state: "healthy" }, {
+            at: 60 * s,
+            error: "InvalidTarget"
+          }]
         }
       })
       yield* TestClock.setTime(59 * s)
@@ -286,10 +326,20 @@ describe("sidecar: many target groups", () => {
             Effect.as(targets.map((target) => ({ target, state: "healthy", reason: undefined })))
           )
       })
-      const targets = groups.map((arn) => ({ targetGroupArn: arn, id: "10.0.2.106", port: 8080, containerName: "app", containerPort: 8080 }))
-      const fiber = yield* Effect.forkChild(watchUntilDeregistering(targets).pipe(
-        Effect.provide(Layer.mergeAll(configTest({ pollingFrequencySeconds: 30 }), elb, fixedRandom(0), captureLogs().layer))
-      ))
+      const targets = groups.map((arn) => ({
+        targetGroupArn: arn,
+        id: "10.0.2.106",
+        port: 8080,
+        containerName: "app",
+        containerPort: 8080
+      }))
+      const fiber = yield* Effect.forkChild(
+        watchUntilDeregistering(targets).pipe(
+          Effect.provide(
+            Layer.mergeAll(configTest({ pollingFrequencySeconds: 30 }), elb, fixedRandom(0), captureLogs().layer)
+          )
+        )
+      )
       yield* TestClock.setTime(2 * s)
       assert.strictEqual(most, 5)
       assert.deepStrictEqual([...reads].sort(), [...groups].sort())
@@ -302,7 +352,10 @@ describe("sidecar: failures while polling never end it", () => {
     Effect.gen(function*() {
       const { fiber, polls } = yield* start({
         timelines: {
-          [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 200 * s, state: "healthy" }, { at: 400 * s, state: "draining" }]
+          [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 200 * s, state: "healthy" }, {
+            at: 400 * s,
+            state: "draining"
+          }]
         }
       })
       yield* TestClock.setTime(330 * s)
@@ -330,7 +383,12 @@ describe("sidecar: failures while polling never end it", () => {
       assert.isUndefined(fiber.pollUnsafe())
       const failures = logs.filter((l) => l.message === "poll failed")
       assert.isAtLeast(failures.length, 3)
-      assert.deepInclude(failures[0], { level: "warn", error: "AccessDenied", requestId: "mock-request-id", targetGroupArn: web })
+      assert.deepInclude(failures[0], {
+        level: "warn",
+        error: "AccessDenied",
+        requestId: "mock-request-id",
+        targetGroupArn: web
+      })
       assert.isTrue(failures.some((l) => l.error === "ServiceUnavailable"))
       yield* TestClock.setTime(600 * s)
       yield* expectDrained(fiber, 7)
@@ -341,7 +399,9 @@ describe("sidecar: signals and dry run", () => {
   const interruptAt = (ms: number) =>
     Effect.gen(function*() {
       const { fiber } = yield* start({
-        timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 60 * s, state: "draining" }] }
+        timelines: {
+          [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 60 * s, state: "draining" }]
+        }
       })
       yield* TestClock.setTime(ms)
       assert.isUndefined(fiber.pollUnsafe())

@@ -7,9 +7,19 @@ import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { discoverStandaloneTargets } from "../src/programs/discoverStandaloneTargets.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { readGroup, watchedGroups } from "../src/programs/watchTargets.ts"
-import { captureLogs } from "./support/logs.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { awsvpcTask, type Call, configTest, ecsTest, fixedRandom, metadataTest, scriptedTargetHealth, testLayer, tgArn } from "./support/mocks.ts"
+import { captureLogs } from "./support/logs.ts"
+import {
+  awsvpcTask,
+  type Call,
+  configTest,
+  ecsTest,
+  fixedRandom,
+  metadataTest,
+  scriptedTargetHealth,
+  testLayer,
+  tgArn
+} from "./support/mocks.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -60,9 +70,17 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
       const { ServiceName: _, ...standalone } = awsvpcTask()
       const { found, calls } = yield* searchOnce({
         metadata: standalone,
-        registered: { [web]: [{ at: 0, targets: [target("10.0.9.9", 8080), target("10.0.2.106", 8080), target("10.0.2.106", 9090)] }] }
+        registered: {
+          [web]: [{
+            at: 0,
+            targets: [target("10.0.9.9", 8080), target("10.0.2.106", 8080), target("10.0.2.106", 9090)]
+          }]
+        }
       })
-      assert.deepStrictEqual(found.flatMap((f) => f.group.targets.map((t) => `${t.id}:${t.port}`)), ["10.0.2.106:8080", "10.0.2.106:9090"])
+      assert.deepStrictEqual(found.flatMap((f) => f.group.targets.map((t) => `${t.id}:${t.port}`)), [
+        "10.0.2.106:8080",
+        "10.0.2.106:9090"
+      ])
       // The listing is the first reading of each found target.
       assert.deepStrictEqual(found.flatMap((f) => f.observations.map((o) => o.state)), ["healthy", "healthy"])
       assert.deepStrictEqual(calls.map((c) => c.action), ["DescribeTargetHealth"])
@@ -72,11 +90,17 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
     Effect.gen(function*() {
       const metadata: TaskMetadata = {
         ...awsvpcTask(),
-        Containers: [{ Name: "app", Networks: [{ NetworkMode: "bridge", IPv4Addresses: ["172.17.0.2"] }], Ports: [{ ContainerPort: 8080, Protocol: "tcp", HostPort: 32768, HostIp: "0.0.0.0" }] }]
+        Containers: [{
+          Name: "app",
+          Networks: [{ NetworkMode: "bridge", IPv4Addresses: ["172.17.0.2"] }],
+          Ports: [{ ContainerPort: 8080, Protocol: "tcp", HostPort: 32768, HostIp: "0.0.0.0" }]
+        }]
       }
       const { found } = yield* searchOnce({
         metadata,
-        registered: { [web]: [{ at: 0, targets: [target("i-0abc", 32769), target("i-0def", 32768), target("i-0abc", 32768)] }] }
+        registered: {
+          [web]: [{ at: 0, targets: [target("i-0abc", 32769), target("i-0def", 32768), target("i-0abc", 32768)] }]
+        }
       })
       assert.deepStrictEqual(found.flatMap((f) => f.group.targets.map((t) => `${t.id}:${t.port}`)), ["i-0abc:32768"])
     }))
@@ -84,7 +108,12 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
   it.effect("watches the groups the task is found in while it still waits for the others, and catches their drain", () =>
     Effect.gen(function*() {
       const { layer, polls, logs } = testLayer({
-        settings: { targetGroupArns: [web, admin], pollingFrequencySeconds: 10, deregistrationWaitSeconds: 30, drainExitCode: 7 },
+        settings: {
+          targetGroupArns: [web, admin],
+          pollingFrequencySeconds: 10,
+          deregistrationWaitSeconds: 30,
+          drainExitCode: 7
+        },
         elb: {
           // Registered in web only; admin never lists the task.
           registered: { [web]: [{ at: 0, targets: [target("10.0.2.106", 8080)] }] },
@@ -94,16 +123,24 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
       const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(layer)))
       // Polls at 0 (both listed), 9 s (web by name, admin listed), 18 s: web is draining.
       yield* TestClock.adjust("18 seconds")
-      assert.isTrue(logs.some((l) => l.message === "waiting for this task to be registered" && l.targetGroupArn === admin))
+      assert.isTrue(
+        logs.some((l) => l.message === "waiting for this task to be registered" && l.targetGroupArn === admin)
+      )
       assert.isTrue(logs.some((l) => l.message === "target is deregistering" && l.targetGroupArn === web))
-      assert.deepStrictEqual(polls().filter((c) => c.at === 18_000).map((c) => c.targetGroupArn).sort(), [web, admin].sort())
+      assert.deepStrictEqual(
+        polls().filter((c) => c.at === 18_000).map((c) => c.targetGroupArn).sort(),
+        [web, admin].sort()
+      )
       yield* TestClock.adjust("30 seconds")
       expectFailure(fiber.pollUnsafe(), "Drained", 7)
     }))
 
   it.effect("an unknown network mode is exit 4", () =>
     Effect.gen(function*() {
-      const metadata: TaskMetadata = { ...awsvpcTask(), Containers: [{ Name: "app", Networks: [{ NetworkMode: "none" }] }] }
+      const metadata: TaskMetadata = {
+        ...awsvpcTask(),
+        Containers: [{ Name: "app", Networks: [{ NetworkMode: "none" }] }]
+      }
       const { fiber } = yield* run({ metadata, registered: {} })
       const exit = yield* Fiber.join(fiber)
       assert.strictEqual(exitCodeOf(exit), 4)

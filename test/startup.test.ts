@@ -10,8 +10,8 @@ import { Ecs } from "../src/layers/Ecs.ts"
 import { Metadata } from "../src/layers/Metadata.ts"
 import { Startup } from "../src/layers/Startup.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
-import { captureLogs } from "./support/logs.ts"
 import { expectFailure } from "./support/assertions.ts"
+import { captureLogs } from "./support/logs.ts"
 import { awsError, type Call, fixedRandom, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
@@ -19,7 +19,13 @@ const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, conta
 const s = 1000
 
 /** ECS answering DescribeServices with `failure` until `until` ms of virtual time, then normally. */
-const ecsBrownout = (until: number, calls: Array<Call>, failure: Effect.Effect<never, ReturnType<typeof awsError>> = Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))) =>
+const ecsBrownout = (
+  until: number,
+  calls: Array<Call>,
+  failure: Effect.Effect<never, ReturnType<typeof awsError>> = Effect.fail(
+    awsError("ecs:DescribeServices", "ThrottlingException", true)
+  )
+) =>
   Ecs.layerTest({
     describeServiceLoadBalancers: () =>
       Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
@@ -45,13 +51,18 @@ describe("startup through an AWS brownout", () => {
     Effect.gen(function*() {
       const calls: Array<Call> = []
       const { fiber, logs, polls } = yield* startSidecar(ecsBrownout(10 * 60 * s, calls))
-      const stillNotWatching = () => logs.filter((l) => l.message === "still not watching: startup keeps failing; retrying")
+      const stillNotWatching = () =>
+        logs.filter((l) => l.message === "still not watching: startup keeps failing; retrying")
 
       yield* TestClock.adjust(Duration.seconds(59))
       assert.deepStrictEqual(stillNotWatching(), [], "no error line before STARTUP_TIMEOUT")
       yield* TestClock.adjust(Duration.seconds(1))
       assert.strictEqual(stillNotWatching().length, 1)
-      assert.deepInclude(stillNotWatching()[0], { level: "error", failing: "ecs:DescribeServices", startupTimeoutSeconds: 60 })
+      assert.deepInclude(stillNotWatching()[0], {
+        level: "error",
+        failing: "ecs:DescribeServices",
+        startupTimeoutSeconds: 60
+      })
       assert.include(String(stillNotWatching()[0]?.error), "ThrottlingException")
 
       yield* TestClock.adjust(Duration.minutes(5))
@@ -81,7 +92,9 @@ describe("startup through an AWS brownout", () => {
       const calls: Array<Call> = []
       const { fiber, logs } = yield* startSidecar(ecsBrownout(Infinity, calls, Effect.never))
       yield* TestClock.adjust(Duration.seconds(60))
-      assert.isTrue(logs.some((l) => l.level === "error" && l.message === "still not watching: startup keeps failing; retrying"))
+      assert.isTrue(
+        logs.some((l) => l.level === "error" && l.message === "still not watching: startup keeps failing; retrying")
+      )
       assert.isUndefined(fiber.pollUnsafe())
       yield* Fiber.interrupt(fiber)
     }))
@@ -109,10 +122,17 @@ describe("STARTUP_TIMEOUT counts from process start", () => {
         Layer.provide([hangingHttp, Startup.make(Duration.seconds(1)).pipe(Layer.provideMerge(settings))]),
         Layer.provideMerge(Layer.mergeAll(fixedRandom(0.5), captureLogs().layer))
       )
-      const fiber = yield* Effect.forkChild(Effect.exit(Effect.gen(function*() { return yield* (yield* Metadata).task }).pipe(Effect.provide(layer))))
+      const fiber = yield* Effect.forkChild(Effect.exit(
+        Effect.gen(function*() {
+          return yield* (yield* Metadata).task
+        }).pipe(Effect.provide(layer))
+      ))
       yield* TestClock.adjust(Duration.millis(1999))
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.adjust(Duration.millis(1))
-      assert.include(expectFailure(yield* Fiber.join(fiber), "MetadataUnavailable", 3).message, "no usable answer within STARTUP_TIMEOUT=3s")
+      assert.include(
+        expectFailure(yield* Fiber.join(fiber), "MetadataUnavailable", 3).message,
+        "no usable answer within STARTUP_TIMEOUT=3s"
+      )
     }))
 })

@@ -39,11 +39,19 @@ const start = (options: {
       settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, ...options.settings },
       ecs: {
         task: stopping,
-        ...(options.describeTasksFails === true ? { failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) } } : {})
+        ...(options.describeTasksFails === true
+          ? { failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) } }
+          : {})
       },
-      elb: { timelines: { [web]: options.timeline }, groups: [ipGroup(web)], ...(options.delay === undefined ? {} : { deregistrationDelay: { [web]: options.delay } }) },
+      elb: {
+        timelines: { [web]: options.timeline },
+        groups: [ipGroup(web)],
+        ...(options.delay === undefined ? {} : { deregistrationDelay: { [web]: options.delay } })
+      },
       metrics,
-      ...(options.openConnections === undefined ? {} : { connections: (ports) => Effect.succeed(new Map(ports.map((p) => [p, options.openConnections ?? 0]))) })
+      ...(options.openConnections === undefined
+        ? {}
+        : { connections: (ports) => Effect.succeed(new Map(ports.map((p) => [p, options.openConnections ?? 0]))) })
     })
     const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
     return { fiber, metrics, ...world }
@@ -60,7 +68,12 @@ describe("metrics and stop reasons", () => {
       expectFailure(fiber.pollUnsafe(), "Drained", 0)
       for (const record of metrics) assert.deepStrictEqual(emfProblems(record), [])
       const [detected, exit] = metrics
-      assert.deepInclude(detected, { event: "drain-detected", DrainDetected: 1, ServiceName: "web", TargetGroup: "targetgroup/web/0123456789abcdef" })
+      assert.deepInclude(detected, {
+        event: "drain-detected",
+        DrainDetected: 1,
+        ServiceName: "web",
+        TargetGroup: "targetgroup/web/0123456789abcdef"
+      })
       assert.deepInclude(detected, { stopCode: "ServiceSchedulerInitiated", stoppedReason: stopping.stoppedReason })
       assert.strictEqual(detected?._aws.Timestamp, 108 * s)
       // 300 s of deregistration delay, 120 s stayed after draining was seen.
@@ -73,7 +86,11 @@ describe("metrics and stop reasons", () => {
       const { fiber, logs } = yield* start({ timeline: drainAt100 })
       yield* TestClock.setTime(108 * s + 120 * s)
       const drained = expectFailure(fiber.pollUnsafe(), "Drained", 0)
-      assert.deepInclude(drained, { stopCode: "ServiceSchedulerInitiated", stoppedReason: stopping.stoppedReason, secondsSaved: 180 })
+      assert.deepInclude(drained, {
+        stopCode: "ServiceSchedulerInitiated",
+        stoppedReason: stopping.stoppedReason,
+        secondsSaved: 180
+      })
       assert.deepInclude(logs.find((l) => l.message === "waiting before exit"), {
         stopCode: "ServiceSchedulerInitiated",
         targetGroupDelaySeconds: 300,
@@ -83,7 +100,11 @@ describe("metrics and stop reasons", () => {
 
   it.effect("DRAIN_STRATEGY=connections: ConnectionsAtExit", () =>
     Effect.gen(function*() {
-      const { fiber, metrics } = yield* start({ timeline: drainAt100, settings: { drainStrategy: "connections", drainMinWaitSeconds: 10 }, openConnections: 0 })
+      const { fiber, metrics } = yield* start({
+        timeline: drainAt100,
+        settings: { drainStrategy: "connections", drainMinWaitSeconds: 10 },
+        openConnections: 0
+      })
       yield* TestClock.setTime(108 * s + 30 * s)
       expectFailure(fiber.pollUnsafe(), "Drained", 0)
       assert.deepInclude(metrics.find((r) => r.event === "exit"), { ConnectionsAtExit: 0, DrainWaitSeconds: 10 })
@@ -93,7 +114,12 @@ describe("metrics and stop reasons", () => {
     Effect.gen(function*() {
       const { fiber, metrics, polls } = yield* start({
         settings: { pollingFrequencySeconds: 10 },
-        timeline: [{ at: 0, state: "healthy" }, { at: 15 * s, error: "Throttling" }, { at: 200 * s, state: "healthy" }, { at: 300 * s, state: "draining" }]
+        timeline: [
+          { at: 0, state: "healthy" },
+          { at: 15 * s, error: "Throttling" },
+          { at: 200 * s, state: "healthy" },
+          { at: 300 * s, state: "draining" }
+        ]
       })
       yield* TestClock.setTime(600 * s)
       expectFailure(fiber.pollUnsafe(), "Drained", 0)
@@ -103,7 +129,11 @@ describe("metrics and stop reasons", () => {
       const times = problems.map((r) => r._aws.Timestamp)
       times.slice(1).forEach((t, i) => assert.isAtLeast(t - (times[i] ?? 0), 60 * s))
       const counted = problems.reduce((n, r) => n + Number(r.PollFailures), 0)
-      assert.strictEqual(counted, problems.reduce((n, r) => n + Number(r.ThrottledPolls), 0), "every failure here was throttling")
+      assert.strictEqual(
+        counted,
+        problems.reduce((n, r) => n + Number(r.ThrottledPolls), 0),
+        "every failure here was throttling"
+      )
       // Every throttled poll is in a record, the last ones in the one written at the end.
       assert.strictEqual(counted, polls().filter((c) => c.at >= 15 * s && c.at < 200 * s).length)
     }))
@@ -113,7 +143,10 @@ describe("metrics and stop reasons", () => {
       // Polls at 0, 9, 18 s (throttled: written at once), 36 s (throttled, within the minute), 72 s (healthy).
       const { fiber, metrics } = yield* start({
         settings: { pollingFrequencySeconds: 10, deregistrationWaitSeconds: 5 },
-        timeline: [{ at: 0, state: "healthy" }, { at: 15 * s, error: "Throttling" }, { at: 40 * s, state: "healthy" }, { at: 100 * s, state: "draining" }]
+        timeline: [{ at: 0, state: "healthy" }, { at: 15 * s, error: "Throttling" }, { at: 40 * s, state: "healthy" }, {
+          at: 100 * s,
+          state: "draining"
+        }]
       })
       yield* TestClock.setTime(300 * s)
       expectFailure(fiber.pollUnsafe(), "Drained", 0)
@@ -126,12 +159,19 @@ describe("metrics and stop reasons", () => {
 
   it.effect("denied optional calls (DescribeTargetGroupAttributes, DescribeTasks) are logged once each and change nothing else", () =>
     Effect.gen(function*() {
-      const { fiber, metrics, logs } = yield* start({ timeline: drainAt100, delay: { error: "AccessDenied" }, describeTasksFails: true })
+      const { fiber, metrics, logs } = yield* start({
+        timeline: drainAt100,
+        delay: { error: "AccessDenied" },
+        describeTasksFails: true
+      })
       yield* TestClock.setTime(108 * s + 120 * s)
       const drained = expectFailure(fiber.pollUnsafe(), "Drained", 0)
       assert.isUndefined(drained.secondsSaved)
       const warnings = logs.filter((l) => l.level === "warn")
-      assert.deepStrictEqual(warnings.map((l) => l.optionalPermission), ["elasticloadbalancing:DescribeTargetGroupAttributes", "ecs:DescribeTasks"])
+      assert.deepStrictEqual(warnings.map((l) => l.optionalPermission), [
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "ecs:DescribeTasks"
+      ])
       assert.deepInclude(metrics.find((r) => r.event === "exit"), { DrainWaitSeconds: 120 })
       assert.isUndefined(metrics.find((r) => r.event === "exit")?.SecondsSaved)
     }))

@@ -3,8 +3,8 @@
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
 import { Effect } from "effect"
 import { AwsCallFailed } from "../errors.ts"
-import { redact } from "../redact.ts"
 import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "../layers/AwsCredentials.ts"
+import { redact } from "../redact.ts"
 
 /**
  * Retrying happens in the program (see src/schedules.ts), not in the SDK: one
@@ -24,7 +24,11 @@ interface SdkErrorLike {
   readonly code?: unknown
   readonly message?: unknown
   readonly $fault?: unknown
-  readonly $metadata?: { readonly httpStatusCode?: number; readonly requestId?: string; readonly clockSkewCorrected?: boolean }
+  readonly $metadata?: {
+    readonly httpStatusCode?: number
+    readonly requestId?: string
+    readonly clockSkewCorrected?: boolean
+  }
 }
 
 /**
@@ -36,8 +40,9 @@ interface SdkErrorLike {
  */
 const isTransient = (e: SdkErrorLike & Error, credentials: boolean): boolean => {
   const sdk = e as Parameters<typeof isTransientError>[0]
-  return credentials || isThrottlingError(sdk) || isTransientError(sdk) || isServerError(sdk) || e.$fault === "server" ||
-  e.name === "ExpiredToken" || e.name === "ExpiredTokenException" ||
+  return credentials || isThrottlingError(sdk) || isTransientError(sdk) || isServerError(sdk) ||
+    e.$fault === "server" ||
+    e.name === "ExpiredToken" || e.name === "ExpiredTokenException" ||
     unparseable(e)
 }
 
@@ -48,7 +53,9 @@ const unparseable = (e: SdkErrorLike): boolean => {
 }
 
 export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
-  const e: SdkErrorLike & Error = typeof error === "object" && error !== null ? error as SdkErrorLike & Error : new Error(String(error))
+  const e: SdkErrorLike & Error = typeof error === "object" && error !== null
+    ? error as SdkErrorLike & Error
+    : new Error(String(error))
   const status = e.$metadata?.httpStatusCode
   const requestId = e.$metadata?.requestId
   const credentials = error instanceof CredentialsUnavailable
@@ -72,13 +79,21 @@ export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
 }
 
 /** Runs one SDK call; interrupting the fiber aborts the HTTP request. */
-export const callAws = <A>(action: string, send: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, AwsCallFailed> =>
+export const callAws = <A>(
+  action: string,
+  send: (signal: AbortSignal) => Promise<A>
+): Effect.Effect<A, AwsCallFailed> =>
   Effect.tryPromise({ try: (signal) => send(signal), catch: (error) => fromSdkError(action, error) }).pipe(
     Effect.timeoutOrElse({
       duration: requestTimeout,
       orElse: () =>
         Effect.fail(
-          new AwsCallFailed({ action, code: "RequestTimeout", detail: `no answer within ${requestTimeout}`, retryable: true })
+          new AwsCallFailed({
+            action,
+            code: "RequestTimeout",
+            detail: `no answer within ${requestTimeout}`,
+            retryable: true
+          })
         )
     })
   )

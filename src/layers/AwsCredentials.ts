@@ -38,11 +38,15 @@ export class CredentialsUnavailable extends Error {
   override readonly name = "CredentialsUnavailable"
   constructor(source: CredentialSource, cause: unknown) {
     const e = cause as { message?: unknown; Code?: unknown; Message?: unknown }
-    const said = typeof e?.Code === "string" ? ` (${e.Code}${typeof e.Message === "string" ? `: ${e.Message}` : ""})` : ""
+    const said = typeof e?.Code === "string"
+      ? ` (${e.Code}${typeof e.Message === "string" ? `: ${e.Message}` : ""})`
+      : ""
     super(
-      `${source === "container" ? "the task role's credentials from the container credentials endpoint" : "no credentials from the SDK's default chain"}: ${
-        typeof e?.message === "string" ? e.message : String(cause)
-      }${said}`,
+      `${
+        source === "container"
+          ? "the task role's credentials from the container credentials endpoint"
+          : "no credentials from the SDK's default chain"
+      }: ${typeof e?.message === "string" ? e.message : String(cause)}${said}`,
       { cause }
     )
   }
@@ -94,7 +98,8 @@ const checkContainerUri = Effect.gen(function*() {
       new ConfigInvalid({
         variable: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         value: full,
-        expected: "an https:// URL, or http:// on a loopback address or the ECS/EKS agent's (169.254.170.2, 169.254.170.23)"
+        expected:
+          "an https:// URL, or http:// on a loopback address or the ECS/EKS agent's (169.254.170.2, 169.254.170.23)"
       })
   })
 })
@@ -114,8 +119,12 @@ export class AwsCredentials extends Context.Service<AwsCredentials, {
       const fetch = source === "container"
         // One attempt: the sidecar's own retries (src/schedules.ts) decide, log and bound every retry.
         ? () => import("@aws-sdk/credential-provider-http").then(({ fromHttp }) => fromHttp({ maxRetries: 0 })())
-        : async () => (await (chain ??= import("@aws-sdk/credential-provider-node").then(({ defaultProvider }) => defaultProvider())))()
-      const fetchOrExplain = () => fetch().catch((error: unknown) => Promise.reject(new CredentialsUnavailable(source, error)))
+        : async () =>
+          (await (chain ??= import("@aws-sdk/credential-provider-node").then(({ defaultProvider }) =>
+            defaultProvider()
+          )))()
+      const fetchOrExplain = () =>
+        fetch().catch((error: unknown) => Promise.reject(new CredentialsUnavailable(source, error)))
       return { source, provider: shareCredentials(fetchOrExplain) }
     })
   )

@@ -1,8 +1,8 @@
 // The region the AWS clients talk to: AWS_REGION / AWS_DEFAULT_REGION, else
 // the region in the task's own ARN (the ECS agent does not set AWS_REGION on EC2).
 import { Context, Effect, Layer } from "effect"
-import { UnsupportedTask } from "../errors.ts"
 import { regionFromArn } from "../aws/callAws.ts"
+import { UnsupportedTask } from "../errors.ts"
 import { Config } from "./Config.ts"
 import { Metadata } from "./Metadata.ts"
 

@@ -23,18 +23,30 @@ const WholeNumber = (minimum: number, maximum: number) =>
   )
 
 const OneOf = <const L extends ReadonlyArray<string>>(values: L) =>
-  Text.pipe(Schema.decodeTo(Schema.String, SchemaTransformation.toLowerCase()), Schema.decodeTo(Schema.Literals(values)))
+  Text.pipe(
+    Schema.decodeTo(Schema.String, SchemaTransformation.toLowerCase()),
+    Schema.decodeTo(Schema.Literals(values))
+  )
 
 const booleans: Record<string, boolean> = { true: true, false: false, "1": true, "0": false, yes: true, no: false }
 const Flag = OneOf(["true", "false", "1", "0", "yes", "no"]).pipe(
-  Schema.decodeTo(Schema.Boolean, SchemaTransformation.transform({ decode: (s) => booleans[s] ?? false, encode: (b) => (b ? "true" : "false") }))
+  Schema.decodeTo(
+    Schema.Boolean,
+    SchemaTransformation.transform({ decode: (s) => booleans[s] ?? false, encode: (b) => (b ? "true" : "false") })
+  )
 )
 
 const Region = Text.check(Schema.isPattern(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/))
 
 const TargetGroupArns = Text.pipe(
   Schema.decodeTo(
-    Schema.Array(Schema.String.check(Schema.isPattern(/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/)))
+    Schema.Array(
+      Schema.String.check(
+        Schema.isPattern(
+          /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/
+        )
+      )
+    )
       .check(Schema.isMaxLength(maxTargetGroupArns)),
     SchemaTransformation.transform<ReadonlyArray<string>, string>({
       decode: (raw) => [...new Set(raw.split(",").map((s) => s.trim()))],
@@ -79,7 +91,11 @@ const variables = {
     `at most ${maxTargetGroupArns} comma-separated target group ARNs (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)`
   ),
   DRY_RUN: variable("DRY_RUN", Flag, "true or false"),
-  ECS_CONTAINER_METADATA_URI_V4: variable("ECS_CONTAINER_METADATA_URI_V4", HttpUrl, "the agent's http:// (or https://) URI"),
+  ECS_CONTAINER_METADATA_URI_V4: variable(
+    "ECS_CONTAINER_METADATA_URI_V4",
+    HttpUrl,
+    "the agent's http:// (or https://) URI"
+  ),
   HEARTBEAT_FILE: variable("HEARTBEAT_FILE", HeartbeatFile, "a file path (not a directory)"),
   METRICS: variable("METRICS", OneOf(["emf", "off"]), "one of emf, off"),
   METRICS_NAMESPACE: variable(
@@ -89,7 +105,8 @@ const variables = {
   )
 } as const
 
-const optional = <A>(v: { readonly config: EffectConfig.Config<A> }) => v.config.pipe(EffectConfig.withDefault(undefined))
+const optional = <A>(v: { readonly config: EffectConfig.Config<A> }) =>
+  v.config.pipe(EffectConfig.withDefault(undefined))
 
 /** Every setting, with the defaults the README documents. */
 const settingsConfig = EffectConfig.all({
@@ -129,13 +146,20 @@ const variableOf = (error: EffectConfig.ConfigError): string | undefined => {
 /** Reads and validates the settings from `env`; a value that does not fit fails naming the variable. */
 export const readSettings = (env: Environment): Effect.Effect<Settings, ConfigInvalid> =>
   settingsConfig.parse(
-    ConfigProvider.fromEnv({ env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)), preserveEmptyStrings: true })
+    ConfigProvider.fromEnv({
+      env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
+      preserveEmptyStrings: true
+    })
   ).pipe(
     Effect.mapError((error) => {
       const name = variableOf(error) ?? "environment"
       const known = Object.values(variables).find((v) => v.name === name)
       // The message quotes the value: never a password in it.
-      return new ConfigInvalid({ variable: name, value: redact(env[name] ?? ""), expected: known?.expected ?? error.message })
+      return new ConfigInvalid({
+        variable: name,
+        value: redact(env[name] ?? ""),
+        expected: known?.expected ?? error.message
+      })
     }),
     // The floor is never above the bound: DEREGISTRATION_WAIT is the longest the sidecar waits.
     Effect.filterOrFail(

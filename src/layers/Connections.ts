@@ -1,8 +1,8 @@
 // The application's open connections, as this network namespace's socket
 // tables show them: in awsvpc every container of the task shares one
 // namespace, in host mode the instance's is shared by all.
-import { readFile } from "node:fs"
 import { Context, Effect, Layer, Schema } from "effect"
+import { readFile } from "node:fs"
 import { countConnections, parseProcNetTcp } from "../procNetTcp.ts"
 
 export class ConnectionsUnreadable extends Schema.TaggedError<ConnectionsUnreadable>()("ConnectionsUnreadable", {
@@ -19,7 +19,9 @@ export const procNetTcpPaths = ["/proc/net/tcp", "/proc/net/tcp6"] as const
 const read = (path: string) =>
   Effect.callback<string, ConnectionsUnreadable>((resume) => {
     readFile(path, "latin1", (error, text) =>
-      resume(error === null ? Effect.succeed(text) : Effect.fail(new ConnectionsUnreadable({ path, detail: error.message }))))
+      resume(
+        error === null ? Effect.succeed(text) : Effect.fail(new ConnectionsUnreadable({ path, detail: error.message }))
+      ))
   })
 
 export interface ConnectionsService {

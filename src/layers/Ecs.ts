@@ -2,11 +2,11 @@
 // to, its load balancers, and (bridge/host) the EC2 instance it runs on.
 import type { ECSClient } from "@aws-sdk/client-ecs"
 import { Context, Effect, Layer } from "effect"
+import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 import type { AwsCallFailed } from "../errors.ts"
+import { partialService } from "../testing.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
-import { partialService } from "../testing.ts"
-import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 
 export interface TaskDescription {
   /** `service:NAME` for a service's task, `family:NAME` for a standalone one. */
@@ -20,7 +20,9 @@ export interface TaskDescription {
   readonly containerInstanceArn: string | undefined
   readonly containers: ReadonlyArray<{
     readonly name: string
-    readonly networkBindings: ReadonlyArray<{ readonly containerPort: number; readonly hostPort: number; readonly protocol: string }>
+    readonly networkBindings: ReadonlyArray<
+      { readonly containerPort: number; readonly hostPort: number; readonly protocol: string }
+    >
   }>
 }
 
@@ -39,7 +41,10 @@ export class Ecs extends Context.Service<Ecs, {
     cluster: string,
     service: string
   ) => Effect.Effect<ReadonlyArray<ServiceLoadBalancer> | undefined, AwsCallFailed>
-  readonly describeEc2InstanceId: (cluster: string, containerInstanceArn: string) => Effect.Effect<string | undefined, AwsCallFailed>
+  readonly describeEc2InstanceId: (
+    cluster: string,
+    containerInstanceArn: string
+  ) => Effect.Effect<string | undefined, AwsCallFailed>
 }>()("nlb-sidecar/Ecs") {
   /** Needs AwsRegion and AwsCredentials: tests give it fixed ones. */
   static readonly layerNoDeps = Layer.effect(
@@ -50,7 +55,10 @@ export class Ecs extends Context.Service<Ecs, {
       // Loaded on first use: a task that never needs ECS never pays for the client.
       let client: Promise<{ client: ECSClient; sdk: typeof import("../aws/ecsCommands.ts") }> | undefined
       const sdk = () =>
-        client ??= import("../aws/ecsCommands.ts").then((sdk) => ({ sdk, client: new sdk.ECSClient(sdkClientConfig(region, provider)) }))
+        client ??= import("../aws/ecsCommands.ts").then((sdk) => ({
+          sdk,
+          client: new sdk.ECSClient(sdkClientConfig(region, provider))
+        }))
       yield* Effect.addFinalizer(() => Effect.promise(async () => client && (await client).client.destroy()))
 
       const describeTask = Effect.fn("Ecs.describeTask")((cluster: string, taskArn: string) =>
@@ -75,9 +83,13 @@ export class Ecs extends Context.Service<Ecs, {
               }))
             }))
           }
-        })))
+        }))
+      )
 
-      const describeServiceLoadBalancers = Effect.fn("Ecs.describeServiceLoadBalancers")((cluster: string, service: string) =>
+      const describeServiceLoadBalancers = Effect.fn("Ecs.describeServiceLoadBalancers")((
+        cluster: string,
+        service: string
+      ) =>
         callAws("ecs:DescribeServices", async (abortSignal) => {
           const { client, sdk: { DescribeServicesCommand } } = await sdk()
           return client.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal })
@@ -89,16 +101,21 @@ export class Ecs extends Context.Service<Ecs, {
             containerName: lb.containerName,
             containerPort: lb.containerPort
           }))
-        })))
+        }))
+      )
 
-      const describeEc2InstanceId = Effect.fn("Ecs.describeEc2InstanceId")((cluster: string, containerInstanceArn: string) =>
+      const describeEc2InstanceId = Effect.fn("Ecs.describeEc2InstanceId")((
+        cluster: string,
+        containerInstanceArn: string
+      ) =>
         callAws("ecs:DescribeContainerInstances", async (abortSignal) => {
           const { client, sdk: { DescribeContainerInstancesCommand } } = await sdk()
           return client.send(
             new DescribeContainerInstancesCommand({ cluster, containerInstances: [containerInstanceArn] }),
             { abortSignal }
           )
-        }).pipe(Effect.map((out) => out.containerInstances?.[0]?.ec2InstanceId)))
+        }).pipe(Effect.map((out) => out.containerInstances?.[0]?.ec2InstanceId))
+      )
 
       return Ecs.of({ describeTask, describeServiceLoadBalancers, describeEc2InstanceId })
     })

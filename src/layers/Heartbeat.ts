@@ -12,7 +12,9 @@ export const layerWith = (write: (file: string) => void) =>
     const stamp = Effect.try({ try: () => write(file), catch: String }).pipe(
       Effect.catch((error) =>
         warned ? Effect.void : Effect.sync(() => (warned = true)).pipe(
-          Effect.andThen(Effect.logWarning("cannot write the heartbeat file; the healthcheck command will report unhealthy")),
+          Effect.andThen(
+            Effect.logWarning("cannot write the heartbeat file; the healthcheck command will report unhealthy")
+          ),
           Effect.annotateLogs({ file, error })
         )
       )

@@ -1,7 +1,7 @@
 // One line per event on stdout, for CloudWatch Logs: JSON objects with stable
 // keys (level, message, then the event's fields), or plain text.
-import type { Writable } from "node:stream"
 import { Cause, Effect, Layer, Logger, References } from "effect"
+import type { Writable } from "node:stream"
 import { redact } from "../redact.ts"
 import { Config, type LogFormat, type LogLevelName } from "./Config.ts"
 
@@ -48,7 +48,10 @@ const controlEscapes: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t":
 
 /** Control characters (and Unicode line separators) as escapes: a value can never start a line of its own. */
 const escapeControl = (text: string): string =>
-  text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => controlEscapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+  text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => controlEscapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
 
 const formatText = ({ time, level, message, ...fields }: LogRecord): string => {
   const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
@@ -64,7 +67,7 @@ export const maxQueuedBytes = 64 * 1024
  * 'error' event, and is ignored; a line that cannot be written, or would only
  * queue behind a reader that stopped reading, is dropped.
  */
-export const lineWriter = (out: Writable): ((line: string) => void) => {
+export const lineWriter = (out: Writable): (line: string) => void => {
   out.on("error", () => {})
   return (line) => {
     if (out.destroyed || out.writableLength > maxQueuedBytes) return

@@ -113,14 +113,19 @@ export class Metadata extends Context.Service<Metadata, {
                 ? fail(url, `HTTP ${response.status}`, true)
                 : response.status !== 200
                 ? fail(url, `HTTP ${response.status}; is ECS_CONTAINER_METADATA_URI_V4 the agent's v4 URI?`, false)
-                : readBody(response).pipe(Effect.catch((error) => fail(url, `reading the body: ${error.message}`, true)))
+                : readBody(response).pipe(
+                  Effect.catch((error) => fail(url, `reading the body: ${error.message}`, true))
+                )
             ),
             Effect.timeoutOrElse({
               duration: requestTimeout,
               orElse: () => fail(url, `no complete answer within ${requestTimeout}`, true)
             }),
             Effect.flatMap((text) =>
-              Effect.try({ try: (): unknown => JSON.parse(text), catch: (error) => unavailable(url, `body is not JSON: ${String(error)}`, false) })
+              Effect.try({
+                try: (): unknown => JSON.parse(text),
+                catch: (error) => unavailable(url, `body is not JSON: ${String(error)}`, false)
+              })
             ),
             Effect.flatMap((body) => decodeTaskMetadata(url, body))
           )
@@ -131,7 +136,9 @@ export class Metadata extends Context.Service<Metadata, {
         withinStartupTimeout((last, seconds) =>
           unavailable(
             settings.metadataUri ?? "ECS_CONTAINER_METADATA_URI_V4",
-            `no usable answer within STARTUP_TIMEOUT=${seconds}s${last === undefined ? "" : `; last: ${last.error.message}`}`,
+            `no usable answer within STARTUP_TIMEOUT=${seconds}s${
+              last === undefined ? "" : `; last: ${last.error.message}`
+            }`,
             true
           )
         ),

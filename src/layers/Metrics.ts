@@ -23,7 +23,10 @@ export const layer = Layer.effect(
     const { metrics, metricsNamespace } = yield* Config
     return metrics === "off"
       ? off
-      : { namespace: metricsNamespace, emit: (record: EmfRecord) => Effect.sync(() => writeStdout(JSON.stringify(record))) }
+      : {
+        namespace: metricsNamespace,
+        emit: (record: EmfRecord) => Effect.sync(() => writeStdout(JSON.stringify(record)))
+      }
   })
 )
 

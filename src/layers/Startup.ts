@@ -28,7 +28,11 @@ export class Startup extends Context.Service<Startup, {
         const remaining = Clock.monotonicTimeNanos.pipe(
           Effect.map((now) => (now >= deadline ? Duration.zero : Duration.nanos(deadline - now)))
         )
-        return { timeoutSeconds: startupTimeoutSeconds, remaining, lastFailure: yield* Ref.make<StartupFailure | undefined>(undefined) }
+        return {
+          timeoutSeconds: startupTimeoutSeconds,
+          remaining,
+          lastFailure: yield* Ref.make<StartupFailure | undefined>(undefined)
+        }
       })
     )
 

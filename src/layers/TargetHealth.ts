@@ -6,12 +6,12 @@ import {
   ElasticLoadBalancingV2Client
 } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { Context, Effect, Layer } from "effect"
+import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 import { keepsRunning, type TargetGroup, type TargetObservation, type WatchedTarget } from "../domain.ts"
 import { AwsCallFailed } from "../errors.ts"
+import { partialService } from "../testing.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
-import { partialService } from "../testing.ts"
-import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 
 /** DescribeTargetGroups pages followed at most (asked by ARN, AWS answers in one). */
 const maxPages = 10
@@ -24,7 +24,9 @@ export interface RegisteredTarget {
 }
 
 export class TargetHealth extends Context.Service<TargetHealth, {
-  readonly describeTargetGroups: (arns: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<TargetGroup>, AwsCallFailed>
+  readonly describeTargetGroups: (
+    arns: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<TargetGroup>, AwsCallFailed>
   /**
    * One DescribeTargetHealth naming exactly these targets (all of one group).
    * An InvalidTarget answer means the targets are not known to the group:
@@ -57,18 +59,31 @@ export class TargetHealth extends Context.Service<TargetHealth, {
 
       // Asked by ARN there is one page; NextMarker is followed all the same, up to a bound.
       const describeTargetGroups = Effect.fn("TargetHealth.describeTargetGroups")((arns: ReadonlyArray<string>) => {
-        const page = (marker: string | undefined, found: ReadonlyArray<TargetGroup>, pages: number): Effect.Effect<ReadonlyArray<TargetGroup>, AwsCallFailed> =>
+        const page = (
+          marker: string | undefined,
+          found: ReadonlyArray<TargetGroup>,
+          pages: number
+        ): Effect.Effect<ReadonlyArray<TargetGroup>, AwsCallFailed> =>
           callAws(
             "elasticloadbalancing:DescribeTargetGroups",
             (abortSignal) =>
-              client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [...arns], ...(marker === undefined ? {} : { Marker: marker }) }), { abortSignal })
+              client.send(
+                new DescribeTargetGroupsCommand({
+                  TargetGroupArns: [...arns],
+                  ...(marker === undefined ? {} : { Marker: marker })
+                }),
+                { abortSignal }
+              )
           ).pipe(Effect.flatMap((out) => {
-            const all = [...found, ...(out.TargetGroups ?? []).map((tg): TargetGroup => ({
-              arn: tg.TargetGroupArn ?? "",
-              targetType: tg.TargetType ?? "",
-              protocol: tg.Protocol,
-              ipAddressType: tg.IpAddressType
-            }))]
+            const all = [
+              ...found,
+              ...(out.TargetGroups ?? []).map((tg): TargetGroup => ({
+                arn: tg.TargetGroupArn ?? "",
+                targetType: tg.TargetType ?? "",
+                protocol: tg.Protocol,
+                ipAddressType: tg.IpAddressType
+              }))
+            ]
             return out.NextMarker === undefined || out.NextMarker === "" || pages >= maxPages
               ? Effect.succeed(all)
               : page(out.NextMarker, all, pages + 1)
@@ -92,7 +107,11 @@ export class TargetHealth extends Context.Service<TargetHealth, {
             const observations = targets.map((target): TargetObservation | undefined => {
               const readings = (out.TargetHealthDescriptions ?? []).filter((d) =>
                 d.Target?.Id === target.id && (d.Target.Port === undefined || d.Target.Port === target.port)
-              ).map((d): TargetObservation => ({ target, state: d.TargetHealth?.State ?? "unknown", reason: d.TargetHealth?.Reason }))
+              ).map((d): TargetObservation => ({
+                target,
+                state: d.TargetHealth?.State ?? "unknown",
+                reason: d.TargetHealth?.Reason
+              }))
               // A target listed twice: the reading that keeps the task running wins, so
               // that a duplicate alone can never end it.
               return readings.toSorted((a, b) => keepsRunning(b) - keepsRunning(a))[0]
@@ -101,24 +120,31 @@ export class TargetHealth extends Context.Service<TargetHealth, {
             // A 200 that says nothing about this task's target is as good as no answer.
             return missing.length === 0
               ? Effect.succeed(observations.filter((o) => o !== undefined))
-              : Effect.fail(new AwsCallFailed({
-                action: "elasticloadbalancing:DescribeTargetHealth",
-                code: "TargetNotInAnswer",
-                detail: `the answer does not mention ${missing.map((t) => `${t.id}:${t.port}`).join(", ")}`,
-                retryable: true,
-                ...(out.$metadata.requestId === undefined ? {} : { requestId: out.$metadata.requestId })
-              }))
+              : Effect.fail(
+                new AwsCallFailed({
+                  action: "elasticloadbalancing:DescribeTargetHealth",
+                  code: "TargetNotInAnswer",
+                  detail: `the answer does not mention ${missing.map((t) => `${t.id}:${t.port}`).join(", ")}`,
+                  retryable: true,
+                  ...(out.$metadata.requestId === undefined ? {} : { requestId: out.$metadata.requestId })
+                })
+              )
           }),
           Effect.catchIf(
             (error) => error.code === "InvalidTarget",
-            () => Effect.succeed(targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget" })))
+            () =>
+              Effect.succeed(
+                targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget" }))
+              )
           )
-        ))
+        )
+      )
 
       const listTargets = Effect.fn("TargetHealth.listTargets")((targetGroupArn: string) =>
         callAws(
           "elasticloadbalancing:DescribeTargetHealth",
-          (abortSignal) => client.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }), { abortSignal })
+          (abortSignal) =>
+            client.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }), { abortSignal })
         ).pipe(Effect.map((out) =>
           (out.TargetHealthDescriptions ?? []).flatMap((d): Array<RegisteredTarget> =>
             d.Target?.Id === undefined ? [] : [{
@@ -128,16 +154,21 @@ export class TargetHealth extends Context.Service<TargetHealth, {
               reason: d.TargetHealth?.Reason
             }]
           )
-        )))
+        ))
+      )
 
-      const describeDeregistrationDelay = Effect.fn("TargetHealth.describeDeregistrationDelay")((targetGroupArn: string) =>
+      const describeDeregistrationDelay = Effect.fn("TargetHealth.describeDeregistrationDelay")((
+        targetGroupArn: string
+      ) =>
         callAws(
           "elasticloadbalancing:DescribeTargetGroupAttributes",
-          (abortSignal) => client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn }), { abortSignal })
+          (abortSignal) =>
+            client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn }), { abortSignal })
         ).pipe(Effect.map((out) => {
           const value = out.Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value
           return value !== undefined && /^\d{1,9}$/.test(value) ? Number(value) : undefined
-        })))
+        }))
+      )
 
       return TargetHealth.of({ describeTargetGroups, poll, listTargets, describeDeregistrationDelay })
     })

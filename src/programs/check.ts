@@ -3,14 +3,14 @@
 import { Cause, Effect, Exit, Layer } from "effect"
 import { AwsCallFailed, ExitCode, exitCodeOf } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
+import type { Settings } from "../layers/Config.ts"
+import { Connections } from "../layers/Connections.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { Metadata } from "../layers/Metadata.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
+import { withinStartupTimeout } from "../schedules.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { Connections } from "../layers/Connections.ts"
-import { withinStartupTimeout } from "../schedules.ts"
-import type { Settings } from "../layers/Config.ts"
 import { checkDrainStrategy } from "./drainWait.ts"
 import { deregistrationDelays, whyStopping } from "./stopReport.ts"
 import { pollConcurrency, readGroup, watchedGroups } from "./watchTargets.ts"
@@ -43,7 +43,9 @@ export interface CheckReport {
     readonly protocol: string | null
     /** deregistration_delay.timeout_seconds, when it could be read. */
     readonly deregistrationDelaySeconds: number | null
-    readonly targets: ReadonlyArray<{ readonly id: string; readonly port: number; readonly state: string; readonly reason: string | null }>
+    readonly targets: ReadonlyArray<
+      { readonly id: string; readonly port: number; readonly state: string; readonly reason: string | null }
+    >
   }>
   readonly permissions: ReadonlyArray<PermissionUse>
   /** DRAIN_STRATEGY, and for `connections` the open connections on each target port now (what the wait would see). */
@@ -67,17 +69,26 @@ export const advise = (
   return [
     ...groups.flatMap((g) => [
       ...(g.deregistrationDelaySeconds !== null && wait >= g.deregistrationDelaySeconds
-        ? [`DEREGISTRATION_WAIT=${wait} is not below the deregistration delay of ${g.arn} (${g.deregistrationDelaySeconds} s): ECS stops the task before the sidecar would, which saves nothing; lower DEREGISTRATION_WAIT or raise the delay`]
+        ? [
+          `DEREGISTRATION_WAIT=${wait} is not below the deregistration delay of ${g.arn} (${g.deregistrationDelaySeconds} s): ECS stops the task before the sidecar would, which saves nothing; lower DEREGISTRATION_WAIT or raise the delay`
+        ]
         : []),
-      ...(!isAlb(g.protocol) && settings.drainStrategy === "connections" && settings.drainMinWaitSeconds !== undefined && settings.drainMinWaitSeconds < 120
-        ? [`DRAIN_MIN_WAIT=${settings.drainMinWaitSeconds} with the Network Load Balancer group ${g.arn}: an NLB goes on routing new connections to a deregistering target for about two minutes; a floor under 120 s may cut them off`]
+      ...(!isAlb(g.protocol) && settings.drainStrategy === "connections" &&
+          settings.drainMinWaitSeconds !== undefined && settings.drainMinWaitSeconds < 120
+        ? [
+          `DRAIN_MIN_WAIT=${settings.drainMinWaitSeconds} with the Network Load Balancer group ${g.arn}: an NLB goes on routing new connections to a deregistering target for about two minutes; a floor under 120 s may cut them off`
+        ]
         : []),
       ...(isAlb(g.protocol) && settings.drainStrategy === "fixed" && wait > 30
-        ? [`${g.arn} is an Application Load Balancer group, which stops sending new requests at once: DRAIN_STRATEGY=connections exits when the last request is done instead of after ${wait} s`]
+        ? [
+          `${g.arn} is an Application Load Balancer group, which stops sending new requests at once: DRAIN_STRATEGY=connections exits when the last request is done instead of after ${wait} s`
+        ]
         : [])
     ]),
     ...permissions.filter((p) => p.optional === true && !p.ok).map((p) =>
-      `${p.action} failed (${p.error ?? "error"}): grant it to the task role (optional) for ${optionalActions[p.action] ?? "more detail"}`
+      `${p.action} failed (${p.error ?? "error"}): grant it to the task role (optional) for ${
+        optionalActions[p.action] ?? "more detail"
+      }`
     )
   ]
 }
@@ -93,26 +104,38 @@ const recording = (uses: Array<PermissionUse>) => {
         const error = failure?._tag === "Fail" && failure.error instanceof AwsCallFailed ? failure.error : undefined
         // InvalidTarget and the like are answers, not refusals; only AWS failures count against a permission.
         const optional = action in optionalActions ? { optional: true as const } : {}
-        uses.push(error === undefined ? { action, ok: true, ...optional } : { action, ok: false, error: error.code, ...optional })
+        uses.push(
+          error === undefined
+            ? { action, ok: true, ...optional }
+            : { action, ok: false, error: error.code, ...optional }
+        )
       })
     ))
-  const ecs = Layer.effect(Ecs, Effect.gen(function*() {
-    const live = yield* Ecs
-    return Ecs.of({
-    describeTask: (...a) => record("ecs:DescribeTasks", live.describeTask(...a)),
-    describeServiceLoadBalancers: (...a) => record("ecs:DescribeServices", live.describeServiceLoadBalancers(...a)),
-    describeEc2InstanceId: (...a) => record("ecs:DescribeContainerInstances", live.describeEc2InstanceId(...a))
+  const ecs = Layer.effect(
+    Ecs,
+    Effect.gen(function*() {
+      const live = yield* Ecs
+      return Ecs.of({
+        describeTask: (...a) => record("ecs:DescribeTasks", live.describeTask(...a)),
+        describeServiceLoadBalancers: (...a) => record("ecs:DescribeServices", live.describeServiceLoadBalancers(...a)),
+        describeEc2InstanceId: (...a) => record("ecs:DescribeContainerInstances", live.describeEc2InstanceId(...a))
+      })
     })
-  }))
-  const elb = Layer.effect(TargetHealth, Effect.gen(function*() {
-    const live = yield* TargetHealth
-    return TargetHealth.of({
-    describeTargetGroups: (...a) => record("elasticloadbalancing:DescribeTargetGroups", live.describeTargetGroups(...a)),
-    poll: (...a) => record("elasticloadbalancing:DescribeTargetHealth", live.poll(...a)),
-    describeDeregistrationDelay: (...a) => record("elasticloadbalancing:DescribeTargetGroupAttributes", live.describeDeregistrationDelay(...a)),
-    listTargets: (...a) => record("elasticloadbalancing:DescribeTargetHealth", live.listTargets(...a))
+  )
+  const elb = Layer.effect(
+    TargetHealth,
+    Effect.gen(function*() {
+      const live = yield* TargetHealth
+      return TargetHealth.of({
+        describeTargetGroups: (...a) =>
+          record("elasticloadbalancing:DescribeTargetGroups", live.describeTargetGroups(...a)),
+        poll: (...a) => record("elasticloadbalancing:DescribeTargetHealth", live.poll(...a)),
+        describeDeregistrationDelay: (...a) =>
+          record("elasticloadbalancing:DescribeTargetGroupAttributes", live.describeDeregistrationDelay(...a)),
+        listTargets: (...a) => record("elasticloadbalancing:DescribeTargetHealth", live.listTargets(...a))
+      })
     })
-  }))
+  )
   return Layer.mergeAll(ecs, elb)
 }
 
@@ -127,17 +150,26 @@ export const check = Effect.gen(function*() {
     // The optional calls, as the sidecar makes them: their permissions are reported, their failures advised on.
     const delays = yield* deregistrationDelays(discovery.targetGroups)
     yield* whyStopping((yield* Ecs).describeTask(discovery.cluster, discovery.taskArn))
-    const targetGroups = yield* Effect.forEach(watchedGroups(discovery.targets, discovery.searches), (watched) =>
-      readGroup(elb, watched).pipe(Effect.map(({ observations }) => {
-        const group = discovery.targetGroups.find((g) => g.arn === watched.targetGroupArn)
-        return {
-          arn: watched.targetGroupArn,
-          targetType: group?.targetType ?? "",
-          protocol: group?.protocol ?? null,
-          deregistrationDelaySeconds: delays.get(watched.targetGroupArn) ?? null,
-          targets: observations.map((o) => ({ id: o.target.id, port: o.target.port, state: o.state, reason: o.reason ?? null }))
-        }
-      })), { concurrency: pollConcurrency })
+    const targetGroups = yield* Effect.forEach(
+      watchedGroups(discovery.targets, discovery.searches),
+      (watched) =>
+        readGroup(elb, watched).pipe(Effect.map(({ observations }) => {
+          const group = discovery.targetGroups.find((g) => g.arn === watched.targetGroupArn)
+          return {
+            arn: watched.targetGroupArn,
+            targetType: group?.targetType ?? "",
+            protocol: group?.protocol ?? null,
+            deregistrationDelaySeconds: delays.get(watched.targetGroupArn) ?? null,
+            targets: observations.map((o) => ({
+              id: o.target.id,
+              port: o.target.port,
+              state: o.state,
+              reason: o.reason ?? null
+            }))
+          }
+        })),
+      { concurrency: pollConcurrency }
+    )
     // The drain strategy's own startup check, then what a `connections` wait would count now.
     yield* checkDrainStrategy(discovery.networkMode)
     const ports = [...new Set(targetGroups.flatMap((g) => g.targets.map((t) => t.port)))]
@@ -205,16 +237,24 @@ export const formatCheckReport = (r: CheckReport): string => {
       `                type ${g.targetType}${g.protocol === null ? "" : `, protocol ${g.protocol}`}${
         g.deregistrationDelaySeconds === null ? "" : `, deregistration delay ${g.deregistrationDelaySeconds} s`
       }`,
-      ...g.targets.map((t) => `                this task: ${t.id}:${t.port} is ${t.state}${t.reason === null ? "" : ` (${t.reason})`}`)
+      ...g.targets.map((t) =>
+        `                this task: ${t.id}:${t.port} is ${t.state}${t.reason === null ? "" : ` (${t.reason})`}`
+      )
     ]),
     ...(r.drain === undefined ? [] : [
       `  drain:        DRAIN_STRATEGY=${r.drain.strategy}`,
-      ...(r.drain.ports ?? []).map((p) => `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now`)
+      ...(r.drain.ports ?? []).map((p) =>
+        `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now`
+      )
     ]),
     "  IAM permissions used:",
     ...(r.permissions.length === 0
       ? ["    (none reached)"]
-      : r.permissions.map((p) => `    ${p.ok ? "ok    " : "FAILED"} ${p.action}${p.error === undefined ? "" : `: ${p.error}`}${p.optional === true ? " (optional)" : ""}`)),
+      : r.permissions.map((p) =>
+        `    ${p.ok ? "ok    " : "FAILED"} ${p.action}${p.error === undefined ? "" : `: ${p.error}`}${
+          p.optional === true ? " (optional)" : ""
+        }`
+      )),
     ...(r.advice.length === 0 ? [] : ["  advice:", ...r.advice.map((a) => `    - ${a}`)])
   ]
   return lines.join("\n")

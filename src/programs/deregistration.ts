@@ -41,7 +41,10 @@ export type Verdict = "leaving" | "confirm" | "predecessor" | "watching"
  * is an own state, not a deregistration: an NLB target failing health checks
  * keeps its connections there and may turn healthy again.
  */
-export const judge = (memory: TargetMemory, o: TargetObservation): { readonly verdict: Verdict; readonly memory: TargetMemory } => {
+export const judge = (
+  memory: TargetMemory,
+  o: TargetObservation
+): { readonly verdict: Verdict; readonly memory: TargetMemory } => {
   const seen = { ...memory, lastState: o.state, lastReason: o.reason }
   if (isUnregistered(o)) {
     if (!memory.ownStateSeen) return { verdict: "watching", memory: seen }

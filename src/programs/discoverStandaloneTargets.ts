@@ -18,7 +18,9 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
   const container: ContainerMetadata | undefined = containers.find((c) => c.Networks?.length)
   if (container === undefined) {
     return yield* unsupported(
-      named === undefined ? "the task metadata lists no container with a network" : `TARGET_CONTAINER_NAME=${named} names no container of this task with a network`,
+      named === undefined
+        ? "the task metadata lists no container with a network"
+        : `TARGET_CONTAINER_NAME=${named} names no container of this task with a network`,
       "Set TARGET_CONTAINER_NAME to the container the load balancer sends traffic to."
     )
   }
@@ -27,16 +29,25 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
   // Which registrations are this task's: its IPs (awsvpc), or its instance and host ports.
   let isOurs: (id: string, port: number) => boolean
   if (mode === "awsvpc") {
-    const ips = new Set(containers.flatMap((c) => c.Networks?.flatMap((n) => [...(n.IPv4Addresses ?? []), ...(n.IPv6Addresses ?? [])]) ?? []))
+    const ips = new Set(
+      containers.flatMap((c) =>
+        c.Networks?.flatMap((n) => [...(n.IPv4Addresses ?? []), ...(n.IPv6Addresses ?? [])]) ?? []
+      )
+    )
     isOurs = (id) => ips.has(id)
   } else if (mode === "bridge" || mode === "host") {
     const described = yield* ecs.describeTask(task.Cluster, task.TaskARN).pipe(retryTransient("ecs:DescribeTasks"))
     const instanceArn = described?.containerInstanceArn
     const instanceId = instanceArn === undefined
       ? undefined
-      : yield* ecs.describeEc2InstanceId(task.Cluster, instanceArn).pipe(retryTransient("ecs:DescribeContainerInstances"))
+      : yield* ecs.describeEc2InstanceId(task.Cluster, instanceArn).pipe(
+        retryTransient("ecs:DescribeContainerInstances")
+      )
     if (instanceId === undefined) {
-      return yield* unsupported(`ECS reports no EC2 instance for task ${task.TaskARN}`, `${mode} networking needs an EC2 launch type task.`)
+      return yield* unsupported(
+        `ECS reports no EC2 instance for task ${task.TaskARN}`,
+        `${mode} networking needs an EC2 launch type task.`
+      )
     }
     const ports = new Set([
       ...containers.flatMap((c) => c.Ports?.map((p) => p.HostPort ?? (mode === "host" ? p.ContainerPort : -1)) ?? []),
@@ -44,12 +55,19 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
     ])
     isOurs = (id, port) => id === instanceId && ports.has(port)
   } else {
-    return yield* unsupported(`container ${container.Name} uses network mode ${mode || "(none)"}, which a load balancer cannot reach`, "Use awsvpc, bridge or host networking.")
+    return yield* unsupported(
+      `container ${container.Name} uses network mode ${mode || "(none)"}, which a load balancer cannot reach`,
+      "Use awsvpc, bridge or host networking."
+    )
   }
 
   // Something else registers the task (a script, a controller), maybe later: the
   // poll loop lists each group until it finds the task there.
-  const searches = settings.targetGroupArns.map((arn): TargetSearch => ({ targetGroupArn: arn, containerName: container.Name, isOurs }))
+  const searches = settings.targetGroupArns.map((arn): TargetSearch => ({
+    targetGroupArn: arn,
+    containerName: container.Name,
+    isOurs
+  }))
 
   const targetGroups = settings.targetGroupArns.map((arn): TargetGroup => ({
     arn,
@@ -57,5 +75,13 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
     protocol: undefined,
     ipAddressType: undefined
   }))
-  return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName: task.ServiceName, networkMode: mode, targetGroups, targets: [], searches }
+  return {
+    cluster: task.Cluster,
+    taskArn: task.TaskARN,
+    serviceName: task.ServiceName,
+    networkMode: mode,
+    targetGroups,
+    targets: [],
+    searches
+  }
 }).pipe(Effect.withSpan("discoverStandaloneTargets"))

@@ -38,11 +38,17 @@ const portProtocols = (targetGroupProtocol: string | undefined): ReadonlyArray<s
 
 const hostPortFromMetadata = (container: ContainerMetadata, containerPort: number, protocols: ReadonlyArray<string>) =>
   container.Ports?.find((p) =>
-    p.ContainerPort === containerPort && protocols.includes((p.Protocol ?? "tcp").toLowerCase()) && p.HostPort !== undefined
+    p.ContainerPort === containerPort && protocols.includes((p.Protocol ?? "tcp").toLowerCase()) &&
+    p.HostPort !== undefined
   )?.HostPort
 
 /** Agents before 1.41.1 leave dynamic host ports out of the metadata; ECS still knows them. */
-const hostPortFromEcs = (task: TaskDescription, containerName: string, containerPort: number, protocols: ReadonlyArray<string>) =>
+const hostPortFromEcs = (
+  task: TaskDescription,
+  containerName: string,
+  containerPort: number,
+  protocols: ReadonlyArray<string>
+) =>
   task.containers.find((c) => c.name === containerName)?.networkBindings.find((b) =>
     b.containerPort === containerPort && protocols.includes(b.protocol.toLowerCase()) && b.hostPort > 0
   )?.hostPort
@@ -54,17 +60,19 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   const elb = yield* TargetHealth
 
   // DescribeTasks is only needed for some paths; asked at most once.
-  const describeTask = yield* Effect.cached(ecs.describeTask(task.Cluster, task.TaskARN).pipe(
-    retryTransient("ecs:DescribeTasks"),
-    Effect.filterOrFail(
-      (found): found is TaskDescription => found !== undefined,
-      () =>
-        new UnsupportedTask({
-          problem: `ECS does not know task ${task.TaskARN} in cluster ${task.Cluster}`,
-          fix: "Check that the task is still running and that AWS_REGION matches the cluster's region."
-        })
+  const describeTask = yield* Effect.cached(
+    ecs.describeTask(task.Cluster, task.TaskARN).pipe(
+      retryTransient("ecs:DescribeTasks"),
+      Effect.filterOrFail(
+        (found): found is TaskDescription => found !== undefined,
+        () =>
+          new UnsupportedTask({
+            problem: `ECS does not know task ${task.TaskARN} in cluster ${task.Cluster}`,
+            fix: "Check that the task is still running and that AWS_REGION matches the cluster's region."
+          })
+      )
     )
-  ))
+  )
 
   const serviceName = task.ServiceName ?? (yield* describeTask).group?.match(/^service:(.+)$/)?.[1]
   if (serviceName === undefined) {
@@ -74,7 +82,9 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
     )
   }
 
-  const loadBalancers = yield* ecs.describeServiceLoadBalancers(task.Cluster, serviceName).pipe(retryTransient("ecs:DescribeServices"))
+  const loadBalancers = yield* ecs.describeServiceLoadBalancers(task.Cluster, serviceName).pipe(
+    retryTransient("ecs:DescribeServices")
+  )
   if (loadBalancers === undefined) {
     return yield* unsupported(
       `ECS does not know service ${serviceName} in cluster ${task.Cluster}`,
@@ -86,7 +96,9 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   )
   if (withTargetGroups.length === 0) {
     return yield* unsupported(
-      `service ${serviceName} has no target groups (${loadBalancers.length === 0 ? "no loadBalancers" : "only Classic Load Balancers"})`,
+      `service ${serviceName} has no target groups (${
+        loadBalancers.length === 0 ? "no loadBalancers" : "only Classic Load Balancers"
+      })`,
       "Attach the service to a Network or Application Load Balancer target group (loadBalancers[].targetGroupArn), or remove the sidecar from this task definition."
     )
   }
@@ -96,21 +108,27 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   if (wanted !== undefined) {
     if (!task.Containers.some((c) => c.Name === wanted)) {
       return yield* unsupported(
-        `TARGET_CONTAINER_NAME=${wanted} names no container of this task (it has: ${task.Containers.map((c) => c.Name).join(", ")})`,
+        `TARGET_CONTAINER_NAME=${wanted} names no container of this task (it has: ${
+          task.Containers.map((c) => c.Name).join(", ")
+        })`,
         "Set TARGET_CONTAINER_NAME to the name of the container the load balancer sends traffic to."
       )
     }
     entries = entries.filter((lb) => lb.containerName === wanted)
     if (entries.length === 0) {
       return yield* unsupported(
-        `no load balancer of service ${serviceName} names container ${wanted} (they name: ${withTargetGroups.map((lb) => lb.containerName).join(", ")})`,
+        `no load balancer of service ${serviceName} names container ${wanted} (they name: ${
+          withTargetGroups.map((lb) => lb.containerName).join(", ")
+        })`,
         "Set TARGET_CONTAINER_NAME to a container listed in the service's loadBalancers, or leave it unset to watch them all."
       )
     }
   }
 
   const arns = [...new Set(entries.map((lb) => lb.targetGroupArn))]
-  const targetGroups = yield* elb.describeTargetGroups(arns).pipe(retryTransient("elasticloadbalancing:DescribeTargetGroups"))
+  const targetGroups = yield* elb.describeTargetGroups(arns).pipe(
+    retryTransient("elasticloadbalancing:DescribeTargetGroups")
+  )
 
   let networkMode = ""
   const targets: Array<WatchedTarget> = []
@@ -119,7 +137,10 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
     const containerPort = lb.containerPort ?? 0
     const group = targetGroups.find((g) => g.arn === lb.targetGroupArn)
     if (group === undefined) {
-      return yield* unsupported(`target group ${lb.targetGroupArn} of service ${serviceName} was not found`, "Check that the target group still exists in this region.")
+      return yield* unsupported(
+        `target group ${lb.targetGroupArn} of service ${serviceName} was not found`,
+        "Check that the target group still exists in this region."
+      )
     }
     const container = task.Containers.find((c) => c.Name === containerName)
     if (container === undefined) {
@@ -164,7 +185,9 @@ const targetFor = Effect.fnUntraced(function*(input: TargetInput) {
     const ip = group.ipAddressType === "ipv6" ? network?.IPv6Addresses?.[0] : network?.IPv4Addresses?.[0]
     if (ip === undefined) {
       return yield* unsupported(
-        `the task metadata lists no ${group.ipAddressType === "ipv6" ? "IPv6" : "IPv4"} address for container ${container.Name}`,
+        `the task metadata lists no ${
+          group.ipAddressType === "ipv6" ? "IPv6" : "IPv4"
+        } address for container ${container.Name}`,
         "The task's network interface is not attached yet or has no such address; check the task's subnets."
       )
     }
@@ -172,16 +195,25 @@ const targetFor = Effect.fnUntraced(function*(input: TargetInput) {
   }
 
   if (mode === "bridge" || mode === "host") {
-    yield* expectType("instance", `${mode} tasks are registered by EC2 instance id and host port: use a target group of target type instance.`)
+    yield* expectType(
+      "instance",
+      `${mode} tasks are registered by EC2 instance id and host port: use a target group of target type instance.`
+    )
     const described = yield* input.describeTask
     if (described.containerInstanceArn === undefined) {
-      return yield* unsupported(`ECS reports no container instance for task ${task.TaskARN}`, `${mode} networking needs an EC2 launch type task.`)
+      return yield* unsupported(
+        `ECS reports no container instance for task ${task.TaskARN}`,
+        `${mode} networking needs an EC2 launch type task.`
+      )
     }
     const instanceId = yield* input.ecs.describeEc2InstanceId(task.Cluster, described.containerInstanceArn).pipe(
       retryTransient("ecs:DescribeContainerInstances")
     )
     if (instanceId === undefined) {
-      return yield* unsupported(`ECS reports no EC2 instance for container instance ${described.containerInstanceArn}`, "Check that the container instance is still registered.")
+      return yield* unsupported(
+        `ECS reports no EC2 instance for container instance ${described.containerInstanceArn}`,
+        "Check that the container instance is still registered."
+      )
     }
     const protocols = portProtocols(group.protocol)
     const port = mode === "host"
@@ -191,14 +223,18 @@ const targetFor = Effect.fnUntraced(function*(input: TargetInput) {
     if (port === undefined) {
       return yield* unsupported(
         `container ${container.Name} has no ${protocols.join("/")} port mapping for container port ${containerPort}`,
-        `Add a portMappings entry with containerPort ${containerPort} (protocol ${protocols[0]}) to container ${container.Name}.`
+        `Add a portMappings entry with containerPort ${containerPort} (protocol ${
+          protocols[0]
+        }) to container ${container.Name}.`
       )
     }
     return { id: instanceId, port }
   }
 
   return yield* unsupported(
-    `container ${container.Name} uses network mode ${mode ?? "(none listed in the task metadata)"}, which a load balancer cannot reach`,
+    `container ${container.Name} uses network mode ${
+      mode ?? "(none listed in the task metadata)"
+    }, which a load balancer cannot reach`,
     "Use awsvpc, bridge or host networking for the load-balanced container."
   )
 })

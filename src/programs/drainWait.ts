@@ -39,7 +39,11 @@ export interface WaitPlan {
   readonly targets: ReadonlyArray<WaitTarget>
 }
 
-export const planWait = (settings: Settings, leaving: ReadonlyArray<TargetObservation>, groups: ReadonlyArray<TargetGroup>): WaitPlan => {
+export const planWait = (
+  settings: Settings,
+  leaving: ReadonlyArray<TargetObservation>,
+  groups: ReadonlyArray<TargetGroup>
+): WaitPlan => {
   const boundMillis = settings.deregistrationWaitSeconds * 1000
   return {
     boundMillis,
@@ -65,12 +69,17 @@ export type WaitVerdict = "waiting" | "drained" | "bound"
  * somewhere after the sample before), and from the start of the wait at the
  * earliest: what came before is not known.
  */
-export const judgeWait = (plan: WaitPlan, elapsedMillis: number, idleSinceMillis: ReadonlyMap<string, number>): WaitVerdict =>
+export const judgeWait = (
+  plan: WaitPlan,
+  elapsedMillis: number,
+  idleSinceMillis: ReadonlyMap<string, number>
+): WaitVerdict =>
   elapsedMillis >= plan.boundMillis
     ? "bound"
     : plan.targets.every((t) => {
         const idleSince = idleSinceMillis.get(t.key)
-        return t.countable && elapsedMillis >= t.floorMillis && idleSince !== undefined && elapsedMillis - idleSince >= plan.idleMillis
+        return t.countable && elapsedMillis >= t.floorMillis && idleSince !== undefined &&
+          elapsedMillis - idleSince >= plan.idleMillis
       })
     ? "drained"
     : "waiting"
@@ -83,7 +92,8 @@ export interface WaitOutcome {
   readonly connectionsAtExit?: number
 }
 
-const total = (counts: ReadonlyMap<number, number> | undefined) => counts === undefined ? undefined : [...counts.values()].reduce((a, b) => a + b, 0)
+const total = (counts: ReadonlyMap<number, number> | undefined) =>
+  counts === undefined ? undefined : [...counts.values()].reduce((a, b) => a + b, 0)
 const perPort = (counts: ReadonlyMap<number, number> | undefined) =>
   counts === undefined ? null : Object.fromEntries([...counts].map(([port, n]) => [String(port), n]))
 
@@ -128,11 +138,15 @@ const waitForConnections = (plan: WaitPlan) =>
           boundSeconds: plan.boundMillis / 1000,
           idleSeconds: plan.idleMillis / 1000,
           connections: perPort(counts),
-          ...(plan.targets.some((t) => !t.countable) ? { udp: "connections cannot be counted: waiting DEREGISTRATION_WAIT" } : {})
+          ...(plan.targets.some((t) => !t.countable)
+            ? { udp: "connections cannot be counted: waiting DEREGISTRATION_WAIT" }
+            : {})
         }))
         lastLog = { at: elapsed, total: now }
       } else if (now !== lastLog.total && elapsed - lastLog.at >= changeLogEveryMillis) {
-        yield* Effect.logInfo("open connections changed").pipe(Effect.annotateLogs({ connections: perPort(counts), afterSeconds: Math.round(elapsed / 1000) }))
+        yield* Effect.logInfo("open connections changed").pipe(
+          Effect.annotateLogs({ connections: perPort(counts), afterSeconds: Math.round(elapsed / 1000) })
+        )
         lastLog = { at: elapsed, total: now }
       }
       return { elapsed, counts, verdict: judgeWait(plan, elapsed, idleSince) }
@@ -141,7 +155,9 @@ const waitForConnections = (plan: WaitPlan) =>
     const schedule = Schedule.spaced(Duration.millis(sampleEveryMillis)).pipe(
       Schedule.setInputType<{ readonly elapsed: number }>(),
       // The bound is kept to the millisecond, not to the next sample.
-      Schedule.modifyDelay(({ input, duration }) => Effect.succeed(Math.max(0, Math.min(Duration.toMillis(duration), plan.boundMillis - input.elapsed))))
+      Schedule.modifyDelay(({ input, duration }) =>
+        Effect.succeed(Math.max(0, Math.min(Duration.toMillis(duration), plan.boundMillis - input.elapsed)))
+      )
     )
     const last = yield* Effect.repeat(sample, { schedule, until: (s) => s.verdict !== "waiting" })
     const seconds = Math.round(last.elapsed / 1000)
@@ -151,7 +167,11 @@ const waitForConnections = (plan: WaitPlan) =>
       : plan.targets.some((t) => !t.countable)
       ? "DEREGISTRATION_WAIT reached (UDP: connections cannot be counted)"
       : `DEREGISTRATION_WAIT reached with ${open ?? "an unknown number of"} connections open`
-    const outcome: WaitOutcome = { waitedSeconds: seconds, why, ...(open === undefined ? {} : { connectionsAtExit: open }) }
+    const outcome: WaitOutcome = {
+      waitedSeconds: seconds,
+      why,
+      ...(open === undefined ? {} : { connectionsAtExit: open })
+    }
     return outcome
   })
 
@@ -160,24 +180,27 @@ const waitForConnections = (plan: WaitPlan) =>
  * network namespace (awsvpc, host), and a socket table it can read.
  */
 export const checkDrainStrategy = Effect.fn("checkDrainStrategy")(function*(networkMode: string) {
-    const settings = yield* Config
-    if (settings.drainStrategy !== "connections") return
-    const fix = "Use DRAIN_STRATEGY=fixed, or run the task in awsvpc or host network mode."
-    if (networkMode === "bridge") {
-      return yield* new UnsupportedTask({
-        problem: "DRAIN_STRATEGY=connections cannot see the application's connections in bridge mode: each container has a network namespace of its own",
-        fix
-      })
-    }
-    yield* (yield* Connections).count([]).pipe(
-      Effect.mapError((error) => new UnsupportedTask({ problem: `DRAIN_STRATEGY=connections: ${error.message}`, fix }))
-    )
+  const settings = yield* Config
+  if (settings.drainStrategy !== "connections") return
+  const fix = "Use DRAIN_STRATEGY=fixed, or run the task in awsvpc or host network mode."
+  if (networkMode === "bridge") {
+    return yield* new UnsupportedTask({
+      problem:
+        "DRAIN_STRATEGY=connections cannot see the application's connections in bridge mode: each container has a network namespace of its own",
+      fix
+    })
+  }
+  yield* (yield* Connections).count([]).pipe(
+    Effect.mapError((error) => new UnsupportedTask({ problem: `DRAIN_STRATEGY=connections: ${error.message}`, fix }))
+  )
 })
 
 /** The wait before exit, by DRAIN_STRATEGY; logs how it starts and why it ends. */
-export const drainWait = Effect.fn("drainWait")(function*(leaving: ReadonlyArray<TargetObservation>, groups: ReadonlyArray<TargetGroup>) {
-  const settings = yield* Config
-  return settings.drainStrategy === "connections"
-    ? yield* waitForConnections(planWait(settings, leaving, groups))
-    : yield* waitFixed
-})
+export const drainWait = Effect.fn("drainWait")(
+  function*(leaving: ReadonlyArray<TargetObservation>, groups: ReadonlyArray<TargetGroup>) {
+    const settings = yield* Config
+    return settings.drainStrategy === "connections"
+      ? yield* waitForConnections(planWait(settings, leaving, groups))
+      : yield* waitFixed
+  }
+)

@@ -3,12 +3,12 @@ import { Clock, Duration, Effect, Fiber, Ref, Schedule } from "effect"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
+import { Metrics } from "../layers/Metrics.ts"
 import { Startup } from "../layers/Startup.ts"
+import { drainDetectedRecord, type EmfRecord, exitRecord, type RecordContext, secondsSaved } from "../metrics.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { Metrics } from "../layers/Metrics.ts"
-import { drainDetectedRecord, type EmfRecord, exitRecord, type RecordContext, secondsSaved } from "../metrics.ts"
 import { checkDrainStrategy, drainWait } from "./drainWait.ts"
 import { deregistrationDelays, pollProblemsReporter, recordContext, whyStopping } from "./stopReport.ts"
 import { watchUntilDeregistering } from "./watchTargets.ts"
@@ -24,13 +24,15 @@ export const slowStartReportEvery = Duration.minutes(5)
 const reportSlowStart = Effect.gen(function*() {
   const startup = yield* Startup
   yield* Effect.sleep(yield* startup.remaining)
-  const report = Ref.get(startup.lastFailure).pipe(Effect.flatMap((last) =>
-    Effect.logError("still not watching: startup keeps failing; retrying").pipe(Effect.annotateLogs({
-      startupTimeoutSeconds: startup.timeoutSeconds,
-      failing: last?.what ?? null,
-      error: last?.error.message ?? null
-    }))
-  ))
+  const report = Ref.get(startup.lastFailure).pipe(
+    Effect.flatMap((last) =>
+      Effect.logError("still not watching: startup keeps failing; retrying").pipe(Effect.annotateLogs({
+        startupTimeoutSeconds: startup.timeoutSeconds,
+        failing: last?.what ?? null,
+        error: last?.error.message ?? null
+      }))
+    )
+  )
   yield* Effect.repeat(report, Schedule.spaced(slowStartReportEvery))
 })
 
@@ -49,7 +51,12 @@ export const sidecar = Effect.gen(function*() {
     taskArn: discovery.taskArn,
     service: discovery.serviceName ?? null,
     networkMode: discovery.networkMode,
-    targets: discovery.targets.map((t) => ({ targetGroupArn: t.targetGroupArn, targetId: t.id, port: t.port, container: t.containerName })),
+    targets: discovery.targets.map((t) => ({
+      targetGroupArn: t.targetGroupArn,
+      targetId: t.id,
+      port: t.port,
+      container: t.containerName
+    })),
     ...(discovery.searches.length === 0 ? {} : { searching: discovery.searches.map((s) => s.targetGroupArn) })
   }))
 
@@ -59,7 +66,10 @@ export const sidecar = Effect.gen(function*() {
   const pollProblems = yield* pollProblemsReporter(task)
   // This task as ECS describes it: evidence for a drain with no own state before it, and the
   // stop reason once draining is seen; one answer serves both when they come together.
-  const describeTask = yield* Effect.cachedWithTTL((yield* Ecs).describeTask(discovery.cluster, discovery.taskArn), "10 seconds")
+  const describeTask = yield* Effect.cachedWithTTL(
+    (yield* Ecs).describeTask(discovery.cluster, discovery.taskArn),
+    "10 seconds"
+  )
   const isTaskStopping = describeTask.pipe(Effect.map((described) => described?.desiredStatus === "STOPPED"))
   const leavingTargets = yield* watchUntilDeregistering(discovery.targets, {
     searches: discovery.searches,
@@ -69,15 +79,27 @@ export const sidecar = Effect.gen(function*() {
   const [leaving] = leavingTargets
   if (leaving === undefined) return yield* Effect.die("the poll loop ended without a leaving target")
   const seenAt = yield* Clock.currentTimeMillis
-  const target = { targetGroupArn: leaving.target.targetGroupArn, targetId: leaving.target.id, port: leaving.target.port }
+  const target = {
+    targetGroupArn: leaving.target.targetGroupArn,
+    targetId: leaving.target.id,
+    port: leaving.target.port
+  }
 
   // Why ECS stops the task (one DescribeTasks), on every line from here to the last.
   const stop = yield* whyStopping(describeTask)
   const metrics = yield* Metrics
   const leavingGroups = [...new Set(leavingTargets.map((o) => o.target.targetGroupArn))]
   const emitEach = (record: (at: RecordContext, delaySeconds: number | undefined) => EmfRecord) =>
-    metrics.namespace === undefined ? Effect.void : Effect.forEach(leavingGroups, (arn) =>
-      recordContext(metrics.namespace ?? "", task, arn).pipe(Effect.flatMap((at) => metrics.emit(record(at, delays.get(arn))))), { discard: true })
+    metrics.namespace === undefined ?
+      Effect.void :
+      Effect.forEach(
+        leavingGroups,
+        (arn) =>
+          recordContext(metrics.namespace ?? "", task, arn).pipe(
+            Effect.flatMap((at) => metrics.emit(record(at, delays.get(arn))))
+          ),
+        { discard: true }
+      )
   yield* emitEach((at) => drainDetectedRecord(at, stop))
 
   const delay = delays.get(leaving.target.targetGroupArn)
@@ -103,8 +125,17 @@ export const sidecar = Effect.gen(function*() {
 
   if (settings.dryRun) {
     // Rolling the sidecar out: show when it would have stopped the task, and do not.
-    yield* Effect.logInfo(`dry run: would exit with code ${settings.drainExitCode}`).pipe(Effect.annotateLogs({ ...target, ...why, ...stop, ...saved }))
+    yield* Effect.logInfo(`dry run: would exit with code ${settings.drainExitCode}`).pipe(
+      Effect.annotateLogs({ ...target, ...why, ...stop, ...saved })
+    )
     return yield* Effect.never
   }
-  return yield* new Drained({ exitCode: settings.drainExitCode, waitedSeconds: waited.waitedSeconds, ...target, ...why, ...stop, ...saved })
+  return yield* new Drained({
+    exitCode: settings.drainExitCode,
+    waitedSeconds: waited.waitedSeconds,
+    ...target,
+    ...why,
+    ...stop,
+    ...saved
+  })
 })

@@ -6,8 +6,8 @@ import { Clock, Effect } from "effect"
 import type { TargetGroup } from "../domain.ts"
 import { type AwsCallFailed, isAccessDenied } from "../errors.ts"
 import type { TaskDescription } from "../layers/Ecs.ts"
-import { TargetHealth } from "../layers/TargetHealth.ts"
 import { Metrics } from "../layers/Metrics.ts"
+import { TargetHealth } from "../layers/TargetHealth.ts"
 import {
   countFailedPoll,
   isThrottlingCode,
@@ -43,22 +43,31 @@ export const deregistrationDelays = Effect.fn("deregistrationDelays")(function*(
 })
 
 /** ECS's stopCode and stoppedReason for this task, from `describeTask` (one attempt). */
-export const whyStopping = Effect.fn("whyStopping")(function*(describeTask: Effect.Effect<TaskDescription | undefined, AwsCallFailed>) {
-  return yield* describeTask.pipe(
-    Effect.map((task): StopReason => ({
-      ...(task?.stopCode === undefined ? {} : { stopCode: task.stopCode }),
-      ...(task?.stoppedReason === undefined ? {} : { stoppedReason: task.stoppedReason })
-    })),
-    Effect.catch((error) => unknownBecause(error, "why ECS stops the task").pipe(Effect.as({})))
-  )
-})
+export const whyStopping = Effect.fn("whyStopping")(
+  function*(describeTask: Effect.Effect<TaskDescription | undefined, AwsCallFailed>) {
+    return yield* describeTask.pipe(
+      Effect.map((task): StopReason => ({
+        ...(task?.stopCode === undefined ? {} : { stopCode: task.stopCode }),
+        ...(task?.stoppedReason === undefined ? {} : { stoppedReason: task.stoppedReason })
+      })),
+      Effect.catch((error) => unknownBecause(error, "why ECS stops the task").pipe(Effect.as({})))
+    )
+  }
+)
 
 /** Where a record goes: this task's service (or cluster) and one target group, now. */
 export const recordContext = (
   namespace: string,
   task: { readonly serviceName: string | undefined; readonly cluster: string },
   targetGroupArn: string
-) => Clock.currentTimeMillis.pipe(Effect.map((timestamp): RecordContext => ({ timestamp, namespace, dimensions: sidecarDimensions(task, targetGroupArn) })))
+) =>
+  Clock.currentTimeMillis.pipe(
+    Effect.map((timestamp): RecordContext => ({
+      timestamp,
+      namespace,
+      dimensions: sidecarDimensions(task, targetGroupArn)
+    }))
+  )
 
 /**
  * PollFailures and ThrottledPolls per target group: counted as polls fail,
@@ -71,15 +80,30 @@ export const pollProblemsReporter = (task: { readonly serviceName: string | unde
     const write = (targetGroupArn: string, options: { readonly final?: boolean } = {}) =>
       Effect.gen(function*() {
         if (metrics.namespace === undefined) return
-        const due = pollProblemsDue(counts.get(targetGroupArn) ?? noPollProblems, yield* Clock.currentTimeMillis, options)
+        const due = pollProblemsDue(
+          counts.get(targetGroupArn) ?? noPollProblems,
+          yield* Clock.currentTimeMillis,
+          options
+        )
         counts.set(targetGroupArn, due.next)
-        if (due.write !== undefined) yield* metrics.emit(pollProblemsRecord(yield* recordContext(metrics.namespace, task, targetGroupArn), due.write))
+        if (due.write !== undefined) {
+          yield* metrics.emit(
+            pollProblemsRecord(yield* recordContext(metrics.namespace, task, targetGroupArn), due.write)
+          )
+        }
       })
     return {
       onPollFailed: (targetGroupArn: string, error: AwsCallFailed) =>
-        Effect.sync(() => counts.set(targetGroupArn, countFailedPoll(counts.get(targetGroupArn) ?? noPollProblems, isThrottlingCode(error.code)))).pipe(
+        Effect.sync(() =>
+          counts.set(
+            targetGroupArn,
+            countFailedPoll(counts.get(targetGroupArn) ?? noPollProblems, isThrottlingCode(error.code))
+          )
+        ).pipe(
           Effect.andThen(write(targetGroupArn))
         ),
-      flush: Effect.suspend(() => Effect.forEach([...counts.keys()], (arn) => write(arn, { final: true }), { discard: true }))
+      flush: Effect.suspend(() =>
+        Effect.forEach([...counts.keys()], (arn) => write(arn, { final: true }), { discard: true })
+      )
     }
   })

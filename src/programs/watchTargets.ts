@@ -1,7 +1,7 @@
 // The poll loop: one DescribeTargetHealth per target group per poll, until a
 // watched target is leaving. No API failure ends it.
 import { Clock, Effect, Schedule } from "effect"
-import { type TargetObservation, type TargetSearch, targetKey, type WatchedTarget } from "../domain.ts"
+import { targetKey, type TargetObservation, type TargetSearch, type WatchedTarget } from "../domain.ts"
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
@@ -32,14 +32,23 @@ const annotationsOf = (o: TargetObservation) => ({
   reason: o.reason ?? null
 })
 
-export const watchedGroups = (targets: ReadonlyArray<WatchedTarget>, searches: ReadonlyArray<TargetSearch> = []): ReadonlyArray<WatchedGroup> => {
+export const watchedGroups = (
+  targets: ReadonlyArray<WatchedTarget>,
+  searches: ReadonlyArray<TargetSearch> = []
+): ReadonlyArray<WatchedGroup> => {
   const groups = new Map<string, WatchedGroup>()
   for (const t of targets) {
     const group = groups.get(t.targetGroupArn)
-    groups.set(t.targetGroupArn, { targetGroupArn: t.targetGroupArn, targets: [...(group?.targets ?? []), t], search: undefined })
+    groups.set(t.targetGroupArn, {
+      targetGroupArn: t.targetGroupArn,
+      targets: [...(group?.targets ?? []), t],
+      search: undefined
+    })
   }
   for (const s of searches) {
-    if (!groups.has(s.targetGroupArn)) groups.set(s.targetGroupArn, { targetGroupArn: s.targetGroupArn, targets: [], search: s })
+    if (!groups.has(s.targetGroupArn)) {
+      groups.set(s.targetGroupArn, { targetGroupArn: s.targetGroupArn, targets: [], search: s })
+    }
   }
   return [...groups.values()]
 }
@@ -58,11 +67,20 @@ export const readGroup = (elb: TargetHealth["Service"], group: WatchedGroup): Ef
     ? elb.poll(group.targetGroupArn, group.targets).pipe(Effect.map((observations) => ({ group, observations })))
     : elb.listTargets(group.targetGroupArn).pipe(Effect.map((registered) => {
       const observations = registered.filter((r) => search.isOurs(r.id, r.port)).map((r): TargetObservation => ({
-        target: { targetGroupArn: group.targetGroupArn, id: r.id, port: r.port, containerName: search.containerName, containerPort: r.port },
+        target: {
+          targetGroupArn: group.targetGroupArn,
+          id: r.id,
+          port: r.port,
+          containerName: search.containerName,
+          containerPort: r.port
+        },
         state: r.state,
         reason: r.reason
       }))
-      return { group: observations.length === 0 ? group : { ...group, targets: observations.map((o) => o.target) }, observations }
+      return {
+        group: observations.length === 0 ? group : { ...group, targets: observations.map((o) => o.target) },
+        observations
+      }
     }))
 }
 
@@ -94,88 +112,99 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
   targets: ReadonlyArray<WatchedTarget>,
   { isTaskStopping = Effect.succeed(false), onPollFailed = () => Effect.void, searches = [] }: WatchOptions = {}
 ) {
-    const settings = yield* Config
-    const elb = yield* TargetHealth
-    let groups = watchedGroups(targets, searches)
-    const memory = new Map<string, TargetMemory>()
-    const searchLogged = new Set<string>()
-    let consecutiveFailures = 0
+  const settings = yield* Config
+  const elb = yield* TargetHealth
+  let groups = watchedGroups(targets, searches)
+  const memory = new Map<string, TargetMemory>()
+  const searchLogged = new Set<string>()
+  let consecutiveFailures = 0
 
-    // ECS's last word on this task: asked again after a while, or at once after a transient failure.
-    let ecsWord: { readonly at: number; readonly stopping: boolean; readonly said: string } | undefined
-    const askEcs = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      if (ecsWord !== undefined && now - ecsWord.at < askEcsAgainAfterMillis) return ecsWord
-      const answer = yield* isTaskStopping.pipe(
-        Effect.map((stopping) => ({ at: now, stopping, said: stopping ? "ECS is stopping this task" : "ECS says this task is running" })),
-        Effect.catch((error) =>
-          Effect.succeed(error.retryable ? undefined : { at: now, stopping: false, said: `cannot ask ECS (${error.code}): waited out` })
+  // ECS's last word on this task: asked again after a while, or at once after a transient failure.
+  let ecsWord: { readonly at: number; readonly stopping: boolean; readonly said: string } | undefined
+  const askEcs = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    if (ecsWord !== undefined && now - ecsWord.at < askEcsAgainAfterMillis) return ecsWord
+    const answer = yield* isTaskStopping.pipe(
+      Effect.map((stopping) => ({
+        at: now,
+        stopping,
+        said: stopping ? "ECS is stopping this task" : "ECS says this task is running"
+      })),
+      Effect.catch((error) =>
+        Effect.succeed(
+          error.retryable ? undefined : { at: now, stopping: false, said: `cannot ask ECS (${error.code}): waited out` }
         )
       )
-      ecsWord = answer
-      return answer ?? { at: now, stopping: false, said: "ECS did not answer: asked again at the next poll" }
+    )
+    ecsWord = answer
+    return answer ?? { at: now, stopping: false, said: "ECS did not answer: asked again at the next poll" }
+  })
+
+  const observe = (o: TargetObservation) =>
+    Effect.gen(function*() {
+      const key = targetKey(o.target)
+      const before = memory.get(key) ?? initialMemory
+      const judged = judge(before, o)
+      const word = judged.verdict === "predecessor" ? yield* askEcs : undefined
+      const verdict: Verdict = word?.stopping === true ? "leaving" : judged.verdict
+      memory.set(key, judged.memory)
+      // The predecessor's drain is logged once, however long it lasts.
+      const quiet = verdict === "predecessor"
+        ? before.predecessorLogged
+        : verdict === "watching" && !hasChanged(before, o)
+      yield* (quiet ? Effect.logDebug("target state unchanged") : Effect.logInfo(messages[verdict])).pipe(
+        Effect.annotateLogs({ ...annotationsOf(o), ...(word === undefined ? {} : { evidence: word.said }) })
+      )
+      return verdict
     })
 
-    const observe = (o: TargetObservation) =>
-      Effect.gen(function*() {
-        const key = targetKey(o.target)
-        const before = memory.get(key) ?? initialMemory
-        const judged = judge(before, o)
-        const word = judged.verdict === "predecessor" ? yield* askEcs : undefined
-        const verdict: Verdict = word?.stopping === true ? "leaving" : judged.verdict
-        memory.set(key, judged.memory)
-        // The predecessor's drain is logged once, however long it lasts.
-        const quiet = verdict === "predecessor" ? before.predecessorLogged : verdict === "watching" && !hasChanged(before, o)
-        yield* (quiet ? Effect.logDebug("target state unchanged") : Effect.logInfo(messages[verdict])).pipe(
-          Effect.annotateLogs({ ...annotationsOf(o), ...(word === undefined ? {} : { evidence: word.said }) })
+  const pollGroup = (group: WatchedGroup) =>
+    readGroup(elb, group).pipe(
+      Effect.tap(({ group: read }) => {
+        if (read.targets.length > 0) return Effect.void
+        const first = !searchLogged.has(read.targetGroupArn)
+        searchLogged.add(read.targetGroupArn)
+        return (first ? Effect.logInfo : Effect.logDebug)("waiting for this task to be registered").pipe(
+          Effect.annotateLogs({ targetGroupArn: read.targetGroupArn })
         )
-        return verdict
-      })
-
-    const pollGroup = (group: WatchedGroup) =>
-      readGroup(elb, group).pipe(
-        Effect.tap(({ group: read }) => {
-          if (read.targets.length > 0) return Effect.void
-          const first = !searchLogged.has(read.targetGroupArn)
-          searchLogged.add(read.targetGroupArn)
-          return (first ? Effect.logInfo : Effect.logDebug)("waiting for this task to be registered").pipe(
-            Effect.annotateLogs({ targetGroupArn: read.targetGroupArn })
-          )
-        }),
-        Effect.flatMap(({ group: read, observations }) =>
-          Effect.forEach(observations, (o) => observe(o).pipe(Effect.map((verdict) => ({ o, verdict })))).pipe(
-            Effect.map((judged) => ({ ok: true as const, group: read, judged }))
-          )
-        ),
-        Effect.catch((error) =>
-          onPollFailed(group.targetGroupArn, error).pipe(Effect.andThen(Effect.logWarning("poll failed")),
-            Effect.annotateLogs({
-              targetGroupArn: group.targetGroupArn,
-              error: error.code,
-              detail: error.detail,
-              requestId: error.requestId ?? null,
-              consecutiveFailures: consecutiveFailures + 1
-            }),
-            Effect.as({ ok: false as const, group, judged: [] })
-          )
+      }),
+      Effect.flatMap(({ group: read, observations }) =>
+        Effect.forEach(observations, (o) => observe(o).pipe(Effect.map((verdict) => ({ o, verdict })))).pipe(
+          Effect.map((judged) => ({ ok: true as const, group: read, judged }))
+        )
+      ),
+      Effect.catch((error) =>
+        onPollFailed(group.targetGroupArn, error).pipe(
+          Effect.andThen(Effect.logWarning("poll failed")),
+          Effect.annotateLogs({
+            targetGroupArn: group.targetGroupArn,
+            error: error.code,
+            detail: error.detail,
+            requestId: error.requestId ?? null,
+            consecutiveFailures: consecutiveFailures + 1
+          }),
+          Effect.as({ ok: false as const, group, judged: [] })
         )
       )
-
-    const poll: Effect.Effect<PollResult> = Effect.suspend(() => Effect.forEach(groups, pollGroup, { concurrency: pollConcurrency })).pipe(
-      Effect.map((results): PollResult => {
-        groups = results.map((r) => r.group)
-        consecutiveFailures = results.every((r) => r.ok) ? 0 : consecutiveFailures + 1
-        const judged = results.flatMap((r) => r.judged)
-        const leaving = judged.filter((j) => j.verdict === "leaving").map((j) => j.o)
-        return {
-          leaving,
-          done: leaving.length > 0,
-          confirming: [...memory.values()].some((m) => m.unregisteredOnce),
-          consecutiveFailures
-        }
-      })
     )
 
-    const schedule = yield* pollSchedule<PollResult>(settings.pollingFrequencySeconds)
-    return yield* Effect.scheduleFrom(poll, undefined, schedule.pipe(Schedule.map(({ output }) => output?.leaving ?? [])))
+  const poll: Effect.Effect<PollResult> = Effect.suspend(() =>
+    Effect.forEach(groups, pollGroup, { concurrency: pollConcurrency })
+  ).pipe(
+    Effect.map((results): PollResult => {
+      groups = results.map((r) => r.group)
+      consecutiveFailures = results.every((r) => r.ok) ? 0 : consecutiveFailures + 1
+      const judged = results.flatMap((r) => r.judged)
+      const leaving = judged.filter((j) => j.verdict === "leaving").map((j) => j.o)
+      return {
+        leaving,
+        done: leaving.length > 0,
+        confirming: [...memory.values()].some((m) => m.unregisteredOnce),
+        consecutiveFailures
+      }
+    })
+  )
+
+  const schedule = yield* pollSchedule<PollResult>(settings.pollingFrequencySeconds)
+  return yield* Effect.scheduleFrom(poll, undefined, schedule.pipe(Schedule.map(({ output }) => output?.leaving ?? [])))
 })

@@ -34,7 +34,8 @@ const hold = (test: TestContext, port: number, n: number, closeAfterMs?: number)
     }))).then(() => closed)
 }
 
-const firstDrainingPoll = (run: ScenarioRun, drainAtMs: number) => healthPolls(run.requests).find((r) => r.t >= drainAtMs)?.t ?? NaN
+const firstDrainingPoll = (run: ScenarioRun, drainAtMs: number) =>
+  healthPolls(run.requests).find((r) => r.t >= drainAtMs)?.t ?? NaN
 const lastLine = (run: ScenarioRun) => String(run.logs.at(-1)?.message)
 
 const env = (extra: Record<string, string>) => ({ DRAIN_STRATEGY: "connections", ...extra })
@@ -45,7 +46,12 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
     const drainAtMs = 4000
     // Three connections, closed about 3 s after the drain starts.
     const closed = await hold(test, port, 3, drainAtMs + 3000)
-    const run = await runScenario("awsvpc", { drainAtMs, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" }) })
+    const run = await runScenario("awsvpc", {
+      drainAtMs,
+      targetPort: port,
+      protocol: "HTTP",
+      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
+    })
     expect(run.code, run.stdout.slice(-2000)).toBe(0)
     const start = run.logs.find((l) => l.message === "waiting for connections to close")
     expect(start).toMatchObject({ floorSeconds: 0, boundSeconds: 30, idleSeconds: 1 })
@@ -59,7 +65,12 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
   it("a connection that never closes: exits at DEREGISTRATION_WAIT, saying how many were open", async (test) => {
     const port = await listen(test)
     await hold(test, port, 1)
-    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "3" }) })
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 4000,
+      targetPort: port,
+      protocol: "HTTP",
+      env: env({ DEREGISTRATION_WAIT: "3" })
+    })
     expect(run.code).toBe(0)
     const sinceDraining = run.exitT - firstDrainingPoll(run, 4000)
     expect(sinceDraining).toBeGreaterThanOrEqual(3000)
@@ -69,7 +80,11 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
 
   it("no connections: exits at the floor (DRAIN_MIN_WAIT)", async (test) => {
     const port = await listen(test)
-    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, env: env({ DEREGISTRATION_WAIT: "30", DRAIN_MIN_WAIT: "3", DRAIN_IDLE_SECONDS: "1" }) })
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 4000,
+      targetPort: port,
+      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_MIN_WAIT: "3", DRAIN_IDLE_SECONDS: "1" })
+    })
     expect(run.code).toBe(0)
     const sinceDraining = run.exitT - firstDrainingPoll(run, 4000)
     expect(sinceDraining).toBeGreaterThanOrEqual(3000)
@@ -78,7 +93,12 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
 
   it("an HTTP target group (ALB) has no floor: with no connections it exits within a few seconds", async (test) => {
     const port = await listen(test)
-    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "120", DRAIN_IDLE_SECONDS: "2" }) })
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 4000,
+      targetPort: port,
+      protocol: "HTTP",
+      env: env({ DEREGISTRATION_WAIT: "120", DRAIN_IDLE_SECONDS: "2" })
+    })
     expect(run.code).toBe(0)
     expect(run.exitT - firstDrainingPoll(run, 4000)).toBeLessThan(3500)
     expect(run.logs.find((l) => l.message === "waiting for connections to close")).toMatchObject({ floorSeconds: 0 })
@@ -86,19 +106,36 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
 
   it("a TCP target group (NLB) without DRAIN_MIN_WAIT holds the 120 s floor, capped by DEREGISTRATION_WAIT", async (test) => {
     const port = await listen(test)
-    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, protocol: "TCP", env: env({ DEREGISTRATION_WAIT: "4", DRAIN_IDLE_SECONDS: "1" }) })
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 4000,
+      targetPort: port,
+      protocol: "TCP",
+      env: env({ DEREGISTRATION_WAIT: "4", DRAIN_IDLE_SECONDS: "1" })
+    })
     expect(run.code).toBe(0)
-    expect(run.logs.find((l) => l.message === "waiting for connections to close")).toMatchObject({ floorSeconds: 4, boundSeconds: 4 })
+    expect(run.logs.find((l) => l.message === "waiting for connections to close")).toMatchObject({
+      floorSeconds: 4,
+      boundSeconds: 4
+    })
     expect(run.exitT - firstDrainingPoll(run, 4000)).toBeGreaterThanOrEqual(4000)
   })
 
   it("host mode: the target's host port picks out the application's connections", async (test) => {
     const port = await listen(test)
     const closed = await hold(test, port, 2, 6000)
-    const run = await runScenario("host", { drainAtMs: 4000, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" }) })
+    const run = await runScenario("host", {
+      drainAtMs: 4000,
+      targetPort: port,
+      protocol: "HTTP",
+      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
+    })
     expect(run.code, run.stdout.slice(-2000)).toBe(0)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Port": String(port) })
-    expect((run.logs.find((l) => l.message === "waiting for connections to close")?.connections as Record<string, number>)[String(port)]).toBe(2)
+    expect(
+      (run.logs.find((l) => l.message === "waiting for connections to close")?.connections as Record<string, number>)[
+        String(port)
+      ]
+    ).toBe(2)
     expect(run.exitedAt - closed.at).toBeGreaterThanOrEqual(1000)
     expect(run.exitedAt - closed.at).toBeLessThan(3500)
   })
@@ -106,7 +143,9 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
   it("bridge mode is refused at startup with exit 4, naming DRAIN_STRATEGY and what to do", async () => {
     const run = await runScenario("bridge", { env: env({}) })
     expect(run.code).toBe(4)
-    expect(lastLine(run)).toContain("DRAIN_STRATEGY=connections cannot see the application's connections in bridge mode")
+    expect(lastLine(run)).toContain(
+      "DRAIN_STRATEGY=connections cannot see the application's connections in bridge mode"
+    )
     expect(lastLine(run)).toContain("Use DRAIN_STRATEGY=fixed")
   })
 
@@ -114,7 +153,12 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
     const port = await listen(test)
     const other = await listen(test)
     await hold(test, other, 2)
-    const run = await runScenario("awsvpc", { drainAtMs: 4000, targetPort: port, protocol: "HTTP", env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" }) })
+    const run = await runScenario("awsvpc", {
+      drainAtMs: 4000,
+      targetPort: port,
+      protocol: "HTTP",
+      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
+    })
     expect(run.code).toBe(0)
     expect(run.exitT - firstDrainingPoll(run, 4000)).toBeLessThan(2500)
     expect(lastLine(run)).toMatch(/connections drained after \d+ s/)

@@ -5,7 +5,12 @@ import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import type { Fault } from "../../simulator/scenario.ts"
 import { loadScenario, type ScenarioOptions } from "../../simulator/scenarios.ts"
-import { type RecordedRequest, type RunningSimulator, sidecarEnvironment, startSimulator } from "../../simulator/server.ts"
+import {
+  type RecordedRequest,
+  type RunningSimulator,
+  sidecarEnvironment,
+  startSimulator
+} from "../../simulator/server.ts"
 
 /**
  * Epoch milliseconds on the monotonic clock, as the simulator counts its time:
@@ -34,7 +39,10 @@ export interface RunOptions {
   /** Hard stop for a test that went wrong; every run ends by itself well before. */
   readonly timeoutMs?: number
   /** Called with each parsed log line; may signal the process. */
-  readonly onLog?: (line: Record<string, unknown>, child: { kill: (signal: NodeJS.Signals) => void; elapsedMs: () => number }) => void
+  readonly onLog?: (
+    line: Record<string, unknown>,
+    child: { kill: (signal: NodeJS.Signals) => void; elapsedMs: () => number }
+  ) => void
   /** Called with each chunk of stderr; may signal the process. */
   readonly onStderr?: (chunk: string, child: { kill: (signal: NodeJS.Signals) => void }) => void
   /** Where stdout goes: a pipe the harness reads (the default), one it closes at once, or a file descriptor. */
@@ -68,7 +76,9 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
     let peakRssMiB = 0
     const sampler = setInterval(() => (peakRssMiB = Math.max(peakRssMiB, peakRss(child.pid))), 20)
     const killer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000)
-    const terminator = options.sigtermAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGTERM"), options.sigtermAfterMs)
+    const terminator = options.sigtermAfterMs === undefined
+      ? undefined
+      : setTimeout(() => child.kill("SIGTERM"), options.sigtermAfterMs)
     const handle = { kill: (signal: NodeJS.Signals) => child.kill(signal), elapsedMs: () => clock() - spawnedAt }
     if (stdoutTo === "closed") child.stdout?.destroy()
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -109,7 +119,6 @@ export const sidecarEnv = (sim: RunningSimulator, extra: Record<string, string> 
   ...extra
 })
 
-
 export interface ScenarioRun extends SidecarRun {
   readonly requests: ReadonlyArray<RecordedRequest>
   /** When the process exited, on the simulator's clock (ms). */
@@ -132,15 +141,28 @@ export const runScenario = async (
     ...(targetPort === undefined ? {} : { targetPort }),
     ...(protocol === undefined ? {} : { protocol })
   })
-  const sim = await startSimulator({ scenario: { ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] } })
+  const sim = await startSimulator({
+    scenario: { ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] }
+  })
   try {
     const { env, faults: _, drainAtMs: __, ...runOptions } = options
-    const run = await runSidecar({ ...runOptions, env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) } })
-    return { ...run, requests: sim.requests(), exitT: run.exitedAt - sim.startedAt, spawnT: run.spawnedAt - sim.startedAt }
+    const run = await runSidecar({
+      ...runOptions,
+      env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) }
+    })
+    return {
+      ...run,
+      requests: sim.requests(),
+      exitT: run.exitedAt - sim.startedAt,
+      spawnT: run.spawnedAt - sim.startedAt
+    }
   } finally {
     await sim.close()
   }
 }
 
 export const healthPolls = (requests: ReadonlyArray<RecordedRequest>, targetGroupArn?: string) =>
-  requests.filter((r) => r.api === "elbv2" && r.action === "DescribeTargetHealth" && (targetGroupArn === undefined || r.params.TargetGroupArn === targetGroupArn))
+  requests.filter((r) =>
+    r.api === "elbv2" && r.action === "DescribeTargetHealth" &&
+    (targetGroupArn === undefined || r.params.TargetGroupArn === targetGroupArn)
+  )

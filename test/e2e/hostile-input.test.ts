@@ -27,7 +27,14 @@ describe.concurrent("e2e: a hostile metadata endpoint", () => {
 
   it("a 20 MiB body: not read past 1 MiB, exit 3, and the process stays small", async () => {
     const run = await runScenario("awsvpc", {
-      faults: [{ api: "metadata", action: "task", from: 0, until: 600_000, kind: "oversized", bytes: 20 * 1024 * 1024 }],
+      faults: [{
+        api: "metadata",
+        action: "task",
+        from: 0,
+        until: 600_000,
+        kind: "oversized",
+        bytes: 20 * 1024 * 1024
+      }],
       env: { STARTUP_TIMEOUT: String(startupTimeoutSeconds) },
       timeoutMs: exitWithinMs + 10_000
     })
@@ -41,23 +48,30 @@ describe.concurrent("e2e: a hostile metadata endpoint", () => {
 })
 
 describe.concurrent("e2e: hostile settings", () => {
-  it.each(["file:///etc/passwd", "ftp://169.254.170.2/v4/x"])("ECS_CONTAINER_METADATA_URI_V4=%s: exit 2 naming the variable, no stack", async (value) => {
-    const run = await runScenario("awsvpc", { env: { ECS_CONTAINER_METADATA_URI_V4: value } })
-    expect(run.code, run.stdout + run.stderr).toBe(2)
-    expect(errorText(run)).toContain(`ECS_CONTAINER_METADATA_URI_V4=${JSON.stringify(value)} is invalid`)
-    expect(run.stdout).not.toContain("TypeError")
-    expect(run.requests).toEqual([])
-  })
+  it.each(["file:///etc/passwd", "ftp://169.254.170.2/v4/x"])(
+    "ECS_CONTAINER_METADATA_URI_V4=%s: exit 2 naming the variable, no stack",
+    async (value) => {
+      const run = await runScenario("awsvpc", { env: { ECS_CONTAINER_METADATA_URI_V4: value } })
+      expect(run.code, run.stdout + run.stderr).toBe(2)
+      expect(errorText(run)).toContain(`ECS_CONTAINER_METADATA_URI_V4=${JSON.stringify(value)} is invalid`)
+      expect(run.stdout).not.toContain("TypeError")
+      expect(run.requests).toEqual([])
+    }
+  )
 
   it("a user:password in ECS_CONTAINER_METADATA_URI_V4 is never logged", async () => {
     // The right endpoint with a password, then one where nothing listens: both log the URI.
     const password = "pa55-w0rd-in-uri"
     const works = await runScenario("awsvpc", {
       drainAtMs: 1500,
-      env: (sim) => ({ ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri.replace("http://", `http://operator:${password}@`) })
+      env: (sim) => ({
+        ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri.replace("http://", `http://operator:${password}@`)
+      })
     })
     expect(works.code, works.stdout + works.stderr).toBe(0)
-    expect(works.logs.find((l) => l.message === "configuration")?.metadataUri).toMatch(/^http:\/\/\[redacted\]@127\.0\.0\.1:\d+\/v4\//)
+    expect(works.logs.find((l) => l.message === "configuration")?.metadataUri).toMatch(
+      /^http:\/\/\[redacted\]@127\.0\.0\.1:\d+\/v4\//
+    )
     const refused = await runScenario("awsvpc", {
       env: { ECS_CONTAINER_METADATA_URI_V4: `http://operator:${password}@127.0.0.1:9/v4/x`, STARTUP_TIMEOUT: "1" }
     })

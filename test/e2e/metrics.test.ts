@@ -15,18 +15,31 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
     const records = emf(run)
     for (const record of records) expect(emfProblems(record)).toEqual([])
     const detected = records.find((r) => r.event === "drain-detected")
-    expect(detected).toMatchObject({ DrainDetected: 1, ServiceName: "web", TargetGroup: "targetgroup/web/73e2d6bc24d8a067", stopCode: "ServiceSchedulerInitiated" })
+    expect(detected).toMatchObject({
+      DrainDetected: 1,
+      ServiceName: "web",
+      TargetGroup: "targetgroup/web/73e2d6bc24d8a067",
+      stopCode: "ServiceSchedulerInitiated"
+    })
     expect(String(detected?.stoppedReason)).toContain(stoppedReason)
     const exit = records.find((r) => r.event === "exit")
     expect(exit).toMatchObject({ DrainWaitSeconds: expect.any(Number), SecondsSaved: expect.any(Number) })
     expect(Number(exit?.DrainWaitSeconds)).toBeGreaterThanOrEqual(1)
     expect(Number(exit?.SecondsSaved) + Number(exit?.DrainWaitSeconds)).toBeCloseTo(300, 3)
     // The wait line and the last line say the same in words.
-    expect(run.logs.find((l) => l.message === "waiting before exit")).toMatchObject({ plan: "target group delay 300 s; exiting after 1 s", stopCode: "ServiceSchedulerInitiated" })
-    expect(run.logs.at(-1)).toMatchObject({ error: "Drained", stopCode: "ServiceSchedulerInitiated", secondsSaved: expect.any(Number) })
+    expect(run.logs.find((l) => l.message === "waiting before exit")).toMatchObject({
+      plan: "target group delay 300 s; exiting after 1 s",
+      stopCode: "ServiceSchedulerInitiated"
+    })
+    expect(run.logs.at(-1)).toMatchObject({
+      error: "Drained",
+      stopCode: "ServiceSchedulerInitiated",
+      secondsSaved: expect.any(Number)
+    })
     // After startup: one DescribeTargetHealth per poll, and the one DescribeTasks at the drain.
     const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
-    expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth").map((r) => r.action)).toEqual(["DescribeTasks"])
+    expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth").map((r) => r.action))
+      .toEqual(["DescribeTasks"])
   })
 
   it("throttled polls: PollFailures and ThrottledPolls, at once and at the end", async () => {
@@ -45,7 +58,8 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
     expect(off.code).toBe(0)
     expect(emf(off)).toEqual([])
     const named = await runScenario("awsvpc", { drainAtMs: 4000, env: { METRICS_NAMESPACE: "Platform/Sidecars" } })
-    expect((emf(named)[0]?._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]?.Namespace).toBe("Platform/Sidecars")
+    expect((emf(named)[0]?._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]?.Namespace)
+      .toBe("Platform/Sidecars")
   })
 
   it("the optional permissions denied: each logged once, and the drain goes as before", async () => {
@@ -58,7 +72,10 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
     })
     expect(run.code, run.stdout.slice(-2000)).toBe(0)
     const warnings = run.logs.filter((l) => l.optionalPermission !== undefined)
-    expect(warnings.map((l) => l.optionalPermission)).toEqual(["elasticloadbalancing:DescribeTargetGroupAttributes", "ecs:DescribeTasks"])
+    expect(warnings.map((l) => l.optionalPermission)).toEqual([
+      "elasticloadbalancing:DescribeTargetGroupAttributes",
+      "ecs:DescribeTasks"
+    ])
     expect(run.logs.at(-1)).toMatchObject({ error: "Drained", exitCode: 0 })
     expect(run.logs.at(-1)?.secondsSaved).toBeUndefined()
     expect(emf(run).find((r) => r.event === "exit")).toMatchObject({ DrainWaitSeconds: expect.any(Number) })
@@ -73,7 +90,11 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
     })
     expect(run.code, run.stdout).toBe(0)
     expect(run.stdout).toContain("protocol HTTP, deregistration delay 300 s")
-    expect(run.stdout).toContain("DRAIN_STRATEGY=connections exits when the last request is done instead of after 120 s")
-    expect(run.stdout).toContain("ecs:DescribeTasks failed (AccessDeniedException): grant it to the task role (optional)")
+    expect(run.stdout).toContain(
+      "DRAIN_STRATEGY=connections exits when the last request is done instead of after 120 s"
+    )
+    expect(run.stdout).toContain(
+      "ecs:DescribeTasks failed (AccessDeniedException): grant it to the task role (optional)"
+    )
   })
 })

@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest"
 import { webGroupArn } from "../../simulator/scenarios.ts"
 import { healthPolls, runScenario, runSidecar } from "./harness.ts"
 
-const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
+const packageVersion =
+  (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
 
 describe.concurrent("e2e: check", () => {
   it("prints the report and exits 0 when everything works", async () => {
@@ -15,7 +16,15 @@ describe.concurrent("e2e: check", () => {
     expect(run.stdout).toContain("check: OK (exit code 0)")
     expect(run.stdout).toContain("network mode: bridge")
     expect(run.stdout).toContain("this task: i-0598c7d356eba48d7:32768 is healthy")
-    for (const action of ["ecs:DescribeServices", "ecs:DescribeTasks", "ecs:DescribeContainerInstances", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"]) {
+    for (
+      const action of [
+        "ecs:DescribeServices",
+        "ecs:DescribeTasks",
+        "ecs:DescribeContainerInstances",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth"
+      ]
+    ) {
       expect(run.stdout).toContain(`ok     ${action}`)
     }
     expect(healthPolls(run.requests)).toHaveLength(1)
@@ -25,7 +34,11 @@ describe.concurrent("e2e: check", () => {
     const run = await runScenario("access-denied", { args: ["check", "--json"] })
     expect(run.code).toBe(5)
     const report = JSON.parse(run.stdout.trim()) as Record<string, unknown>
-    expect(report).toMatchObject({ ok: false, exitCode: 5, permissions: [{ action: "ecs:DescribeServices", ok: false, error: "AccessDeniedException" }] })
+    expect(report).toMatchObject({
+      ok: false,
+      exitCode: 5,
+      permissions: [{ action: "ecs:DescribeServices", ok: false, error: "AccessDeniedException" }]
+    })
   })
 })
 
@@ -79,7 +92,9 @@ describe.concurrent("e2e: DRY_RUN and healthcheck", () => {
       }
     })
     expect(run.code, run.stdout).toBe(0)
-    expect(run.logs.find((l) => l.message === "configuration")?.heartbeatFile).toBe(join(tmp, "nlb-sidecar-for-ecs.heartbeat"))
+    expect(run.logs.find((l) => l.message === "configuration")?.heartbeatFile).toBe(
+      join(tmp, "nlb-sidecar-for-ecs.heartbeat")
+    )
     expect(await health).toMatchObject({ code: 0, stdout: expect.stringMatching(/^healthy \(heartbeat \d+s ago\)/) })
   })
 
@@ -90,7 +105,10 @@ describe.concurrent("e2e: DRY_RUN and healthcheck", () => {
   })
 
   it("healthcheck with no running sidecar: unhealthy, exit 1", async () => {
-    const run = await runSidecar({ env: { HEARTBEAT_FILE: "/tmp/nlb-sidecar-e2e-none.heartbeat" }, args: ["healthcheck"] })
+    const run = await runSidecar({
+      env: { HEARTBEAT_FILE: "/tmp/nlb-sidecar-e2e-none.heartbeat" },
+      args: ["healthcheck"]
+    })
     expect(run.code).toBe(1)
     expect(run.stdout).toContain("unhealthy: no heartbeat file")
   })

@@ -32,7 +32,12 @@ describe.concurrent("e2e: the last line, whatever LOG_LEVEL", () => {
     const run = await runScenario("awsvpc", { drainAtMs: 2500, env: { LOG_LEVEL: "warn" } })
     expect(run.code, run.stdout).toBe(0)
     expect(run.logs.some((l) => l.level === "info" && l.message === "configuration")).toBe(false)
-    expect(run.logs.at(-1)).toMatchObject({ level: "info", exitCode: 0, error: "Drained", message: expect.stringContaining("is deregistering; waited 1s, exiting with code 0") })
+    expect(run.logs.at(-1)).toMatchObject({
+      level: "info",
+      exitCode: 0,
+      error: "Drained",
+      message: expect.stringContaining("is deregistering; waited 1s, exiting with code 0")
+    })
   })
 
   it("LOG_LEVEL=error: SIGTERM's last line is still `stopped by signal`", async () => {

@@ -12,7 +12,9 @@ describe.concurrent("e2e: faults", () => {
     const throttled = healthPolls(run.requests).filter((r) => r.errorCode === "Throttling")
     expect(throttled.length).toBeGreaterThan(0)
     expect(run.logs.filter((l) => l.message === "poll failed")).toEqual(
-      expect.arrayContaining([expect.objectContaining({ level: "warn", error: "Throttling", requestId: expect.any(String) })])
+      expect.arrayContaining([
+        expect.objectContaining({ level: "warn", error: "Throttling", requestId: expect.any(String) })
+      ])
     )
     // Back-off: after a failure the next poll waits 2 intervals (then 4), never the usual 0.9–1.1 s.
     const times = healthPolls(run.requests).map((r) => r.t)

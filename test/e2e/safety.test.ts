@@ -73,9 +73,15 @@ describe.concurrent("e2e: a control-plane brownout never ends it", () => {
   it("a clock 20 minutes behind AWS: the first signatures are refused, retried with the SDK's corrected clock, and it drains normally", async () => {
     const run = await runScenario("clock-skew", { drainAtMs: 6000 })
     expectOwnDrain(run, 6000)
-    const refused = run.requests.filter((r) => r.errorCode === "InvalidSignatureException" || r.errorCode === "SignatureDoesNotMatch")
+    const refused = run.requests.filter((r) =>
+      r.errorCode === "InvalidSignatureException" || r.errorCode === "SignatureDoesNotMatch"
+    )
     expect(refused.length).toBeGreaterThanOrEqual(1)
-    expect(run.logs.some((l) => String(l.error).includes("Signature expired") && String(l.message).endsWith("failed, retrying"))).toBe(true)
+    expect(
+      run.logs.some((l) =>
+        String(l.error).includes("Signature expired") && String(l.message).endsWith("failed, retrying")
+      )
+    ).toBe(true)
   })
 })
 
@@ -86,7 +92,9 @@ describe.concurrent("e2e: credentials", () => {
       drainAtMs: 60_000,
       env: { STARTUP_TIMEOUT: "2" },
       onLog: (line, child) => {
-        if (!stopped && line.message === "still not watching: startup keeps failing; retrying" && line.failing !== null) {
+        if (
+          !stopped && line.message === "still not watching: startup keeps failing; retrying" && line.failing !== null
+        ) {
           stopped = true
           child.kill("SIGTERM")
         }
@@ -103,7 +111,9 @@ describe.concurrent("e2e: credentials", () => {
   })
 
   it("an AWS_CONTAINER_CREDENTIALS_FULL_URI the SDK refuses is exit 2 naming the variable, at once", async () => {
-    const run = await runScenario("awsvpc", { env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.5:51679/creds" } })
+    const run = await runScenario("awsvpc", {
+      env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.5:51679/creds" }
+    })
     expect(run.code).toBe(2)
     expect(run.logs.at(-1)?.message).toContain("AWS_CONTAINER_CREDENTIALS_FULL_URI")
     expect(run.requests.filter((r) => r.api === "ecs" || r.api === "elbv2" || r.api === "credentials")).toEqual([])

@@ -16,7 +16,13 @@ const waitMs = 1000
  * Exit 0 within [wait, wait + 1 s] after the poll that decided (the first that saw
  * draining; the second that saw the target gone); one poll per group per interval.
  */
-const expectDrainedOnTime = (run: ScenarioRun, groups: ReadonlyArray<string> = [webGroupArn], exitCode = 0, drainedAt = drainAtMs, readingsToDecide = 1) => {
+const expectDrainedOnTime = (
+  run: ScenarioRun,
+  groups: ReadonlyArray<string> = [webGroupArn],
+  exitCode = 0,
+  drainedAt = drainAtMs,
+  readingsToDecide = 1
+) => {
   expect(run.code, run.stdout + run.stderr).toBe(exitCode)
   const drainingGroup = groups.at(-1)
   const deciding = healthPolls(run.requests, drainingGroup).filter((r) => r.t >= drainedAt)[readingsToDecide - 1]
@@ -40,17 +46,25 @@ const expectOnePollPerGroupPerInterval = (run: ScenarioRun, groups: ReadonlyArra
   // ecs:DescribeTasks once draining is seen (why ECS stops the task; the same answer settles
   // whose drain a first reading of draining is).
   const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
-  expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth").map((r) => r.action)).toEqual(["DescribeTasks"])
+  expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth").map((r) => r.action))
+    .toEqual(["DescribeTasks"])
 }
 
-const message = (run: ScenarioRun, level = "error") => run.logs.filter((l) => l.level === level).map((l) => String(l.message)).join("\n")
+const message = (run: ScenarioRun, level = "error") =>
+  run.logs.filter((l) => l.level === level).map((l) => String(l.message)).join("\n")
 
 describe.concurrent("e2e: drains and exits", () => {
   it("EC2 awsvpc: the task IP and container port", async () => {
     const run = await runScenario("awsvpc", { drainAtMs })
     expectDrainedOnTime(run)
-    expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Id": "10.0.1.23", "Targets.member.1.Port": "8080" })
-    expect(run.logs.find((l) => l.message === "watching targets")).toMatchObject({ networkMode: "awsvpc", service: "web" })
+    expect(healthPolls(run.requests)[0]?.params).toMatchObject({
+      "Targets.member.1.Id": "10.0.1.23",
+      "Targets.member.1.Port": "8080"
+    })
+    expect(run.logs.find((l) => l.message === "watching targets")).toMatchObject({
+      networkMode: "awsvpc",
+      service: "web"
+    })
     // Signed with the task role's credentials from the container credentials endpoint: one fetch
     // at startup serves both the ECS and the ELBv2 client.
     const credentials = run.requests.filter((r) => r.api === "credentials")
@@ -60,20 +74,31 @@ describe.concurrent("e2e: drains and exits", () => {
     // The README's least-privilege policy for awsvpc with ServiceName in the metadata, and the two
     // optional calls (without them the sidecar works the same: test/e2e/metrics.test.ts).
     expect(new Set(run.requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action))).toEqual(
-      new Set(["DescribeServices", "DescribeTargetGroups", "DescribeTargetHealth", "DescribeTargetGroupAttributes", "DescribeTasks"])
+      new Set([
+        "DescribeServices",
+        "DescribeTargetGroups",
+        "DescribeTargetHealth",
+        "DescribeTargetGroupAttributes",
+        "DescribeTasks"
+      ])
     )
   })
 
   it("Fargate (cluster ARN, no Ports in the metadata)", async () => {
     const run = await runScenario("fargate", { drainAtMs })
     expectDrainedOnTime(run)
-    expect(run.logs.find((l) => l.message === "watching targets")?.cluster).toBe("arn:aws:ecs:us-east-1:111122223333:cluster/production")
+    expect(run.logs.find((l) => l.message === "watching targets")?.cluster).toBe(
+      "arn:aws:ecs:us-east-1:111122223333:cluster/production"
+    )
   })
 
   it("EC2 bridge: the instance id and the dynamic host port", async () => {
     const run = await runScenario("bridge", { drainAtMs })
     expectDrainedOnTime(run)
-    expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Id": "i-0598c7d356eba48d7", "Targets.member.1.Port": "32768" })
+    expect(healthPolls(run.requests)[0]?.params).toMatchObject({
+      "Targets.member.1.Id": "i-0598c7d356eba48d7",
+      "Targets.member.1.Port": "32768"
+    })
   })
 
   it("EC2 bridge on an old agent (no ServiceName, no HostPort in the metadata): asks ECS", async () => {
@@ -81,13 +106,20 @@ describe.concurrent("e2e: drains and exits", () => {
     expectDrainedOnTime(run)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Port": "32768" })
     const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
-    expect(run.requests.filter((r) => r.api === "ecs" && r.t < firstPoll).map((r) => r.action)).toEqual(["DescribeTasks", "DescribeServices", "DescribeContainerInstances"])
+    expect(run.requests.filter((r) => r.api === "ecs" && r.t < firstPoll).map((r) => r.action)).toEqual([
+      "DescribeTasks",
+      "DescribeServices",
+      "DescribeContainerInstances"
+    ])
   })
 
   it("EC2 host mode: the instance id and the container port", async () => {
     const run = await runScenario("host", { drainAtMs })
     expectDrainedOnTime(run)
-    expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Id": "i-0598c7d356eba48d7", "Targets.member.1.Port": "8080" })
+    expect(healthPolls(run.requests)[0]?.params).toMatchObject({
+      "Targets.member.1.Id": "i-0598c7d356eba48d7",
+      "Targets.member.1.Port": "8080"
+    })
   })
 
   it("two target groups, the second drains: one DescribeTargetHealth per group per poll", async () => {
@@ -106,8 +138,13 @@ describe.concurrent("e2e: drains and exits", () => {
     // Registered for the first 4 s: seen healthy even after a slow start under load.
     const run = await runScenario("missed-draining-window", { drainAtMs: 4000 })
     expectDrainedOnTime(run, [webGroupArn], 0, 4000, 2)
-    expect(run.logs.some((l) => l.message === "target reads as not registered: confirming with one more poll")).toBe(true)
-    expect(run.logs.find((l) => l.message === "target is deregistering")).toMatchObject({ state: "unused", reason: "Target.NotRegistered" })
+    expect(run.logs.some((l) => l.message === "target reads as not registered: confirming with one more poll")).toBe(
+      true
+    )
+    expect(run.logs.find((l) => l.message === "target is deregistering")).toMatchObject({
+      state: "unused",
+      reason: "Target.NotRegistered"
+    })
   })
 
   it("DRAIN_EXIT_CODE is the exit code after a drain", async () => {

@@ -32,7 +32,8 @@ export const harness = async (scenario: Scenario): Promise<Harness> => {
   return { sim, at: (ms) => (now = start + ms), elb, ecs }
 }
 
-export const withFaults = (scenario: Scenario, faults: ReadonlyArray<Fault>): Scenario => decodeScenario({ ...scenario, faults })
+export const withFaults = (scenario: Scenario, faults: ReadonlyArray<Fault>): Scenario =>
+  decodeScenario({ ...scenario, faults })
 
 export interface SdkError {
   readonly name: string

@@ -7,25 +7,52 @@ import type { Scenario } from "../../simulator/scenario.ts"
 import { loadScenario } from "../../simulator/scenarios.ts"
 import { harness, withFaults } from "./helpers.ts"
 
-interface Port { ContainerPort: number; Protocol: string; HostPort?: number; HostIp?: string }
-interface Network { NetworkMode: string; IPv4Addresses?: Array<string> }
-interface ContainerBody { Name: string; DockerId: string; Type: string; KnownStatus: string; Ports?: Array<Port>; Networks: Array<Network>; Labels: Record<string, string> }
-interface TaskBody { Cluster: string; TaskARN: string; ServiceName?: string; VPCID?: string; LaunchType?: string; Containers: Array<ContainerBody> }
+interface Port {
+  ContainerPort: number
+  Protocol: string
+  HostPort?: number
+  HostIp?: string
+}
+interface Network {
+  NetworkMode: string
+  IPv4Addresses?: Array<string>
+}
+interface ContainerBody {
+  Name: string
+  DockerId: string
+  Type: string
+  KnownStatus: string
+  Ports?: Array<Port>
+  Networks: Array<Network>
+  Labels: Record<string, string>
+}
+interface TaskBody {
+  Cluster: string
+  TaskARN: string
+  ServiceName?: string
+  VPCID?: string
+  LaunchType?: string
+  Containers: Array<ContainerBody>
+}
 
-const fixture = (name: string): TaskBody => JSON.parse(readFileSync(new URL(`../fixtures/metadata/${name}-task.json`, import.meta.url), "utf8")) as TaskBody
+const fixture = (name: string): TaskBody =>
+  JSON.parse(readFileSync(new URL(`../fixtures/metadata/${name}-task.json`, import.meta.url), "utf8")) as TaskBody
 
 // Every key path with the type of its value; label and log option values are free-form.
 const shape = (value: unknown, path = ""): Array<string> => {
   if (Array.isArray(value)) return value.flatMap((v) => shape(v, `${path}[]`))
   if (value !== null && typeof value === "object") {
     return Object.entries(value).flatMap(([k, v]) =>
-      path.endsWith("Labels") || path.endsWith("LogOptions") ? [`${path}.*`] : [`${path}.${k}`, ...shape(v, `${path}.${k}`)]
+      path.endsWith("Labels") || path.endsWith("LogOptions")
+        ? [`${path}.*`]
+        : [`${path}.${k}`, ...shape(v, `${path}.${k}`)]
     )
   }
   return [`${path}: ${typeof value}`]
 }
 
-const difference = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => [...new Set(a)].filter((x) => !b.includes(x)).sort()
+const difference = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
+  [...new Set(a)].filter((x) => !b.includes(x)).sort()
 
 const get = async (url: string) => {
   const response = await fetch(url)
@@ -49,7 +76,10 @@ describe("the documented fixtures", () => {
 
   it("EC2 awsvpc: the ~internal~ecs~pause container (CNI_PAUSE) first, sharing the task ENI", () => {
     const f = fixture("ec2-awsvpc")
-    expect(f.Containers.map((c) => [c.Name, c.Type])).toEqual([["~internal~ecs~pause", "CNI_PAUSE"], ["curl", "NORMAL"]])
+    expect(f.Containers.map((c) => [c.Name, c.Type])).toEqual([["~internal~ecs~pause", "CNI_PAUSE"], [
+      "curl",
+      "NORMAL"
+    ]])
     expect(new Set(f.Containers.map((c) => c.Networks[0]?.IPv4Addresses?.[0]))).toEqual(new Set(["10.0.2.61"]))
   })
 
@@ -105,9 +135,24 @@ describe("generated bodies have the documented shape", () => {
       ]
     },
     // Current agents serialize FaultInjectionEnabled without omitempty.
-    { scenario: "awsvpc", fixture: "ec2-awsvpc", onlyInFixture: [], onlyGenerated: [".FaultInjectionEnabled", ".FaultInjectionEnabled: boolean"] },
-    { scenario: "bridge", fixture: "ec2-bridge", onlyInFixture: [], onlyGenerated: [".FaultInjectionEnabled", ".FaultInjectionEnabled: boolean"] },
-    { scenario: "host", fixture: "ec2-host", onlyInFixture: [], onlyGenerated: [".FaultInjectionEnabled", ".FaultInjectionEnabled: boolean"] }
+    {
+      scenario: "awsvpc",
+      fixture: "ec2-awsvpc",
+      onlyInFixture: [],
+      onlyGenerated: [".FaultInjectionEnabled", ".FaultInjectionEnabled: boolean"]
+    },
+    {
+      scenario: "bridge",
+      fixture: "ec2-bridge",
+      onlyInFixture: [],
+      onlyGenerated: [".FaultInjectionEnabled", ".FaultInjectionEnabled: boolean"]
+    },
+    {
+      scenario: "host",
+      fixture: "ec2-host",
+      onlyInFixture: [],
+      onlyGenerated: [".FaultInjectionEnabled", ".FaultInjectionEnabled: boolean"]
+    }
   ]
 
   it.each(cases)("$scenario ~ $fixture-task.json", async (c) => {
@@ -122,14 +167,27 @@ describe("generated bodies have the documented shape", () => {
 describe("generated bodies carry the scenario", () => {
   it("EC2 awsvpc: pause container first, every container on the task ENI, no Ports, ServiceName and VPCID", async () => {
     const { task, container } = await served(loadScenario("awsvpc"))
-    expect(task).toMatchObject({ Cluster: "default", TaskARN: "arn:aws:ecs:us-east-1:111122223333:task/default/febee046097849aba589d4435207c04a", ServiceName: "web", LaunchType: "EC2" })
+    expect(task).toMatchObject({
+      Cluster: "default",
+      TaskARN: "arn:aws:ecs:us-east-1:111122223333:task/default/febee046097849aba589d4435207c04a",
+      ServiceName: "web",
+      LaunchType: "EC2"
+    })
     expect(task.VPCID).toMatch(/^vpc-/)
     expect(task.Containers.map((c) => [c.Name, c.Type, c.KnownStatus])).toEqual([
       ["~internal~ecs~pause", "CNI_PAUSE", "RESOURCES_PROVISIONED"],
       ["app", "NORMAL", "RUNNING"],
       ["nlb-sidecar", "NORMAL", "RUNNING"]
     ])
-    expect(task.Containers.map((c) => c.Networks[0])).toEqual(Array(3).fill(expect.objectContaining({ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.1.23"], PrivateDNSName: "ip-10-0-1-23.ec2.internal" })))
+    expect(task.Containers.map((c) => c.Networks[0])).toEqual(
+      Array(3).fill(
+        expect.objectContaining({
+          NetworkMode: "awsvpc",
+          IPv4Addresses: ["10.0.1.23"],
+          PrivateDNSName: "ip-10-0-1-23.ec2.internal"
+        })
+      )
+    )
     expect(task.Containers.some((c) => c.Ports !== undefined)).toBe(false)
     // The container endpoint is the sidecar's own container.
     expect(container).toEqual(task.Containers[2])
@@ -167,9 +225,13 @@ describe("generated bodies carry the scenario", () => {
     const { sim, task, container } = await served(loadScenario("fargate"))
     expect(task.Cluster).toBe("arn:aws:ecs:us-east-1:111122223333:cluster/production")
     expect(task.TaskARN).toBe("arn:aws:ecs:us-east-1:111122223333:task/production/febee046097849aba589d4435207c04a")
-    expect(task.Containers.every((c) => c.Labels["com.amazonaws.ecs.cluster"] === task.Cluster && c.Ports === undefined)).toBe(true)
+    expect(
+      task.Containers.every((c) => c.Labels["com.amazonaws.ecs.cluster"] === task.Cluster && c.Ports === undefined)
+    ).toBe(true)
     expect(task.ServiceName).toBeUndefined()
-    expect(task.Containers.map((c) => c.DockerId)).toEqual(Array(2).fill(expect.stringMatching(/^febee046097849aba589d4435207c04a-\d{10}$/)))
+    expect(task.Containers.map((c) => c.DockerId)).toEqual(
+      Array(2).fill(expect.stringMatching(/^febee046097849aba589d4435207c04a-\d{10}$/))
+    )
     expect(sim.metadataUri).toBe(`${sim.endpoint}/v4/${container.DockerId}`)
   })
 
@@ -187,7 +249,9 @@ describe("metadata answers that are not 200", () => {
     expect(answer).toEqual({
       status: 404,
       contentType: "application/json",
-      body: JSON.stringify("V4 task metadata handler: unable to get task arn from request: unable to get task Arn from v3 endpoint ID: 00000000-0000-4000-8000-000000000000")
+      body: JSON.stringify(
+        "V4 task metadata handler: unable to get task arn from request: unable to get task Arn from v3 endpoint ID: 00000000-0000-4000-8000-000000000000"
+      )
     })
   })
 
@@ -201,12 +265,18 @@ describe("metadata answers that are not 200", () => {
     const url = `${h.sim.metadataUri}/task`
     await expect(get(url)).rejects.toThrow()
     h.at(100)
-    expect(await get(url)).toEqual({ status: 429, contentType: "text/plain; charset=utf-8", body: "You have reached maximum request limit." })
+    expect(await get(url)).toEqual({
+      status: 429,
+      contentType: "text/plain; charset=utf-8",
+      body: "You have reached maximum request limit."
+    })
     h.at(200)
     expect(await get(url)).toEqual({
       status: 500,
       contentType: "application/json",
-      body: JSON.stringify("Unable to generate metadata for v4 task: 'arn:aws:ecs:us-east-1:111122223333:task/default/febee046097849aba589d4435207c04a'")
+      body: JSON.stringify(
+        "Unable to generate metadata for v4 task: 'arn:aws:ecs:us-east-1:111122223333:task/default/febee046097849aba589d4435207c04a'"
+      )
     })
     // The fault names `task`: the container endpoint still answers.
     expect((await get(h.sim.metadataUri)).status).toBe(200)

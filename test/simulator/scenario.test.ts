@@ -29,24 +29,57 @@ const tempFile = (name: string, content: string) => {
 describe("built-in scenarios", () => {
   it("are all there, and each loads", () => {
     expect(scenarioNames).toEqual(expect.arrayContaining([
-      "awsvpc", "fargate", "bridge", "host", "two-target-groups", "late-registration", "unhealthy-draining",
-      "missed-draining-window", "not-in-service", "no-target-groups", "throttling", "server-errors", "slow-answers",
-      "metadata-not-ready", "access-denied", "standalone"
+      "awsvpc",
+      "fargate",
+      "bridge",
+      "host",
+      "two-target-groups",
+      "late-registration",
+      "unhealthy-draining",
+      "missed-draining-window",
+      "not-in-service",
+      "no-target-groups",
+      "throttling",
+      "server-errors",
+      "slow-answers",
+      "metadata-not-ready",
+      "access-denied",
+      "standalone"
     ]))
     for (const name of scenarioNames) expect(loadScenario(name, { drainAtMs: 100 }).name).toBe(name)
   })
 
   it("take their timing from the options", () => {
     const timeline = (s: Scenario) => s.targetGroups[0]?.targets[1]?.timeline
-    expect(timeline(loadScenario("awsvpc"))).toEqual([{ at: 0, state: "healthy" }, { at: 5000, state: "draining" }, { at: 305_000, registered: false }])
-    expect(timeline(loadScenario("awsvpc", { drainAtMs: 200, deregistrationDelayMs: 50 }))).toEqual([{ at: 0, state: "healthy" }, { at: 200, state: "draining" }, { at: 250, registered: false }])
-    expect(loadScenario("metadata-not-ready").faults).toEqual([{ api: "metadata", from: 0, until: 24 * 3_600_000, kind: "not-ready", times: 3 }])
+    expect(timeline(loadScenario("awsvpc"))).toEqual([{ at: 0, state: "healthy" }, { at: 5000, state: "draining" }, {
+      at: 305_000,
+      registered: false
+    }])
+    expect(timeline(loadScenario("awsvpc", { drainAtMs: 200, deregistrationDelayMs: 50 }))).toEqual([
+      { at: 0, state: "healthy" },
+      { at: 200, state: "draining" },
+      { at: 250, registered: false }
+    ])
+    expect(loadScenario("metadata-not-ready").faults).toEqual([{
+      api: "metadata",
+      from: 0,
+      until: 24 * 3_600_000,
+      kind: "not-ready",
+      times: 3
+    }])
   })
 
   it("say who the task is: launch type, network mode, service, agent", () => {
     const summary = (name: string) => {
       const { task, service } = loadScenario(name)
-      return [task.launchType, task.networkMode, task.serviceName, task.serviceNameInMetadata, task.omitHostPorts, service?.loadBalancers.length]
+      return [
+        task.launchType,
+        task.networkMode,
+        task.serviceName,
+        task.serviceNameInMetadata,
+        task.omitHostPorts,
+        service?.loadBalancers.length
+      ]
     }
     expect(summary("fargate")).toEqual(["FARGATE", "awsvpc", "web", false, false, 1])
     expect(summary("bridge")).toEqual(["EC2", "bridge", "web", true, false, 1])
@@ -73,24 +106,89 @@ describe("built-in scenarios", () => {
 describe("a bad scenario is rejected with a message naming the field", () => {
   it.each([
     ["a field's format", { ...awsvpc, accountId: "12" }, /accountId/],
-    ["a literal", { ...awsvpc, task: { ...awsvpc.task, networkMode: "nat" } }, /task\.networkMode: Expected "awsvpc" \| "bridge" \| "host"/],
+    [
+      "a literal",
+      { ...awsvpc, task: { ...awsvpc.task, networkMode: "nat" } },
+      /task\.networkMode: Expected "awsvpc" \| "bridge" \| "host"/
+    ],
     ["a missing field", { ...awsvpc, targetGroups: undefined }, /targetGroups/],
     ["a field nobody reads (a typo)", { ...awsvpc, drainAt: 5 }, /drainAt/],
-    ["Fargate outside awsvpc", { ...awsvpc, task: { ...awsvpc.task, launchType: "FARGATE", networkMode: "bridge" } }, /task\.networkMode: Fargate tasks use awsvpc/],
-    ["EC2 without a container instance", { ...awsvpc, task: { ...awsvpc.task, containerInstance: undefined } }, /task\.containerInstance/],
-    ["a sidecar container that is not in the task", { ...awsvpc, task: { ...awsvpc.task, sidecarContainer: "x" } }, /task\.sidecarContainer: not one of the containers/],
-    ["a load balancer on an unknown container", { ...awsvpc, service: { loadBalancers: [{ containerName: "db", containerPort: 5432 }] } }, /service\.loadBalancers\[0\]\.containerName/],
-    ["a bridge mapping without its host port", { ...awsvpc, task: { ...awsvpc.task, networkMode: "bridge" } }, /task\.containers\[0\]\.ports\[0\]\.hostPort: bridge mode needs the host port/],
-    ["an instance id in an ip group", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "i-0598c7d356eba48d7", port: 8080, timeline: [] }] }] }, /targetGroups\[0\]\.targets\[0\]\.id: not an IPv4 address/],
-    ["a timeline out of order", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "10.0.1.23", port: 8080, timeline: [{ at: 5, state: "healthy" }, { at: 1, state: "draining" }] }] }] }, /targetGroups\[0\]\.targets\[0\]\.timeline\[1\]\.at: steps must be in time order/],
-    ["an unknown target state", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "10.0.1.23", port: 8080, timeline: [{ at: 0, state: "deregistered" }] }] }] }, /targetGroups\[0\]\.targets\[0\]\.timeline\[0\]/],
-    ["a deregistration delay over the attribute's 3600 s", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], deregistrationDelaySeconds: 3601 }] }, /targetGroups\[0\]\.deregistrationDelaySeconds/],
-    ["a deregistration delay in fractions of a second", { ...awsvpc, targetGroups: [{ ...awsvpc.targetGroups[0], deregistrationDelaySeconds: 1.5 }] }, /targetGroups\[0\]\.deregistrationDelaySeconds/],
-    ["a fault that ends before it starts", { ...awsvpc, faults: [{ api: "ecs", from: 10, until: 10, kind: "throttle" }] }, /faults\[0\]\.until: must be after from/],
-    ["an unknown fault kind", { ...awsvpc, faults: [{ api: "ecs", from: 0, until: 10, kind: "flaky" }] }, /faults\[0\]\.kind/],
-    ["a metadata body fault on an AWS API", { ...awsvpc, faults: [{ api: "elbv2", from: 0, until: 10, kind: "drip" }] }, /faults\[0\]\.kind: drip is a metadata fault/],
-    ["a signature fault on the metadata endpoint", { ...awsvpc, faults: [{ api: "metadata", from: 0, until: 10, kind: "signature-mismatch" }] }, /faults\[0\]\.kind: the metadata endpoint has no signature-mismatch answer/],
-    ["ServiceName on Fargate", { ...loadScenario("fargate"), task: { ...loadScenario("fargate").task, serviceNameInMetadata: true } }, /task\.serviceNameInMetadata: Fargate's metadata has no ServiceName/]
+    [
+      "Fargate outside awsvpc",
+      { ...awsvpc, task: { ...awsvpc.task, launchType: "FARGATE", networkMode: "bridge" } },
+      /task\.networkMode: Fargate tasks use awsvpc/
+    ],
+    [
+      "EC2 without a container instance",
+      { ...awsvpc, task: { ...awsvpc.task, containerInstance: undefined } },
+      /task\.containerInstance/
+    ],
+    [
+      "a sidecar container that is not in the task",
+      { ...awsvpc, task: { ...awsvpc.task, sidecarContainer: "x" } },
+      /task\.sidecarContainer: not one of the containers/
+    ],
+    ["a load balancer on an unknown container", {
+      ...awsvpc,
+      service: { loadBalancers: [{ containerName: "db", containerPort: 5432 }] }
+    }, /service\.loadBalancers\[0\]\.containerName/],
+    [
+      "a bridge mapping without its host port",
+      { ...awsvpc, task: { ...awsvpc.task, networkMode: "bridge" } },
+      /task\.containers\[0\]\.ports\[0\]\.hostPort: bridge mode needs the host port/
+    ],
+    ["an instance id in an ip group", {
+      ...awsvpc,
+      targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "i-0598c7d356eba48d7", port: 8080, timeline: [] }] }]
+    }, /targetGroups\[0\]\.targets\[0\]\.id: not an IPv4 address/],
+    ["a timeline out of order", {
+      ...awsvpc,
+      targetGroups: [{
+        ...awsvpc.targetGroups[0],
+        targets: [{
+          id: "10.0.1.23",
+          port: 8080,
+          timeline: [{ at: 5, state: "healthy" }, { at: 1, state: "draining" }]
+        }]
+      }]
+    }, /targetGroups\[0\]\.targets\[0\]\.timeline\[1\]\.at: steps must be in time order/],
+    ["an unknown target state", {
+      ...awsvpc,
+      targetGroups: [{
+        ...awsvpc.targetGroups[0],
+        targets: [{ id: "10.0.1.23", port: 8080, timeline: [{ at: 0, state: "deregistered" }] }]
+      }]
+    }, /targetGroups\[0\]\.targets\[0\]\.timeline\[0\]/],
+    ["a deregistration delay over the attribute's 3600 s", {
+      ...awsvpc,
+      targetGroups: [{ ...awsvpc.targetGroups[0], deregistrationDelaySeconds: 3601 }]
+    }, /targetGroups\[0\]\.deregistrationDelaySeconds/],
+    ["a deregistration delay in fractions of a second", {
+      ...awsvpc,
+      targetGroups: [{ ...awsvpc.targetGroups[0], deregistrationDelaySeconds: 1.5 }]
+    }, /targetGroups\[0\]\.deregistrationDelaySeconds/],
+    ["a fault that ends before it starts", {
+      ...awsvpc,
+      faults: [{ api: "ecs", from: 10, until: 10, kind: "throttle" }]
+    }, /faults\[0\]\.until: must be after from/],
+    [
+      "an unknown fault kind",
+      { ...awsvpc, faults: [{ api: "ecs", from: 0, until: 10, kind: "flaky" }] },
+      /faults\[0\]\.kind/
+    ],
+    [
+      "a metadata body fault on an AWS API",
+      { ...awsvpc, faults: [{ api: "elbv2", from: 0, until: 10, kind: "drip" }] },
+      /faults\[0\]\.kind: drip is a metadata fault/
+    ],
+    ["a signature fault on the metadata endpoint", {
+      ...awsvpc,
+      faults: [{ api: "metadata", from: 0, until: 10, kind: "signature-mismatch" }]
+    }, /faults\[0\]\.kind: the metadata endpoint has no signature-mismatch answer/],
+    ["ServiceName on Fargate", {
+      ...loadScenario("fargate"),
+      task: { ...loadScenario("fargate").task, serviceNameInMetadata: true }
+    }, /task\.serviceNameInMetadata: Fargate's metadata has no ServiceName/]
   ])("%s", (_, input, message) => {
     const error = reject(input)
     expect(error).toMatch(/^invalid scenario: /)

@@ -1,14 +1,19 @@
 // The simulator through the official SDK clients: every operation parses,
 // every error arrives as the SDK error AWS's answer would produce.
 import { DescribeContainerInstancesCommand, DescribeServicesCommand, DescribeTasksCommand } from "@aws-sdk/client-ecs"
-import { DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2"
+import {
+  DescribeTargetGroupAttributesCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand
+} from "@aws-sdk/client-elastic-load-balancing-v2"
 import { describe, expect, it } from "vitest"
 import { decodeScenario, type Scenario } from "../../simulator/scenario.ts"
 import { adminGroupArn, loadScenario, webGroupArn } from "../../simulator/scenarios.ts"
 import { harness, sdkError, withFaults } from "./helpers.ts"
 
 const taskArn = "arn:aws:ecs:us-east-1:111122223333:task/default/febee046097849aba589d4435207c04a"
-const containerInstanceArn = "arn:aws:ecs:us-east-1:111122223333:container-instance/default/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
+const containerInstanceArn =
+  "arn:aws:ecs:us-east-1:111122223333:container-instance/default/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
 const uuidLike = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 describe("ELBv2 through the SDK", () => {
@@ -28,7 +33,11 @@ describe("ELBv2 through the SDK", () => {
       HealthCheckTimeoutSeconds: 10,
       HealthyThresholdCount: 5,
       UnhealthyThresholdCount: 2,
-      LoadBalancerArns: [expect.stringMatching(/^arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer\/net\/web-lb\/[0-9a-f]{16}$/)],
+      LoadBalancerArns: [
+        expect.stringMatching(
+          /^arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer\/net\/web-lb\/[0-9a-f]{16}$/
+        )
+      ],
       TargetType: "ip",
       IpAddressType: "ipv4"
     }])
@@ -41,12 +50,18 @@ describe("ELBv2 through the SDK", () => {
 
   it("DescribeTargetHealth for named targets: Target with AvailabilityZone (ip), HealthCheckPort, TargetHealth, AdministrativeOverride", async () => {
     const { elb } = await harness(loadScenario("awsvpc"))
-    const out = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] }))
+    const out = await elb.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] })
+    )
     expect(out.TargetHealthDescriptions).toEqual([{
       Target: { Id: "10.0.1.23", Port: 8080, AvailabilityZone: "us-east-1a" },
       HealthCheckPort: "8080",
       TargetHealth: { State: "healthy" },
-      AdministrativeOverride: { State: "no_override", Reason: "AdministrativeOverride.NoOverride", Description: "No override is currently active on target" }
+      AdministrativeOverride: {
+        State: "no_override",
+        Reason: "AdministrativeOverride.NoOverride",
+        Description: "No override is currently active on target"
+      }
     }])
     expect(out.$metadata.requestId).toMatch(uuidLike)
   })
@@ -62,37 +77,71 @@ describe("ELBv2 through the SDK", () => {
 
   it("a target asked for but not registered: unused / Target.NotRegistered, no HealthCheckPort", async () => {
     const { elb } = await harness(loadScenario("awsvpc"))
-    const out = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.9.9", Port: 8080 }] }))
+    const out = await elb.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.9.9", Port: 8080 }] })
+    )
     expect(out.TargetHealthDescriptions).toEqual([{
       Target: { Id: "10.0.9.9", Port: 8080 },
-      TargetHealth: { State: "unused", Reason: "Target.NotRegistered", Description: "Target is not registered to the target group" }
+      TargetHealth: {
+        State: "unused",
+        Reason: "Target.NotRegistered",
+        Description: "Target is not registered to the target group"
+      }
     }])
   })
 
   it("a port left out means the group's port", async () => {
     const { elb } = await harness(loadScenario("awsvpc"))
-    const out = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23" }] }))
-    expect(out.TargetHealthDescriptions?.[0]).toMatchObject({ Target: { Id: "10.0.1.23", Port: 8080 }, TargetHealth: { State: "healthy" } })
+    const out = await elb.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23" }] })
+    )
+    expect(out.TargetHealthDescriptions?.[0]).toMatchObject({
+      Target: { Id: "10.0.1.23", Port: 8080 },
+      TargetHealth: { State: "healthy" }
+    })
   })
 
   it("an instance the account does not have: InvalidTarget (the SDK's InvalidTargetException, Code InvalidTarget), 400", async () => {
     const { elb } = await harness(loadScenario("bridge"))
-    const error = await sdkError(elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "i-00000000000000000", Port: 32768 }] })))
-    expect(error).toMatchObject({ name: "InvalidTargetException", Code: "InvalidTarget", $fault: "client", $metadata: { httpStatusCode: 400, requestId: expect.stringMatching(uuidLike) } })
+    const error = await sdkError(
+      elb.send(
+        new DescribeTargetHealthCommand({
+          TargetGroupArn: webGroupArn,
+          Targets: [{ Id: "i-00000000000000000", Port: 32768 }]
+        })
+      )
+    )
+    expect(error).toMatchObject({
+      name: "InvalidTargetException",
+      Code: "InvalidTarget",
+      $fault: "client",
+      $metadata: { httpStatusCode: 400, requestId: expect.stringMatching(uuidLike) }
+    })
     expect(error.message).toContain("i-00000000000000000")
     // A known instance on a port it is not registered on is merely unused.
-    const known = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "i-0598c7d356eba48d7", Port: 9999 }] }))
+    const known = await elb.send(
+      new DescribeTargetHealthCommand({
+        TargetGroupArn: webGroupArn,
+        Targets: [{ Id: "i-0598c7d356eba48d7", Port: 9999 }]
+      })
+    )
     expect(known.TargetHealthDescriptions?.[0]?.TargetHealth?.Reason).toBe("Target.NotRegistered")
   })
 
   it("an unknown group: TargetGroupNotFound from both operations (the SDK's TargetGroupNotFoundException)", async () => {
     const { elb } = await harness(loadScenario("awsvpc"))
     const gone = webGroupArn.replace("73e2d6bc24d8a067", "0000000000000000")
-    for (const call of [
-      elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [gone] })),
-      elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: gone, Targets: [{ Id: "10.0.1.23", Port: 8080 }] }))
-    ]) {
-      expect(await sdkError(call)).toMatchObject({ name: "TargetGroupNotFoundException", Code: "TargetGroupNotFound", $metadata: { httpStatusCode: 400 } })
+    for (
+      const call of [
+        elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [gone] })),
+        elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: gone, Targets: [{ Id: "10.0.1.23", Port: 8080 }] }))
+      ]
+    ) {
+      expect(await sdkError(call)).toMatchObject({
+        name: "TargetGroupNotFoundException",
+        Code: "TargetGroupNotFound",
+        $metadata: { httpStatusCode: 400 }
+      })
     }
   })
 
@@ -104,12 +153,20 @@ describe("ELBv2 through the SDK", () => {
       { api: "elbv2", action: "DescribeTargetHealth", from: 400, until: 500, kind: "server-error", status: 500 },
       { api: "elbv2", action: "DescribeTargetHealth", from: 500, until: 600, kind: "not-found" }
     ]))
-    const poll = () => h.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] }))
+    const poll = () =>
+      h.elb.send(
+        new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] })
+      )
     const seen = []
     for (const t of [100, 200, 300, 400, 500]) {
       h.at(t)
       const e = await sdkError(poll())
-      seen.push({ name: e.name, status: e.$metadata.httpStatusCode, fault: e.$fault, requestId: uuidLike.test(e.$metadata.requestId ?? "") })
+      seen.push({
+        name: e.name,
+        status: e.$metadata.httpStatusCode,
+        fault: e.$fault,
+        requestId: uuidLike.test(e.$metadata.requestId ?? "")
+      })
     }
     expect(seen).toEqual([
       { name: "Throttling", status: 400, fault: "client", requestId: true },
@@ -160,7 +217,10 @@ describe("DescribeTargetGroupAttributes through the SDK", () => {
   })
 
   it("the defaults that depend on the group: instance targets keep the client IP; UDP terminates connections after the delay", async () => {
-    expect(await attributes(loadScenario("bridge"))).toMatchObject({ "preserve_client_ip.enabled": "true", "deregistration_delay.connection_termination.enabled": "false" })
+    expect(await attributes(loadScenario("bridge"))).toMatchObject({
+      "preserve_client_ip.enabled": "true",
+      "deregistration_delay.connection_termination.enabled": "false"
+    })
     expect(await attributes(withGroup({ protocol: "UDP" }))).toMatchObject({
       "preserve_client_ip.enabled": "true",
       "deregistration_delay.connection_termination.enabled": "true",
@@ -184,16 +244,30 @@ describe("DescribeTargetGroupAttributes through the SDK", () => {
   })
 
   it("the delay is the scenario's: its timing for a built-in one, in whole seconds up to 3600; 0 allowed", async () => {
-    expect((await attributes(loadScenario("awsvpc", { deregistrationDelayMs: 20_400 })))["deregistration_delay.timeout_seconds"]).toBe("20")
-    expect((await attributes(loadScenario("awsvpc", { deregistrationDelayMs: 7_200_000 })))["deregistration_delay.timeout_seconds"]).toBe("3600")
-    expect((await attributes(withGroup({ deregistrationDelaySeconds: 0 })))["deregistration_delay.timeout_seconds"]).toBe("0")
+    expect(
+      (await attributes(loadScenario("awsvpc", { deregistrationDelayMs: 20_400 })))[
+        "deregistration_delay.timeout_seconds"
+      ]
+    ).toBe("20")
+    expect(
+      (await attributes(loadScenario("awsvpc", { deregistrationDelayMs: 7_200_000 })))[
+        "deregistration_delay.timeout_seconds"
+      ]
+    ).toBe("3600")
+    expect((await attributes(withGroup({ deregistrationDelaySeconds: 0 })))["deregistration_delay.timeout_seconds"])
+      .toBe("0")
   })
 
   it("an unknown group is TargetGroupNotFound; no ARN is a ValidationError", async () => {
     const { elb } = await harness(loadScenario("awsvpc"))
     const gone = webGroupArn.replace("73e2d6bc24d8a067", "0000000000000000")
     const error = await sdkError(elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: gone })))
-    expect(error).toMatchObject({ name: "TargetGroupNotFoundException", Code: "TargetGroupNotFound", $fault: "client", $metadata: { httpStatusCode: 400 } })
+    expect(error).toMatchObject({
+      name: "TargetGroupNotFoundException",
+      Code: "TargetGroupNotFound",
+      $fault: "client",
+      $metadata: { httpStatusCode: 400 }
+    })
     expect(error.message).toContain(gone)
     const missing = await sdkError(elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: "" })))
     expect(missing).toMatchObject({ name: "ValidationError", $metadata: { httpStatusCode: 400 } })
@@ -211,7 +285,8 @@ describe("DescribeTargetGroupAttributes through the SDK", () => {
     expect(denied.message).toBe(
       "User: arn:aws:sts::111122223333:assumed-role/web-task/febee046097849aba589d4435207c04a is not authorized to perform: elasticloadbalancing:DescribeTargetGroupAttributes because no identity-based policy allows the elasticloadbalancing:DescribeTargetGroupAttributes action"
     )
-    expect((await h.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [webGroupArn] }))).TargetGroups).toHaveLength(1)
+    expect((await h.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [webGroupArn] }))).TargetGroups)
+      .toHaveLength(1)
     const rest = []
     for (const t of [100, 200]) {
       h.at(t)
@@ -220,7 +295,9 @@ describe("DescribeTargetGroupAttributes through the SDK", () => {
     }
     expect(rest).toEqual([["Throttling", 400, "client"], ["ServiceUnavailable", 503, "server"]])
     h.at(300)
-    expect((await describe()).Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value).toBe("300")
+    expect((await describe()).Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value).toBe(
+      "300"
+    )
   })
 })
 
@@ -254,35 +331,66 @@ describe("ECS through the SDK", () => {
 
   it("DescribeTasks (bridge): networkBindings with the dynamic host port, once (IPv6 bindings left out); by task id too", async () => {
     const { ecs } = await harness(loadScenario("bridge"))
-    const out = await ecs.send(new DescribeTasksCommand({ cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/default", tasks: ["febee046097849aba589d4435207c04a"] }))
+    const out = await ecs.send(
+      new DescribeTasksCommand({
+        cluster: "arn:aws:ecs:us-east-1:111122223333:cluster/default",
+        tasks: ["febee046097849aba589d4435207c04a"]
+      })
+    )
     expect(out.tasks?.[0]?.attachments).toEqual([])
-    expect(out.tasks?.[0]?.containers?.[0]?.networkBindings).toEqual([{ bindIP: "0.0.0.0", containerPort: 8080, hostPort: 32768, protocol: "tcp" }])
+    expect(out.tasks?.[0]?.containers?.[0]?.networkBindings).toEqual([{
+      bindIP: "0.0.0.0",
+      containerPort: 8080,
+      hostPort: 32768,
+      protocol: "tcp"
+    }])
   })
 
   it("DescribeTasks (Fargate, standalone): no container instance, platform version, group family:NAME", async () => {
     const fargate = await harness(loadScenario("fargate"))
-    const task = (await fargate.ecs.send(new DescribeTasksCommand({ cluster: "production", tasks: ["febee046097849aba589d4435207c04a"] }))).tasks?.[0]
+    const task = (await fargate.ecs.send(
+      new DescribeTasksCommand({ cluster: "production", tasks: ["febee046097849aba589d4435207c04a"] })
+    )).tasks?.[0]
     expect(task).toMatchObject({ launchType: "FARGATE", platformVersion: "1.4.0", cpu: "256", memory: "512" })
     expect(task?.containerInstanceArn).toBeUndefined()
     const standalone = await harness(loadScenario("not-in-service"))
-    const group = (await standalone.ecs.send(new DescribeTasksCommand({ cluster: "default", tasks: [taskArn] }))).tasks?.[0]?.group
+    const group = (await standalone.ecs.send(new DescribeTasksCommand({ cluster: "default", tasks: [taskArn] }))).tasks
+      ?.[0]?.group
     expect(group).toBe("family:web")
   })
 
   it("unknown tasks, services and container instances are failures with reason MISSING and a full ARN", async () => {
     const { ecs } = await harness(loadScenario("bridge"))
-    const tasks = await ecs.send(new DescribeTasksCommand({ cluster: "default", tasks: [taskArn, "0123456789abcdef0123456789abcdef"] }))
+    const tasks = await ecs.send(
+      new DescribeTasksCommand({ cluster: "default", tasks: [taskArn, "0123456789abcdef0123456789abcdef"] })
+    )
     expect(tasks.tasks?.length).toBe(1)
-    expect(tasks.failures).toEqual([{ arn: "arn:aws:ecs:us-east-1:111122223333:task/default/0123456789abcdef0123456789abcdef", reason: "MISSING" }])
+    expect(tasks.failures).toEqual([{
+      arn: "arn:aws:ecs:us-east-1:111122223333:task/default/0123456789abcdef0123456789abcdef",
+      reason: "MISSING"
+    }])
     const services = await ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["api"] }))
-    expect(services).toMatchObject({ services: [], failures: [{ arn: "arn:aws:ecs:us-east-1:111122223333:service/default/api", reason: "MISSING" }] })
-    const instances = await ecs.send(new DescribeContainerInstancesCommand({ cluster: "default", containerInstances: ["ffffffffffffffffffffffffffffffff"] }))
+    expect(services).toMatchObject({
+      services: [],
+      failures: [{ arn: "arn:aws:ecs:us-east-1:111122223333:service/default/api", reason: "MISSING" }]
+    })
+    const instances = await ecs.send(
+      new DescribeContainerInstancesCommand({
+        cluster: "default",
+        containerInstances: ["ffffffffffffffffffffffffffffffff"]
+      })
+    )
     expect(instances).toMatchObject({ containerInstances: [], failures: [{ reason: "MISSING" }] })
   })
 
   it("DescribeServices: load balancers, ACTIVE; by name or ARN; a standalone task's missing service is MISSING", async () => {
     const { ecs } = await harness(loadScenario("two-target-groups"))
-    const out = await ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["arn:aws:ecs:us-east-1:111122223333:service/default/web"] }))
+    const out = await ecs.send(
+      new DescribeServicesCommand({
+        cluster: "default",
+        services: ["arn:aws:ecs:us-east-1:111122223333:service/default/web"]
+      })
+    )
     expect(out.failures).toEqual([])
     expect(out.services?.[0]).toMatchObject({
       serviceName: "web",
@@ -304,22 +412,38 @@ describe("ECS through the SDK", () => {
   it("DescribeContainerInstances: the EC2 instance id, by ARN or id", async () => {
     const { ecs } = await harness(loadScenario("host"))
     for (const ref of [containerInstanceArn, "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"]) {
-      const out = await ecs.send(new DescribeContainerInstancesCommand({ cluster: "default", containerInstances: [ref] }))
-      expect(out.containerInstances?.[0]).toMatchObject({ containerInstanceArn, ec2InstanceId: "i-0598c7d356eba48d7", status: "ACTIVE", agentConnected: true })
+      const out = await ecs.send(
+        new DescribeContainerInstancesCommand({ cluster: "default", containerInstances: [ref] })
+      )
+      expect(out.containerInstances?.[0]).toMatchObject({
+        containerInstanceArn,
+        ec2InstanceId: "i-0598c7d356eba48d7",
+        status: "ACTIVE",
+        agentConnected: true
+      })
     }
   })
 
   it("a cluster that is not the task's (or `default` when none is named): ClusterNotFoundException", async () => {
     const { ecs } = await harness(loadScenario("fargate"))
     for (const cluster of ["staging", undefined]) {
-      const error = await sdkError(ecs.send(new DescribeTasksCommand({ ...(cluster === undefined ? {} : { cluster }), tasks: [taskArn] })))
-      expect(error).toMatchObject({ name: "ClusterNotFoundException", message: "Cluster not found.", $metadata: { httpStatusCode: 400 } })
+      const error = await sdkError(
+        ecs.send(new DescribeTasksCommand({ ...(cluster === undefined ? {} : { cluster }), tasks: [taskArn] }))
+      )
+      expect(error).toMatchObject({
+        name: "ClusterNotFoundException",
+        message: "Cluster not found.",
+        $metadata: { httpStatusCode: 400 }
+      })
     }
   })
 
   it("no tasks named: InvalidParameterException", async () => {
     const { ecs } = await harness(loadScenario("awsvpc"))
-    expect(await sdkError(ecs.send(new DescribeTasksCommand({ cluster: "default", tasks: [] })))).toMatchObject({ name: "InvalidParameterException", $metadata: { httpStatusCode: 400 } })
+    expect(await sdkError(ecs.send(new DescribeTasksCommand({ cluster: "default", tasks: [] })))).toMatchObject({
+      name: "InvalidParameterException",
+      $metadata: { httpStatusCode: 400 }
+    })
   })
 
   it("injected faults: AccessDeniedException 400 naming action and resource, ThrottlingException 400, ServerException 500, ClusterNotFoundException", async () => {
@@ -331,7 +455,11 @@ describe("ECS through the SDK", () => {
     ]))
     const describe = () => h.ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["web"] }))
     const denied = await sdkError(describe())
-    expect(denied).toMatchObject({ name: "AccessDeniedException", $fault: "client", $metadata: { httpStatusCode: 400, requestId: expect.stringMatching(uuidLike) } })
+    expect(denied).toMatchObject({
+      name: "AccessDeniedException",
+      $fault: "client",
+      $metadata: { httpStatusCode: 400, requestId: expect.stringMatching(uuidLike) }
+    })
     expect(denied.message).toBe(
       "User: arn:aws:sts::111122223333:assumed-role/web-task/febee046097849aba589d4435207c04a is not authorized to perform: ecs:DescribeServices on resource: arn:aws:ecs:us-east-1:111122223333:service/default/web because no identity-based policy allows the ecs:DescribeServices action"
     )

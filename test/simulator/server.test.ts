@@ -12,23 +12,49 @@ const post = async (url: string, body: string, headers: Record<string, string>) 
   return { status: response.status, headers: response.headers, body: await response.text() }
 }
 const form = { "content-type": "application/x-www-form-urlencoded; charset=utf-8" }
-const json11 = (op: string) => ({ "content-type": "application/x-amz-json-1.1", "x-amz-target": `AmazonEC2ContainerServiceV20141113.${op}` })
+const json11 = (op: string) => ({
+  "content-type": "application/x-amz-json-1.1",
+  "x-amz-target": `AmazonEC2ContainerServiceV20141113.${op}`
+})
 
 describe("the request log", () => {
   it("records every request: time on the simulator clock, API, action, decoded params, status, error code", async () => {
-    const h = await harness(withFaults(loadScenario("awsvpc"), [{ api: "ecs", action: "DescribeServices", from: 0, until: 100, kind: "access-denied" }]))
+    const h = await harness(
+      withFaults(loadScenario("awsvpc"), [{
+        api: "ecs",
+        action: "DescribeServices",
+        from: 0,
+        until: 100,
+        kind: "access-denied"
+      }])
+    )
     await fetch(`${h.sim.metadataUri}/task`)
     await h.ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["web"] })).catch(() => undefined)
     h.at(1234.5)
-    await h.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] }))
+    await h.elb.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] })
+    )
     expect(h.sim.requests()).toEqual([
       { t: 0, api: "metadata", action: "task", params: {}, status: 200 },
-      { t: 0, api: "ecs", action: "DescribeServices", params: { cluster: "default", services: ["web"] }, status: 400, errorCode: "AccessDeniedException" },
+      {
+        t: 0,
+        api: "ecs",
+        action: "DescribeServices",
+        params: { cluster: "default", services: ["web"] },
+        status: 400,
+        errorCode: "AccessDeniedException"
+      },
       {
         t: 1234.5,
         api: "elbv2",
         action: "DescribeTargetHealth",
-        params: { Action: "DescribeTargetHealth", Version: "2015-12-01", TargetGroupArn: webGroupArn, "Targets.member.1.Id": "10.0.1.23", "Targets.member.1.Port": "8080" },
+        params: {
+          Action: "DescribeTargetHealth",
+          Version: "2015-12-01",
+          TargetGroupArn: webGroupArn,
+          "Targets.member.1.Id": "10.0.1.23",
+          "Targets.member.1.Port": "8080"
+        },
         status: 200
       }
     ])
@@ -39,8 +65,13 @@ describe("the request log", () => {
   })
 
   it("keeps arrival order when an earlier answer is slower", async () => {
-    const h = await harness(withFaults(loadScenario("awsvpc"), [{ api: "elbv2", from: 0, until: 1, kind: "slow", delayMs: 600 }]))
-    const poll = () => h.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] }))
+    const h = await harness(
+      withFaults(loadScenario("awsvpc"), [{ api: "elbv2", from: 0, until: 1, kind: "slow", delayMs: 600 }])
+    )
+    const poll = () =>
+      h.elb.send(
+        new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] })
+      )
     const slow = poll()
     // Long enough for the first request to arrive even on a loaded machine, well within its 600 ms delay.
     await new Promise((r) => setTimeout(r, 250))
@@ -54,7 +85,9 @@ describe("the request log", () => {
 
 describe("wire details", () => {
   it("ELBv2: x-amzn-RequestId on every answer, the same id as the body's RequestId, XML in the 2015-12-01 namespace", async () => {
-    const h = await harness(withFaults(loadScenario("awsvpc"), [{ api: "elbv2", from: 100, until: 200, kind: "throttle" }]))
+    const h = await harness(
+      withFaults(loadScenario("awsvpc"), [{ api: "elbv2", from: 100, until: 200, kind: "throttle" }])
+    )
     const body = `Action=DescribeTargetHealth&Version=2015-12-01&TargetGroupArn=${encodeURIComponent(webGroupArn)}`
     for (const t of [0, 100]) {
       h.at(t)
@@ -71,7 +104,9 @@ describe("wire details", () => {
 
   it("ELBv2: an unknown action or version is InvalidAction", async () => {
     const { sim } = await harness(loadScenario("awsvpc"))
-    for (const body of ["Action=DeleteLoadBalancer&Version=2015-12-01", "Action=DescribeTargetHealth&Version=2012-06-01"]) {
+    for (
+      const body of ["Action=DeleteLoadBalancer&Version=2015-12-01", "Action=DescribeTargetHealth&Version=2012-06-01"]
+    ) {
       const answer = await post(sim.endpoint, body, form)
       expect([answer.status, answer.body.match(/<Code>(\w+)<\/Code>/)?.[1]]).toEqual([400, "InvalidAction"])
     }
@@ -79,10 +114,22 @@ describe("wire details", () => {
 
   it("ECS: x-amzn-RequestId always, x-amzn-ErrorType and {__type, message} on errors; unknown operations and bad JSON", async () => {
     const { sim } = await harness(loadScenario("awsvpc"))
-    const ok = await post(sim.endpoint, JSON.stringify({ cluster: "default", services: ["web"] }), json11("DescribeServices"))
-    expect([ok.status, ok.headers.get("content-type"), ok.headers.get("x-amzn-errortype")]).toEqual([200, "application/x-amz-json-1.1", null])
+    const ok = await post(
+      sim.endpoint,
+      JSON.stringify({ cluster: "default", services: ["web"] }),
+      json11("DescribeServices")
+    )
+    expect([ok.status, ok.headers.get("content-type"), ok.headers.get("x-amzn-errortype")]).toEqual([
+      200,
+      "application/x-amz-json-1.1",
+      null
+    ])
     expect(ok.headers.get("x-amzn-requestid")).toMatch(/^[0-9a-f-]{36}$/)
-    const wrongCluster = await post(sim.endpoint, JSON.stringify({ cluster: "other", services: ["web"] }), json11("DescribeServices"))
+    const wrongCluster = await post(
+      sim.endpoint,
+      JSON.stringify({ cluster: "other", services: ["web"] }),
+      json11("DescribeServices")
+    )
     expect([wrongCluster.status, wrongCluster.headers.get("x-amzn-errortype"), JSON.parse(wrongCluster.body)]).toEqual([
       400,
       "ClusterNotFoundException",
@@ -98,7 +145,13 @@ describe("wire details", () => {
   it("anything else: 404, recorded as `other`", async () => {
     const { sim } = await harness(loadScenario("awsvpc"))
     expect((await fetch(`${sim.endpoint}/latest/meta-data/instance-id`)).status).toBe(404)
-    expect(sim.requests()).toEqual([{ t: 0, api: "other", action: "GET /latest/meta-data/instance-id", params: {}, status: 404 }])
+    expect(sim.requests()).toEqual([{
+      t: 0,
+      api: "other",
+      action: "GET /latest/meta-data/instance-id",
+      params: {},
+      status: 404
+    }])
   })
 })
 
@@ -108,7 +161,10 @@ describe("slow and dropped answers", () => {
       { api: "elbv2", from: 0, until: 100, kind: "slow", delayMs: 60 },
       { api: "elbv2", action: "DescribeTargetHealth", from: 50, until: 100, kind: "throttle" }
     ]))
-    const poll = () => h.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] }))
+    const poll = () =>
+      h.elb.send(
+        new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] })
+      )
     let started = performance.now()
     await poll()
     expect(performance.now() - started).toBeGreaterThanOrEqual(55)
@@ -123,11 +179,17 @@ describe("slow and dropped answers", () => {
   })
 
   it("not-ready on an API resets the connection: a network error for the SDK, status 0 in the log", async () => {
-    const h = await harness(withFaults(loadScenario("awsvpc"), [{ api: "ecs", from: 0, until: 100, kind: "not-ready" }]))
-    const error = await h.ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["web"] })).catch((e: unknown) => e as Error & { $metadata?: unknown })
+    const h = await harness(
+      withFaults(loadScenario("awsvpc"), [{ api: "ecs", from: 0, until: 100, kind: "not-ready" }])
+    )
+    const error = await h.ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["web"] })).catch((
+      e: unknown
+    ) => e as Error & { $metadata?: unknown })
     expect(error).toBeInstanceOf(Error)
     expect(String((error as { code?: string }).code ?? error)).toMatch(/ECONNRESET|socket hang up/)
-    expect(h.sim.requests()).toEqual([expect.objectContaining({ api: "ecs", action: "DescribeServices", status: 0, errorCode: "ECONNRESET" })])
+    expect(h.sim.requests()).toEqual([
+      expect.objectContaining({ api: "ecs", action: "DescribeServices", status: 0, errorCode: "ECONNRESET" })
+    ])
   })
 })
 

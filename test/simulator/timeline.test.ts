@@ -6,14 +6,24 @@ import { decodeScenario, stateAt } from "../../simulator/scenario.ts"
 import { adminGroupArn, loadScenario, webGroupArn } from "../../simulator/scenarios.ts"
 import { type Harness, harness } from "./helpers.ts"
 
-const health = (d: TargetHealthDescription | undefined) => [d?.TargetHealth?.State, d?.TargetHealth?.Reason, d?.TargetHealth?.Description]
+const health = (
+  d: TargetHealthDescription | undefined
+) => [d?.TargetHealth?.State, d?.TargetHealth?.Reason, d?.TargetHealth?.Description]
 
 /** The watched target's [State, Reason, Description] at each time. */
-const statesAt = async (h: Harness, times: ReadonlyArray<number>, group = webGroupArn, id = "10.0.1.23", port = 8080) => {
+const statesAt = async (
+  h: Harness,
+  times: ReadonlyArray<number>,
+  group = webGroupArn,
+  id = "10.0.1.23",
+  port = 8080
+) => {
   const seen = []
   for (const t of times) {
     h.at(t)
-    const out = await h.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: group, Targets: [{ Id: id, Port: port }] }))
+    const out = await h.elb.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: group, Targets: [{ Id: id, Port: port }] })
+    )
     seen.push(health(out.TargetHealthDescriptions?.[0]))
   }
   return seen
@@ -85,7 +95,11 @@ describe("timelines", () => {
       ...base,
       targetGroups: [{
         ...group,
-        targets: [{ id: "10.0.1.23", port: 8080, timeline: [{ at: 0, state: "unhealthy", reason: "Target.Timeout", description: "Request timed out" }] }]
+        targets: [{
+          id: "10.0.1.23",
+          port: 8080,
+          timeline: [{ at: 0, state: "unhealthy", reason: "Target.Timeout", description: "Request timed out" }]
+        }]
       }]
     }))
     expect(await statesAt(h, [0])).toEqual([["unhealthy", "Target.Timeout", "Request timed out"]])
@@ -95,18 +109,35 @@ describe("timelines", () => {
     const h = await harness(loadScenario("throttling", { drainAtMs: 1000 }))
     const outcome = async (t: number) => {
       h.at(t)
-      return h.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] })).then(
+      return h.elb.send(
+        new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] })
+      ).then(
         () => "ok",
         (e: Error) => e.name
       )
     }
-    expect([await outcome(99), await outcome(100), await outcome(749), await outcome(750)]).toEqual(["ok", "Throttling", "Throttling", "ok"])
+    expect([await outcome(99), await outcome(100), await outcome(749), await outcome(750)]).toEqual([
+      "ok",
+      "Throttling",
+      "Throttling",
+      "ok"
+    ])
   })
 })
 
 describe("stateAt", () => {
   it("is the last step at or before t; nothing before the first step or while unregistered", () => {
-    const timeline = [{ at: 10, state: "initial" as const }, { at: 20, state: "healthy" as const }, { at: 30, registered: false as const }]
-    expect([5, 10, 19, 20, 29, 30].map((t) => stateAt(timeline, t)?.state)).toEqual([undefined, "initial", "initial", "healthy", "healthy", undefined])
+    const timeline = [{ at: 10, state: "initial" as const }, { at: 20, state: "healthy" as const }, {
+      at: 30,
+      registered: false as const
+    }]
+    expect([5, 10, 19, 20, 29, 30].map((t) => stateAt(timeline, t)?.state)).toEqual([
+      undefined,
+      "initial",
+      "initial",
+      "healthy",
+      "healthy",
+      undefined
+    ])
   })
 })

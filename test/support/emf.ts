@@ -17,20 +17,29 @@ export const emfProblems = (doc: unknown): Array<string> => {
   if (!isObject(doc._aws)) return [...problems, "_aws is not an object"]
   const { _aws } = doc
   for (const key of Object.keys(_aws)) {
-    if (key !== "Timestamp" && key !== "CloudWatchMetrics") problems.push(`_aws has a member the specification does not define: ${key}`)
+    if (key !== "Timestamp" && key !== "CloudWatchMetrics") {
+      problems.push(`_aws has a member the specification does not define: ${key}`)
+    }
   }
-  if (!Number.isSafeInteger(_aws.Timestamp) || (_aws.Timestamp as number) < 0) problems.push("_aws.Timestamp is not epoch milliseconds (an integer)")
+  if (!Number.isSafeInteger(_aws.Timestamp) || (_aws.Timestamp as number) < 0) {
+    problems.push("_aws.Timestamp is not epoch milliseconds (an integer)")
+  }
   if (!Array.isArray(_aws.CloudWatchMetrics)) return [...problems, "_aws.CloudWatchMetrics is not an array"]
   _aws.CloudWatchMetrics.forEach((directive: unknown, d) => {
     const at = `CloudWatchMetrics[${d}]`
     if (!isObject(directive)) return problems.push(`${at} is not an object`)
     for (const key of Object.keys(directive)) {
-      if (key !== "Namespace" && key !== "Dimensions" && key !== "Metrics") problems.push(`${at} has a member the specification does not define: ${key}`)
+      if (key !== "Namespace" && key !== "Dimensions" && key !== "Metrics") {
+        problems.push(`${at} has a member the specification does not define: ${key}`)
+      }
     }
     const { Namespace, Dimensions, Metrics } = directive
-    if (typeof Namespace !== "string" || Namespace.length < 1 || Namespace.length > 255) problems.push(`${at}.Namespace is not a string of 1-255 characters`)
-    if (!Array.isArray(Dimensions) || Dimensions.length < 1) problems.push(`${at}.Dimensions is not an array of dimension sets`)
-    else {
+    if (typeof Namespace !== "string" || Namespace.length < 1 || Namespace.length > 255) {
+      problems.push(`${at}.Namespace is not a string of 1-255 characters`)
+    }
+    if (!Array.isArray(Dimensions) || Dimensions.length < 1) {
+      problems.push(`${at}.Dimensions is not an array of dimension sets`)
+    } else {
       Dimensions.forEach((set: unknown, s) => {
         if (!Array.isArray(set)) return problems.push(`${at}.Dimensions[${s}] is not an array`)
         if (set.length > 30) problems.push(`${at}.Dimensions[${s}] has more than 30 dimension keys`)
@@ -52,12 +61,20 @@ export const emfProblems = (doc: unknown): Array<string> => {
     Metrics.forEach((definition: unknown, m) => {
       if (!isObject(definition)) return problems.push(`${at}.Metrics[${m}] is not an object`)
       for (const key of Object.keys(definition)) {
-        if (key !== "Name" && key !== "Unit" && key !== "StorageResolution") problems.push(`${at}.Metrics[${m}] has a member the specification does not define: ${key}`)
+        if (key !== "Name" && key !== "Unit" && key !== "StorageResolution") {
+          problems.push(`${at}.Metrics[${m}] has a member the specification does not define: ${key}`)
+        }
       }
       const { Name, Unit, StorageResolution } = definition
-      if (typeof Name !== "string" || Name.length < 1 || Name.length > 255) return problems.push(`${at}.Metrics[${m}].Name is not a string of 1-255 characters`)
-      if (Unit !== undefined && !(metricUnits as ReadonlyArray<unknown>).includes(Unit)) problems.push(`metric ${Name}: unit ${String(Unit)} is not a CloudWatch unit`)
-      if (StorageResolution !== undefined && StorageResolution !== 1 && StorageResolution !== 60) problems.push(`metric ${Name}: StorageResolution is not 1 or 60`)
+      if (typeof Name !== "string" || Name.length < 1 || Name.length > 255) {
+        return problems.push(`${at}.Metrics[${m}].Name is not a string of 1-255 characters`)
+      }
+      if (Unit !== undefined && !(metricUnits as ReadonlyArray<unknown>).includes(Unit)) {
+        problems.push(`metric ${Name}: unit ${String(Unit)} is not a CloudWatch unit`)
+      }
+      if (StorageResolution !== undefined && StorageResolution !== 1 && StorageResolution !== 60) {
+        problems.push(`metric ${Name}: StorageResolution is not 1 or 60`)
+      }
       const value = doc[Name]
       const numeric = isNumber(value) || (Array.isArray(value) && value.length <= 100 && value.every(isNumber))
       if (!numeric) problems.push(`metric ${Name} is not a number (or an array of at most 100 numbers) at the root`)

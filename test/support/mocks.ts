@@ -3,14 +3,14 @@ import { Clock, Effect, Layer, Random } from "effect"
 import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/domain.ts"
 import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
+import { type ConnectionsService, connectionsTest } from "../../src/layers/Connections.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
-import { Startup } from "../../src/layers/Startup.ts"
-import { connectionsTest, type ConnectionsService } from "../../src/layers/Connections.ts"
 import * as Metrics from "../../src/layers/Metrics.ts"
+import { Startup } from "../../src/layers/Startup.ts"
+import { type RegisteredTarget, TargetHealth } from "../../src/layers/TargetHealth.ts"
 import type { EmfRecord } from "../../src/metrics.ts"
 import { captureLogs } from "./logs.ts"
-import { type RegisteredTarget, TargetHealth } from "../../src/layers/TargetHealth.ts"
 
 /** What a target group answers from virtual time `at` (ms) on, until the next step. */
 export type Step =
@@ -32,12 +32,18 @@ export const scriptedTargetHealth = (options: {
   readonly groups?: ReadonlyArray<TargetGroup>
   readonly calls: Array<Call>
   /** Unfiltered DescribeTargetHealth answers per group, from virtual time `at` on. */
-  readonly registered?: Record<string, ReadonlyArray<{ readonly at: number; readonly targets: ReadonlyArray<RegisteredTarget> }>>
+  readonly registered?: Record<
+    string,
+    ReadonlyArray<{ readonly at: number; readonly targets: ReadonlyArray<RegisteredTarget> }>
+  >
   /**
    * DescribeTargetGroupAttributes' deregistration_delay.timeout_seconds per group (absent: `undefined`),
    * or an error code to fail with; 300 (ELBv2's default) for a group not named.
    */
-  readonly deregistrationDelay?: Record<string, { readonly seconds: number | undefined } | { readonly error: string; readonly retryable?: boolean }>
+  readonly deregistrationDelay?: Record<
+    string,
+    { readonly seconds: number | undefined } | { readonly error: string; readonly retryable?: boolean }
+  >
 }) => {
   const answerAt = (arn: string, now: number): Step | undefined =>
     (options.timelines[arn] ?? []).filter((s) => s.at <= now).at(-1)
@@ -69,10 +75,18 @@ export const scriptedTargetHealth = (options: {
       })),
     describeDeregistrationDelay: (targetGroupArn: string) =>
       Effect.gen(function*() {
-        options.calls.push({ at: yield* Clock.currentTimeMillis, action: "DescribeTargetGroupAttributes", targetGroupArn })
+        options.calls.push({
+          at: yield* Clock.currentTimeMillis,
+          action: "DescribeTargetGroupAttributes",
+          targetGroupArn
+        })
         const answer = options.deregistrationDelay?.[targetGroupArn] ?? { seconds: 300 }
         return "error" in answer
-          ? yield* awsError("elasticloadbalancing:DescribeTargetGroupAttributes", answer.error, answer.retryable ?? false)
+          ? yield* awsError(
+            "elasticloadbalancing:DescribeTargetGroupAttributes",
+            answer.error,
+            answer.retryable ?? false
+          )
           : answer.seconds
       })
   })
@@ -82,7 +96,9 @@ export const ecsTest = (options: {
   readonly task?: TaskDescription | undefined
   readonly loadBalancers?: ReadonlyArray<ServiceLoadBalancer> | undefined
   readonly ec2InstanceId?: string
-  readonly failWith?: Partial<Record<"DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", AwsCallFailed>>
+  readonly failWith?: Partial<
+    Record<"DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", AwsCallFailed>
+  >
   readonly calls?: Array<Call>
 }) => {
   const record = (action: string) =>
@@ -103,7 +119,10 @@ export const metadataTest = (task: TaskMetadata) => Metadata.layerTest(Effect.su
 
 /** Random pinned to one value: makes jitter deterministic (0 → first poll at t=0, intervals −10%). */
 export const fixedRandom = (value: number) =>
-  Layer.succeed(Random.Random, { nextDoubleUnsafe: () => value, nextIntUnsafe: () => Math.floor(value * Number.MAX_SAFE_INTEGER) })
+  Layer.succeed(Random.Random, {
+    nextDoubleUnsafe: () => value,
+    nextIntUnsafe: () => Math.floor(value * Number.MAX_SAFE_INTEGER)
+  })
 
 /** The settings, and STARTUP_TIMEOUT counted from virtual time 0. */
 export const configTest = (overrides: Partial<Settings> = {}) =>
@@ -119,7 +138,11 @@ export const awsvpcTask = (overrides: Partial<TaskMetadata> = {}): TaskMetadata 
   Revision: "3",
   ServiceName: "web",
   Containers: [
-    { Name: "~internal~ecs~pause", Type: "CNI_PAUSE", Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"] }] },
+    {
+      Name: "~internal~ecs~pause",
+      Type: "CNI_PAUSE",
+      Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"] }]
+    },
     { Name: "app", Type: "NORMAL", Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"] }] },
     { Name: "nlb-sidecar", Type: "NORMAL", Networks: [{ NetworkMode: "awsvpc", IPv4Addresses: ["10.0.2.106"] }] }
   ],
@@ -127,10 +150,20 @@ export const awsvpcTask = (overrides: Partial<TaskMetadata> = {}): TaskMetadata 
 })
 
 export const ipGroup = (arn: string): TargetGroup => ({ arn, targetType: "ip", protocol: "TCP", ipAddressType: "ipv4" })
-export const instanceGroup = (arn: string, protocol = "TCP"): TargetGroup => ({ arn, targetType: "instance", protocol, ipAddressType: "ipv4" })
+export const instanceGroup = (arn: string, protocol = "TCP"): TargetGroup => ({
+  arn,
+  targetType: "instance",
+  protocol,
+  ipAddressType: "ipv4"
+})
 
 export const webGroup = tgArn("web")
-export const webLoadBalancer: ServiceLoadBalancer = { targetGroupArn: webGroup, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }
+export const webLoadBalancer: ServiceLoadBalancer = {
+  targetGroupArn: webGroup,
+  loadBalancerName: undefined,
+  containerName: "app",
+  containerPort: 8080
+}
 
 /**
  * Everything the programs need, scripted on virtual time: settings (with
@@ -154,7 +187,8 @@ export const testLayer = (options: {
 } = {}) => {
   const calls: Array<Call> = []
   const logs = captureLogs()
-  const elb = options.elbLayer ?? scriptedTargetHealth({ timelines: {}, groups: [ipGroup(webGroup)], ...options.elb, calls })
+  const elb = options.elbLayer ??
+    scriptedTargetHealth({ timelines: {}, groups: [ipGroup(webGroup)], ...options.elb, calls })
   const layer = Layer.mergeAll(
     configTest(options.settings),
     metadataTest(options.task ?? awsvpcTask()),
