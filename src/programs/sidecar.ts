@@ -3,14 +3,13 @@ import { Clock, Duration, Effect, Fiber, Ref, Schedule } from "effect"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
-import { Metrics } from "../layers/Metrics.ts"
 import { Startup } from "../layers/Startup.ts"
-import { drainDetectedRecord, type EmfRecord, exitRecord, type RecordContext, secondsSaved } from "../metrics.ts"
+import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
 import { checkDrainStrategy, drainWait } from "./drainWait.ts"
-import { deregistrationDelays, pollProblemsReporter, recordContext, whyStopping } from "./stopReport.ts"
+import { deregistrationDelays, emitPerGroup, pollProblemsReporter, whyStopping } from "./stopReport.ts"
 import { watchUntilDeregistering } from "./watchTargets.ts"
 
 /** How often a start that AWS keeps failing is reported again, after STARTUP_TIMEOUT. */
@@ -87,20 +86,8 @@ export const sidecar = Effect.gen(function*() {
 
   // Why ECS stops the task (one DescribeTasks), on every line from here to the last.
   const stop = yield* whyStopping(describeTask)
-  const metrics = yield* Metrics
   const leavingGroups = [...new Set(leavingTargets.map((o) => o.target.targetGroupArn))]
-  const emitEach = (record: (at: RecordContext, delaySeconds: number | undefined) => EmfRecord) =>
-    metrics.namespace === undefined ?
-      Effect.void :
-      Effect.forEach(
-        leavingGroups,
-        (arn) =>
-          recordContext(metrics.namespace ?? "", task, arn).pipe(
-            Effect.flatMap((at) => metrics.emit(record(at, delays.get(arn))))
-          ),
-        { discard: true }
-      )
-  yield* emitEach((at) => drainDetectedRecord(at, stop))
+  yield* emitPerGroup(task, leavingGroups, (at) => drainDetectedRecord(at, stop))
 
   const delay = delays.get(leaving.target.targetGroupArn)
   const plan = settings.drainStrategy === "fixed"
@@ -116,9 +103,13 @@ export const sidecar = Effect.gen(function*() {
   }))
   const waited = yield* drainWait(leavingTargets, discovery.targetGroups)
   const drainWaitMs = (yield* Clock.currentTimeMillis) - seenAt
-  yield* emitEach((at, deregistrationDelaySeconds) =>
-    exitRecord(at, { ...stop, drainWaitMs, deregistrationDelaySeconds, connectionsAtExit: waited.connectionsAtExit })
-  )
+  yield* emitPerGroup(task, leavingGroups, (at, arn) =>
+    exitRecord(at, {
+      ...stop,
+      drainWaitMs,
+      deregistrationDelaySeconds: delays.get(arn),
+      connectionsAtExit: waited.connectionsAtExit
+    }))
   yield* pollProblems.flush
   const why = settings.drainStrategy === "fixed" ? {} : { why: waited.why }
   const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, drainWaitMs) }

@@ -10,6 +10,7 @@ import { Metrics } from "../layers/Metrics.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import {
   countFailedPoll,
+  type EmfRecord,
   isThrottlingCode,
   noPollProblems,
   type PollProblems,
@@ -68,6 +69,22 @@ export const recordContext = (
       dimensions: sidecarDimensions(task, targetGroupArn)
     }))
   )
+
+/** One record for each of `groups`, when metrics are on. */
+export const emitPerGroup = (
+  task: { readonly serviceName: string | undefined; readonly cluster: string },
+  groups: ReadonlyArray<string>,
+  record: (at: RecordContext, targetGroupArn: string) => EmfRecord
+) =>
+  Effect.gen(function*() {
+    const { emit, namespace } = yield* Metrics
+    if (namespace === undefined) return
+    yield* Effect.forEach(
+      groups,
+      (arn) => recordContext(namespace, task, arn).pipe(Effect.flatMap((at) => emit(record(at, arn)))),
+      { discard: true }
+    )
+  })
 
 /**
  * PollFailures and ThrottledPolls per target group: counted as polls fail,
