@@ -1,25 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import type { Settings } from "../src/layers/Config.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../src/layers/Ecs.ts"
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { captureLogs } from "./support/logs.ts"
-import {
-  awsError,
-  awsvpcTask,
-  type Call,
-  configTest,
-  ecsTest,
-  fixedRandom,
-  instanceGroup,
-  ipGroup,
-  metadataTest,
-  scriptedTargetHealth,
-  tgArn
-} from "./support/mocks.ts"
+import { awsError, awsvpcTask, type ecsTest, instanceGroup, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const udp = tgArn("dns", "1111222233334444")
@@ -73,21 +60,17 @@ const discover = (options: {
   readonly failWith?: Parameters<typeof ecsTest>[0]["failWith"]
 }) =>
   Effect.gen(function*() {
-    const calls: Array<Call> = []
-    const layer = Layer.mergeAll(
-      configTest(options.settings),
-      metadataTest(options.metadata),
-      ecsTest({
+    const { layer, calls } = testLayer({
+      ...(options.settings === undefined ? {} : { settings: options.settings }),
+      task: options.metadata,
+      ecs: {
         task: options.task,
         loadBalancers: options.loadBalancers,
         ec2InstanceId: "i-0abcdef1234567890",
-        calls,
         ...(options.failWith === undefined ? {} : { failWith: options.failWith })
-      }),
-      scriptedTargetHealth({ timelines: {}, groups: options.groups ?? [ipGroup(web)], calls }),
-      fixedRandom(0),
-      captureLogs().layer
-    )
+      },
+      elb: { timelines: {}, groups: options.groups ?? [ipGroup(web)] }
+    })
     const exit = yield* Effect.exit(discoverTargets.pipe(Effect.provide(layer)))
     return { exit, actions: calls.map((c) => c.action) }
   })
@@ -328,14 +311,7 @@ describe("discoverTargets: AWS failures at startup", () => {
               : Effect.succeed([lb(web)])
           )
       })
-      const layer = Layer.mergeAll(
-        configTest(),
-        metadataTest(awsvpcTask()),
-        ecs,
-        scriptedTargetHealth({ timelines: {}, groups: [ipGroup(web)], calls: [] }),
-        fixedRandom(0.5),
-        captureLogs().layer
-      )
+      const { layer } = testLayer({ ecsLayer: ecs, random: 0.5 })
       const fiber = yield* Effect.forkChild(discoverTargets.pipe(Effect.provide(layer)))
       yield* TestClock.adjust("1 second")
       const discovery = yield* Fiber.join(fiber)
