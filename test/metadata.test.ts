@@ -1,51 +1,40 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schema } from "effect"
-import { HttpClient, HttpClientError, HttpClientResponse } from "effect/http"
 import { TestClock } from "effect/testing"
+import { createServer, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
 import { exitCodeOf, MetadataUnavailable } from "../src/errors.ts"
-import { decodeTaskMetadata, Metadata } from "../src/layers/Metadata.ts"
+import { decodeTaskMetadata, getText, Metadata, MetadataGet } from "../src/layers/Metadata.ts"
 import { captureLogs } from "./support/logs.ts"
 import { awsvpcTask, configTest, fixedRandom } from "./support/mocks.ts"
 
 const uri = "http://169.254.170.2/v4/0123456789abcdef-1234567890"
 
-/** A body as a stream: made afresh for every request that answers with it. */
-type StreamedBody = () => ReadableStream<Uint8Array>
+/** One scripted answer: a status and body, a refused connection, a request that never completes, or a failed read. */
+type Answer = { readonly status: number; readonly body?: string } | "refused" | "hangs" | { readonly fails: string }
 
-/** An HttpClient answering from a script, one entry per request; records request URLs. */
-const scriptedHttp = (
-  answers: ReadonlyArray<{ status: number; body?: string | StreamedBody } | "refused">,
-  urls: Array<string>
-) => {
+/** A MetadataGet answering from a script, one entry per request (the last repeats); records request URLs. */
+const scriptedGet = (answers: ReadonlyArray<Answer>, urls: Array<string>) => {
   let next = 0
-  return Layer.succeed(
-    HttpClient.HttpClient,
-    HttpClient.make((request, url) =>
-      Effect.suspend(() => {
-        urls.push(url.toString())
-        const answer = answers[Math.min(next++, answers.length - 1)] ?? "refused"
-        if (answer === "refused") {
-          return Effect.fail(
-            new HttpClientError.HttpClientError({
-              reason: new HttpClientError.TransportError({ request, description: "connect ECONNREFUSED" })
-            })
-          )
-        }
-        const body = typeof answer.body === "function" ? answer.body() : answer.body ?? ""
-        return Effect.succeed(HttpClientResponse.fromWeb(request, new Response(body, { status: answer.status })))
-      })
-    )
-  )
+  return Layer.succeed(MetadataGet, (url: string) =>
+    Effect.suspend(() => {
+      urls.push(url)
+      const answer = answers[Math.min(next++, answers.length - 1)] ?? "refused"
+      if (answer === "refused") return Effect.fail({ detail: "no answer: connect ECONNREFUSED 169.254.170.2:80" })
+      if (answer === "hangs") return Effect.never
+      if ("fails" in answer) return Effect.fail({ detail: answer.fails })
+      return Effect.succeed({ status: answer.status, text: answer.body ?? "" })
+    }))
 }
 
 const readTask = (
-  answers: Parameters<typeof scriptedHttp>[0],
+  answers: ReadonlyArray<Answer>,
   settings: Parameters<typeof configTest>[0] = { metadataUri: uri }
 ) =>
   Effect.gen(function*() {
     const urls: Array<string> = []
     const layer = Metadata.layerNoDeps.pipe(
-      Layer.provide([scriptedHttp(answers, urls), configTest(settings)]),
+      Layer.provide([scriptedGet(answers, urls), configTest(settings)]),
       Layer.provideMerge(Layer.mergeAll(fixedRandom(0.5), captureLogs().layer))
     )
     const fiber = yield* Effect.forkChild(Effect.exit(
@@ -134,45 +123,22 @@ const adjustUntilDone = (fiber: { pollUnsafe: () => unknown }) =>
 const failureMessage = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? (exit.cause.reasons[0].error as Error).message : ""
 
-describe("Metadata layer: hostile bodies", () => {
-  it.effect("a body that drips and never ends is cut off with the whole request after 5 s, retried, then exit 3", () =>
+describe("Metadata layer: hostile answers", () => {
+  it.effect("a request that never completes (a body that drips) is cut after 5 s, retried, then exit 3", () =>
     Effect.gen(function*() {
-      // Two bytes of a body that never ends, as from an agent that stalls mid-answer.
-      const dripping: StreamedBody = () =>
-        new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("{\"")) })
-      const { fiber, urls } = yield* readTask([{ status: 200, body: dripping }], {
-        metadataUri: uri,
-        startupTimeoutSeconds: 10
-      })
+      const { fiber, urls } = yield* readTask(["hangs"], { metadataUri: uri, startupTimeoutSeconds: 12 })
       yield* TestClock.adjust("4 seconds")
       assert.isUndefined(fiber.pollUnsafe(), "still within the first request's 5 s")
       yield* adjustUntilDone(fiber)
-      assert.isDefined(fiber.pollUnsafe(), "startup ended within a virtual minute")
       const exit = yield* Fiber.join(fiber)
       assert.strictEqual(exitCodeOf(exit), 3)
-      assert.isAbove(urls.length, 1, "a stalled body is retried")
+      assert.isAbove(urls.length, 1, "a stalled answer is retried")
       assert.include(failureMessage(exit), "no complete answer within 5 seconds")
     }))
 
-  it.effect("a 20 MiB body is not read past 1 MiB: retried, then exit 3", () =>
+  it.effect("a body over 1 MiB is a failed read: retried, then exit 3", () =>
     Effect.gen(function*() {
-      const chunk = new Uint8Array(64 * 1024).fill(0x20)
-      const pulled: Array<number> = []
-      // Valid JSON (the task body after 20 MiB of spaces), served as the client asks for it.
-      const huge: StreamedBody = () => {
-        const request = pulled.push(0) - 1
-        return new ReadableStream({
-          pull: (c) => {
-            if ((pulled[request] ?? 0) >= 20 * 1024 * 1024) {
-              c.enqueue(new TextEncoder().encode(body))
-              return c.close()
-            }
-            pulled[request] = (pulled[request] ?? 0) + chunk.length
-            c.enqueue(chunk)
-          }
-        }, { highWaterMark: 0 })
-      }
-      const { fiber, urls } = yield* readTask([{ status: 200, body: huge }], {
+      const { fiber, urls } = yield* readTask([{ fails: "body larger than 1 MiB, not read further" }], {
         metadataUri: uri,
         startupTimeoutSeconds: 10
       })
@@ -181,8 +147,77 @@ describe("Metadata layer: hostile bodies", () => {
       assert.strictEqual(exitCodeOf(exit), 3)
       assert.isAbove(urls.length, 1, "an oversized body is retried")
       assert.include(failureMessage(exit), "larger than 1 MiB")
-      for (const bytes of pulled) assert.isAtMost(bytes, 1024 * 1024 + 2 * chunk.length)
     }))
+})
+
+describe("getText (node:http, a real server on 127.0.0.1)", () => {
+  /** A server answering every request with `respond`, for the test's duration. */
+  const serving = (respond: (res: ServerResponse, closed: Promise<number>) => void) =>
+    Effect.acquireRelease(
+      Effect.promise(() =>
+        new Promise<{ server: Server; url: string }>((resolve) => {
+          const server = createServer((req, res) => {
+            // Resolves to the bytes written when the client goes away.
+            let written = 0
+            const write = res.write.bind(res)
+            res.write = ((chunk: Buffer | string, ...rest: Array<never>) => {
+              written += chunk.length
+              return write(chunk, ...rest)
+            }) as typeof res.write
+            respond(res, new Promise((r) => req.socket.on("close", () => r(written))))
+          })
+          server.listen(
+            0,
+            "127.0.0.1",
+            () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v4/x/task` })
+          )
+        })
+      ),
+      ({ server }) => Effect.sync(() => server.close(() => {}))
+    )
+
+  it.live("reads status and body", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serving((res) => res.writeHead(200, { "content-type": "application/json" }).end(body))
+      const answer = yield* getText(url)
+      assert.deepStrictEqual(answer, { status: 200, text: body })
+    }).pipe(Effect.scoped))
+
+  it.live("stops reading a body past 1 MiB, and the connection with it", () =>
+    Effect.gen(function*() {
+      let closed: Promise<number> = Promise.resolve(0)
+      const { url } = yield* serving((res, whenClosed) => {
+        closed = whenClosed
+        res.writeHead(200, { "content-type": "application/json" })
+        const chunk = Buffer.alloc(64 * 1024, 0x20)
+        // 20 MiB of spaces, written as the client takes them.
+        let left = 20 * 16
+        const pump = () => {
+          while (left > 0) {
+            left--
+            if (!res.write(chunk)) return void res.once("drain", pump)
+          }
+          res.end(body)
+        }
+        pump()
+      })
+      const failure = yield* Effect.flip(getText(url))
+      assert.include(failure.detail, "larger than 1 MiB")
+      const written = yield* Effect.promise(() => closed)
+      assert.isBelow(written, 8 * 1024 * 1024, "the server stopped long before 20 MiB")
+    }).pipe(Effect.scoped))
+
+  it.live("interrupting it aborts the request (a body that drips)", () =>
+    Effect.gen(function*() {
+      let closed: Promise<number> = Promise.resolve(0)
+      const { url } = yield* serving((res, whenClosed) => {
+        closed = whenClosed
+        res.writeHead(200).write("{\"")
+      })
+      const result = yield* getText(url).pipe(Effect.timeoutOption("300 millis"))
+      assert.isTrue(result._tag === "None")
+      assert.strictEqual(yield* Effect.promise(() => closed), 2)
+    }).pipe(Effect.scoped))
 })
 
 describe("decodeTaskMetadata", () => {

@@ -3,11 +3,10 @@
 // request's own timeout.
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Layer } from "effect"
-import { HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 import { Config } from "../src/layers/Config.ts"
 import { Ecs } from "../src/layers/Ecs.ts"
-import { Metadata } from "../src/layers/Metadata.ts"
+import { Metadata, MetadataGet } from "../src/layers/Metadata.ts"
 import { Startup } from "../src/layers/Startup.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
@@ -111,8 +110,8 @@ describe("startup through an AWS brownout", () => {
 })
 
 describe("STARTUP_TIMEOUT counts from process start", () => {
-  /** An HTTP client whose requests never answer. */
-  const hangingHttp = Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.never))
+  /** A metadata endpoint whose requests never answer. */
+  const hangingHttp = Layer.succeed(MetadataGet, () => Effect.never)
 
   it.effect("a metadata request that hangs is cut at the deadline (less the time the process ran before), not after its own 5 s timeout", () =>
     Effect.gen(function*() {

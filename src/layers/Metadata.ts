@@ -1,8 +1,8 @@
 // ECS task metadata endpoint v4: who this task is, which containers it has
 // and how their ports are published.
-import { NodeHttpClient } from "@effect/platform-node"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
-import { HttpClient, type HttpClientResponse } from "effect/http"
+import { Context, Effect, Layer, Schema } from "effect"
+import { get as httpGet } from "node:http"
+import { get as httpsGet } from "node:https"
 import { MetadataUnavailable } from "../errors.ts"
 import { redact } from "../redact.ts"
 import { retryTransient, withinStartupTimeout } from "../schedules.ts"
@@ -61,36 +61,60 @@ const requestTimeout = "5 seconds"
 /** A task's body is a few KiB; a longer one is not the agent's answer, and is not read further. */
 export const maxBodyBytes = 1024 * 1024
 
-class BodyTooLarge {
-  readonly message = `body larger than ${maxBodyBytes / 1024 / 1024} MiB, not read further`
+/** What one GET of the metadata endpoint gave: the status and the body, or why there is none. */
+export type MetadataAnswer = { readonly status: number; readonly text: string }
+export interface MetadataGetFailure {
+  readonly detail: string
 }
 
-/** The body as text, failing as soon as it passes `maxBodyBytes`, without holding more than that. */
-const readBody = (response: HttpClientResponse.HttpClientResponse) =>
-  Effect.suspend(() => {
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    return response.stream.pipe(
-      Stream.runForEach((chunk) => {
+/**
+ * One GET over node:http(s), the body read only up to `maxBodyBytes` (the
+ * request is destroyed past that, so nothing more is held); interrupting the
+ * fiber aborts the request.
+ */
+export const getText = (url: string): Effect.Effect<MetadataAnswer, MetadataGetFailure> =>
+  Effect.callback<MetadataAnswer, MetadataGetFailure>((resume, signal) => {
+    let done = false
+    const finish = (result: Effect.Effect<MetadataAnswer, MetadataGetFailure>) => {
+      if (done) return
+      done = true
+      resume(result)
+    }
+    const request = (url.startsWith("https:") ? httpsGet : httpGet)(url, { signal }, (response) => {
+      const chunks: Array<Buffer> = []
+      let size = 0
+      response.on("data", (chunk: Buffer) => {
         size += chunk.length
-        if (size > maxBodyBytes) return Effect.fail(new BodyTooLarge())
-        chunks.push(chunk)
-        return Effect.void
-      }),
-      Effect.map(() => Buffer.concat(chunks, size).toString("utf8"))
-    )
+        if (size <= maxBodyBytes) return void chunks.push(chunk)
+        request.destroy()
+        finish(Effect.fail({ detail: `body larger than ${maxBodyBytes / 1024 / 1024} MiB, not read further` }))
+      })
+      response.on(
+        "end",
+        () => finish(Effect.succeed({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }))
+      )
+      response.on("error", (error) => finish(Effect.fail({ detail: `reading the body: ${error.message}` })))
+    })
+    request.on("error", (error) => finish(Effect.fail({ detail: `no answer: ${error.message}` })))
   })
+
+/** How the layer GETs the endpoint: node:http in the sidecar, a script in tests. */
+export class MetadataGet
+  extends Context.Service<MetadataGet, (url: string) => Effect.Effect<MetadataAnswer, MetadataGetFailure>>()(
+    "nlb-sidecar/MetadataGet"
+  )
+{}
 
 export class Metadata extends Context.Service<Metadata, {
   /** `GET ${ECS_CONTAINER_METADATA_URI_V4}/task`, decoded; retried while the agent is not ready, until STARTUP_TIMEOUT. */
   readonly task: Effect.Effect<TaskMetadata, MetadataUnavailable>
 }>()("nlb-sidecar/Metadata") {
-  /** Needs an HttpClient: tests give it a scripted one. */
+  /** Needs a MetadataGet: tests give it a scripted one. */
   static readonly layerNoDeps = Layer.effect(
     Metadata,
     Effect.gen(function*() {
       const settings = yield* Config
-      const client = yield* HttpClient.HttpClient
+      const get = yield* MetadataGet
       const startup = yield* Startup
       const unavailable = (url: string, detail: string, retryable: boolean) =>
         new MetadataUnavailable({ url: redact(url), detail: redact(detail), retryable })
@@ -105,17 +129,15 @@ export class Metadata extends Context.Service<Metadata, {
         )
         : Effect.suspend(() => {
           const url = `${uri.replace(/\/+$/, "")}/task`
-          return client.get(url).pipe(
-            Effect.catch((error) => fail(url, `no answer: ${error.message}`, true)),
+          return get(url).pipe(
+            Effect.catch((error) => fail(url, error.detail, true)),
             Effect.flatMap((response) =>
               // 429: the agent's own rate limiter; 5xx: the agent is not ready.
               response.status >= 500 || response.status === 429
                 ? fail(url, `HTTP ${response.status}`, true)
                 : response.status !== 200
                 ? fail(url, `HTTP ${response.status}; is ECS_CONTAINER_METADATA_URI_V4 the agent's v4 URI?`, false)
-                : readBody(response).pipe(
-                  Effect.catch((error) => fail(url, `reading the body: ${error.message}`, true))
-                )
+                : Effect.succeed(response.text)
             ),
             Effect.timeoutOrElse({
               duration: requestTimeout,
@@ -149,7 +171,7 @@ export class Metadata extends Context.Service<Metadata, {
     })
   )
 
-  static readonly layer = Metadata.layerNoDeps.pipe(Layer.provide(NodeHttpClient.layerNodeHttp))
+  static readonly layer = Metadata.layerNoDeps.pipe(Layer.provide(Layer.succeed(MetadataGet, getText)))
 
   static readonly layerTest = (task: Effect.Effect<TaskMetadata, MetadataUnavailable>) =>
     Layer.succeed(Metadata, Metadata.of({ task }))
