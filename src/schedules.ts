@@ -102,12 +102,18 @@ export const pollSchedule = <A extends PollOutcome>(intervalSeconds: number) =>
     return Schedule.spaced(Duration.seconds(intervalSeconds)).pipe(
       Schedule.setInputType<A | undefined>(),
       Schedule.modifyDelay(({ input, duration }) =>
-        Random.next.pipe(Effect.map((r) =>
+        Random.next.pipe(Effect.flatMap((r) =>
           input === undefined
-            ? timing.firstDelayMillis(intervalSeconds, r)
-            : input.confirming && input.consecutiveFailures === 0
-            ? Math.min(confirmAfterMillis, Duration.toMillis(duration))
-            : Duration.toMillis(duration) * timing.scale(input.consecutiveFailures, r)
+            ? Effect.succeed(timing.firstDelayMillis(intervalSeconds, r)).pipe(
+              Effect.tap((inMs) =>
+                Effect.logDebug("first poll scheduled").pipe(Effect.annotateLogs({ inMs: Math.round(inMs) }))
+              )
+            )
+            : Effect.succeed(
+              input.confirming && input.consecutiveFailures === 0
+                ? Math.min(confirmAfterMillis, Duration.toMillis(duration))
+                : Duration.toMillis(duration) * timing.scale(input.consecutiveFailures, r)
+            )
         ))
       ),
       Schedule.while(({ input }) => input === undefined || !input.done),
