@@ -110,15 +110,19 @@ describe("AwsCredentials layer", () => {
         })
     )
 
+  /** A task role given by AWS_CONTAINER_CREDENTIALS_FULL_URI alone: nothing in the environment outranks it. */
+  const withFullUriOnly = (uri: string) =>
+    withEnv({
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: uri,
+      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_PROFILE: undefined,
+      AWS_WEB_IDENTITY_TOKEN_FILE: undefined
+    })
+
   it.effect("an AWS_CONTAINER_CREDENTIALS_FULL_URI the SDK would refuse is exit 2 naming the variable", () =>
     Effect.gen(function*() {
-      yield* withEnv({
-        AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.5:51679/creds",
-        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-        AWS_ACCESS_KEY_ID: undefined,
-        AWS_PROFILE: undefined,
-        AWS_WEB_IDENTITY_TOKEN_FILE: undefined
-      })
+      yield* withFullUriOnly("http://10.0.0.5:51679/creds")
       const exit = yield* Effect.exit(
         AwsCredentials.use(Effect.succeed).pipe(Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer)))
       )
@@ -128,13 +132,7 @@ describe("AwsCredentials layer", () => {
 
   it.effect("a loopback or agent address is accepted", () =>
     Effect.gen(function*() {
-      yield* withEnv({
-        AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1:51679/creds",
-        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-        AWS_ACCESS_KEY_ID: undefined,
-        AWS_PROFILE: undefined,
-        AWS_WEB_IDENTITY_TOKEN_FILE: undefined
-      })
+      yield* withFullUriOnly("http://127.0.0.1:51679/creds")
       const credentials = yield* AwsCredentials.use(Effect.succeed).pipe(
         Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer))
       )
