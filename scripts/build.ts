@@ -82,7 +82,7 @@ await build({
   // The SDK's ES modules: smaller bundles, and named exports through dynamic import().
   mainFields: ["module", "main"],
   format: "esm",
-  target: "node24",
+  target: "node26",
   minify: true,
   sourcemap: "linked",
   metafile: true,
