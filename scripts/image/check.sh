@@ -56,8 +56,13 @@ stand_in=localhost/node-base:$version
 
 phase "fetch Node $version and Debian's runtime libraries for ${arches[*]}"
 debs=(libc6 libstdc++6 libgcc-s1 libatomic1 base-files)
-# A private apt state, so that this machine's own configuration stays as it is.
+# A private apt state, so that this machine's own configuration stays as it is; Debian's
+# archive alone when the machine names it in the usual file (other sources are not needed).
 apt_opts=(-o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache" -o APT::Sandbox::User=root)
+if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  mkdir -p "$work/apt/sources.list.d" && cp /etc/apt/sources.list.d/debian.sources "$work/apt/sources.list.d/"
+  apt_opts+=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$work/apt/sources.list.d")
+fi
 for arch in "${arches[@]}"; do apt_opts+=(-o "APT::Architectures::=$arch"); done
 mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
 timeout 300 apt-get "${apt_opts[@]}" update -qq || fail "apt-get update for ${arches[*]}"

@@ -204,7 +204,7 @@ if (missing.length > 0) fail(`bundled but not in the npm SBOM: ${missing.join(",
 const appRef = npmBom.metadata.component["bom-ref"] ?? "app"
 const nodeRef = `pkg:generic/node@${nodeVersion}`
 const distro = `${osRelease.ID ?? "debian"}-${osRelease.VERSION_ID ?? ""}`
-const debRef = (p: Package) => `pkg:deb/${osRelease.ID ?? "debian"}/${p.name}@${encodeURIComponent(p.version)}?arch=${p.arch}&distro=${distro}`
+const debRef = (p: Package) => `pkg:deb/${osRelease.ID ?? "debian"}/${encodeURIComponent(p.name)}@${encodeURIComponent(p.version)}?arch=${p.arch}&distro=${distro}`
 const sbom = {
   ...npmBom,
   components: [
