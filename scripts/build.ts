@@ -1,7 +1,7 @@
 // Bundles the sidecar into one ESM file: the image ships only dist/.
+import { build, type Plugin } from "esbuild"
 import { rmSync } from "node:fs"
 import { createRequire } from "node:module"
-import { build, type Plugin } from "esbuild"
 
 rmSync("dist", { recursive: true, force: true })
 
@@ -29,12 +29,15 @@ const lazyExports: Record<string, ReadonlyArray<string>> = {
  * module loads the same readline machinery (~1 MiB): `readFile` comes from the
  * callback API instead, and any other export loads the real module on first use.
  */
-const fsPromisesShim = (names: ReadonlyArray<string>) => [
-  `const fs = require("node:fs")`,
-  `let real`,
-  `exports.readFile = (path, options) => new Promise((resolve, reject) => fs.readFile(path, options ?? {}, (e, data) => e ? reject(e) : resolve(data)))`,
-  `for (const k of ${JSON.stringify(names.filter((n) => n !== "readFile" && n !== "default"))}) Object.defineProperty(exports, k, { enumerable: true, get: () => (real ??= require("node:fs/promises"))[k] })`
-].join("\n")
+const fsPromisesShim = (names: ReadonlyArray<string>) =>
+  [
+    `const fs = require("node:fs")`,
+    `let real`,
+    `exports.readFile = (path, options) => new Promise((resolve, reject) => fs.readFile(path, options ?? {}, (e, data) => e ? reject(e) : resolve(data)))`,
+    `for (const k of ${
+      JSON.stringify(names.filter((n) => n !== "readFile" && n !== "default"))
+    }) Object.defineProperty(exports, k, { enumerable: true, get: () => (real ??= require("node:fs/promises"))[k] })`
+  ].join("\n")
 
 const requireBuiltin = createRequire(import.meta.url)
 
@@ -45,8 +48,14 @@ const builtinsThroughRequire: Plugin = {
     b.onResolve({ filter: required }, (args) =>
       args.namespace === "builtin-shim" || args.namespace === "builtin-esm"
         ? { path: args.path, external: true }
-        : { path: args.path.replace(/^node:/, ""), namespace: args.kind === "dynamic-import" ? "builtin-esm" : "builtin-shim" })
-    b.onLoad({ filter: /.*/, namespace: "builtin-shim" }, (args) => ({ loader: "js", contents: `module.exports = require("node:${args.path}")` }))
+        : {
+          path: args.path.replace(/^node:/, ""),
+          namespace: args.kind === "dynamic-import" ? "builtin-esm" : "builtin-shim"
+        })
+    b.onLoad(
+      { filter: /.*/, namespace: "builtin-shim" },
+      (args) => ({ loader: "js", contents: `module.exports = require("node:${args.path}")` })
+    )
     // A dynamic import() of a CommonJS module yields only `default`: name the other exports.
     b.onLoad({ filter: /.*/, namespace: "builtin-esm" }, (args) => {
       const skip = new Set(lazyExports[args.path] ?? [])
@@ -62,8 +71,13 @@ const builtinsThroughRequire: Plugin = {
         ].join("\n")
       }
     })
-    b.onResolve({ filter: /^(node:)?fs\/promises$/ }, (args) =>
-      args.namespace === "fs-promises-shim" ? { path: args.path, external: true } : { path: "fs/promises", namespace: "fs-promises-shim" })
+    b.onResolve(
+      { filter: /^(node:)?fs\/promises$/ },
+      (args) =>
+        args.namespace === "fs-promises-shim"
+          ? { path: args.path, external: true }
+          : { path: "fs/promises", namespace: "fs-promises-shim" }
+    )
     b.onLoad({ filter: /.*/, namespace: "fs-promises-shim" }, () => ({
       loader: "js",
       contents: fsPromisesShim(Object.getOwnPropertyNames(requireBuiltin("node:fs/promises")))
@@ -82,7 +96,7 @@ await build({
   // The SDK's ES modules: smaller bundles, and named exports through dynamic import().
   mainFields: ["module", "main"],
   format: "esm",
-  target: "node24",
+  target: "node26",
   minify: true,
   sourcemap: "linked",
   metafile: true,

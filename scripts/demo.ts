@@ -35,9 +35,15 @@ const sinceStart = () => clock() - sim.startedAt
 console.log(`simulator: ${scenario.description} (${sim.endpoint})`)
 console.log(
   withConnections
-    ? `sidecar:   node dist/main.js with POLLING_FREQUENCY=1 DRAIN_STRATEGY=connections DEREGISTRATION_WAIT=${connectionsBound} DRAIN_IDLE_SECONDS=1; the target drains at ${t(drainAtMs)}\n` +
-      `app:       a listener on [::]:${targetPort} with 3 client connections, closed at ${t(drainAtMs + closeAfterDrainMs)}\n`
-    : `sidecar:   node dist/main.js with POLLING_FREQUENCY=1 DEREGISTRATION_WAIT=${wait}; the target drains at ${t(drainAtMs)}\n`
+    ? `sidecar:   node dist/main.js with POLLING_FREQUENCY=1 DRAIN_STRATEGY=connections DEREGISTRATION_WAIT=${connectionsBound} DRAIN_IDLE_SECONDS=1; the target drains at ${
+      t(drainAtMs)
+    }\n` +
+      `app:       a listener on [::]:${targetPort} with 3 client connections, closed at ${
+        t(drainAtMs + closeAfterDrainMs)
+      }\n`
+    : `sidecar:   node dist/main.js with POLLING_FREQUENCY=1 DEREGISTRATION_WAIT=${wait}; the target drains at ${
+      t(drainAtMs)
+    }\n`
 )
 
 let closedAt: number | undefined
@@ -56,8 +62,12 @@ const child = spawn(process.execPath, ["dist/main.js"], {
     PATH: process.env.PATH,
     ...sidecarEnvironment(sim, "demo"),
     DEREGISTRATION_WAIT: String(wait),
-    ...(values.scenario === "standalone" ? { TARGET_GROUP_ARNS: scenario.targetGroups.map((g) => g.arn).join(",") } : {}),
-    ...(withConnections ? { DRAIN_STRATEGY: "connections", DEREGISTRATION_WAIT: String(connectionsBound), DRAIN_IDLE_SECONDS: "1" } : {})
+    ...(values.scenario === "standalone"
+      ? { TARGET_GROUP_ARNS: scenario.targetGroups.map((g) => g.arn).join(",") }
+      : {}),
+    ...(withConnections
+      ? { DRAIN_STRATEGY: "connections", DEREGISTRATION_WAIT: String(connectionsBound), DRAIN_IDLE_SECONDS: "1" }
+      : {})
   },
   stdio: ["ignore", "pipe", "inherit"]
 })
@@ -76,7 +86,9 @@ child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
   }
 })
 
-const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on("close", (c, s) => resolve([c, s])))
+const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+  child.on("close", (c, s) => resolve([c, s]))
+)
 clearTimeout(guard)
 const exitedAt = sinceStart()
 const requests = sim.requests()
@@ -89,11 +101,29 @@ const firstDraining = polls.find((r) => r.t >= drainAtMs)
 console.log("\nsummary")
 console.log(`  scenario:        ${scenario.name}`)
 console.log(`  discovered:      ${discovered || "(nothing)"}`)
-console.log(`  AWS requests:    ${requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action).filter((a, i, all) => all.indexOf(a) === i).join(", ")} (${polls.length} DescribeTargetHealth)`)
-console.log(`  draining seen:   ${firstDraining === undefined ? "never" : `at ${t(firstDraining.t)} (drain started at ${t(drainAtMs)})`}`)
+console.log(
+  `  AWS requests:    ${
+    requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action).filter((a, i, all) =>
+      all.indexOf(a) === i
+    ).join(", ")
+  } (${polls.length} DescribeTargetHealth)`
+)
+console.log(
+  `  draining seen:   ${
+    firstDraining === undefined ? "never" : `at ${t(firstDraining.t)} (drain started at ${t(drainAtMs)})`
+  }`
+)
 console.log(`  sidecar exited:  at ${t(exitedAt)} with ${signal === null ? `exit code ${code}` : `signal ${signal}`}`)
 if (withConnections && closedAt !== undefined && firstDraining !== undefined) {
-  console.log(`  connections:     closed at ${t(closedAt)}; the sidecar exited ${((exitedAt - closedAt) / 1000).toFixed(1)} s later`)
-  console.log(`  fixed strategy:  would have waited DEREGISTRATION_WAIT=${connectionsBound}s after draining was seen: exit at ${t(firstDraining.t + connectionsBound * 1000)}, ${((firstDraining.t + connectionsBound * 1000 - exitedAt) / 1000).toFixed(1)} s later`)
+  console.log(
+    `  connections:     closed at ${t(closedAt)}; the sidecar exited ${
+      ((exitedAt - closedAt) / 1000).toFixed(1)
+    } s later`
+  )
+  console.log(
+    `  fixed strategy:  would have waited DEREGISTRATION_WAIT=${connectionsBound}s after draining was seen: exit at ${
+      t(firstDraining.t + connectionsBound * 1000)
+    }, ${((firstDraining.t + connectionsBound * 1000 - exitedAt) / 1000).toFixed(1)} s later`
+  )
 }
 process.exit(code ?? 1)
