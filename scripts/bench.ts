@@ -2,7 +2,8 @@
 // process against the local simulator, on the Node that runs this script (or the
 // one --node names, to compare releases). Prints one table of medians (min–max).
 // Never fails on timing; a sidecar that ends before its run is over is a failed run.
-import { execFileSync, spawn } from "node:child_process"
+import { build } from "esbuild"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import {
   chmodSync,
   copyFileSync,
@@ -370,6 +371,26 @@ canLimit?.remove()
 const limited = canLimit === undefined ? [] : await measure(`${limitMiB} MiB cgroup`, limitMiB)
 const hc: Array<number> = []
 for (let i = 0; i < runs; i++) hc.push(await healthcheckPeak())
+// DRAIN_STRATEGY=connections reads the socket table about once a second, only while it waits: one
+// sample's CPU, bundled as the sidecar is (with --jitless node cannot strip TypeScript's types).
+await build({
+  entryPoints: ["scripts/socket-sample.ts"],
+  outfile: ".bench/socket-sample.mjs",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  mainFields: ["module", "main"],
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: "warning"
+})
+const socketSamples = Array.from({ length: runs }, () => {
+  const nodeOptions = (imageEnv.NODE_OPTIONS ?? "").split(" ").filter((f) => f !== "")
+  const out = spawnSync(process.execPath, [...nodeFlags, ...nodeOptions, ".bench/socket-sample.mjs", "200"], {
+    encoding: "utf8",
+    timeout: 60_000
+  })
+  return JSON.parse(out.stdout.trim() || "{}") as { readonly cpuMsPerSample?: number; readonly sockets?: number }
+})
 
 const polls = 3600 / 30
 const apiCallsOk = samples.length + overTls.length > 0 && [...samples, ...overTls].every((s) => s.apiCallsOk)
@@ -418,6 +439,12 @@ console.log([
     (gz / 1024).toFixed(0)
   } KiB`,
   row("healthcheck command (exec form, no ENTRYPOINT flags): peak RSS", hc, "MiB"),
+  row(
+    `connections strategy: CPU per socket-table sample (${socketSamples[0]?.sockets ?? "?"} sockets here)`,
+    socketSamples.map((s) => s.cpuMsPerSample ?? NaN),
+    "ms",
+    3
+  ),
   `${"runs that ended early (failed)".padEnd(58)} ${String(failed.length).padStart(8)}`
 ].join("\n"))
 for (const f of failed) console.log(f)

@@ -6,13 +6,17 @@ import { createRequire } from "node:module"
 rmSync("dist", { recursive: true, force: true })
 
 /**
- * An ESM `import` of a Node built-in builds its namespace by reading every
+ * Why the built-ins go through shims (measured by `npm run bench`, guarded by
+ * test/e2e/footprint.test.ts, which fails if any of these modules loads):
+ * an ESM `import` of a Node built-in builds its namespace by reading every
  * export, which runs the built-in's lazy getters: `node:http`'s `WebSocket`
  * loads all of Node's internal undici and http2 (+8 MiB peak RSS), `node:fs`'s
  * `promises` loads readline and the REPL history with it, `node:tls`'s
- * `rootCertificates` parses every bundled CA. These built-ins are loaded with
- * `require()` instead, behind a CommonJS shim whose exports esbuild reads only
- * when the code uses them.
+ * `rootCertificates` parses every bundled CA. So these built-ins are loaded with
+ * `require()`, behind a CommonJS shim whose exports esbuild reads only when the
+ * code uses them; a dynamic `import()` of one gets named exports without those
+ * getters; and the SDK's `readFile` from `node:fs/promises` (the same readline
+ * machinery, ~1 MiB) comes from the callback API.
  */
 const requiredBuiltins = ["http", "tls", "fs", "process", "crypto"]
 /** What a dynamic `import()` of those may not read: a namespace needs every other export at once. */
@@ -24,11 +28,7 @@ const lazyExports: Record<string, ReadonlyArray<string>> = {
   crypto: ["webcrypto", "subtle"]
 }
 
-/**
- * The SDK reads its config files with `readFile` from `node:fs/promises`, whose
- * module loads the same readline machinery (~1 MiB): `readFile` comes from the
- * callback API instead, and any other export loads the real module on first use.
- */
+/** `readFile` through the callback API; any other export loads the real module on first use. */
 const fsPromisesShim = (names: ReadonlyArray<string>) =>
   [
     `const fs = require("node:fs")`,
