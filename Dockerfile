@@ -58,7 +58,7 @@ ENV PATH=/usr/local/bin
 ENV NODE_ENV=production
 # Memory over speed, each measured by `npm run bench` (README, Performance): a 1 MiB young
 # generation; no JIT compilers (their code is never paged in; polling is interpreter work);
-# gc exposed, for a full collection every 30 polls (src/heap.ts); one malloc arena, and blocks
+# gc exposed, for a full collection every 30 polling intervals (src/layers/HeapCollection.ts); one malloc arena, and blocks
 # of 32 KiB or more (V8's compiler zones at startup) mapped and unmapped on their own, so that
 # freed startup memory goes back to the kernel.
 ENV NODE_OPTIONS="--max-semi-space-size=1 --jitless --expose-gc"
