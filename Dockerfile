@@ -56,11 +56,11 @@ COPY --from=build /build/dist /app/dist
 COPY --from=build /build/sbom.cdx.json /app/sbom.cdx.json
 ENV PATH=/usr/local/bin
 ENV NODE_ENV=production
-# Memory over speed, each measured by `npm run bench` (README, Performance): a 1 MiB young
+# Memory over speed, each measured by `npm run bench` (docs/performance.md): a 1 MiB young
 # generation; no JIT compilers (their code is never paged in; polling is interpreter work);
-# gc exposed, for a full collection every 30 polling intervals (src/layers/HeapCollection.ts); one malloc arena, and blocks
-# of 32 KiB or more (V8's compiler zones at startup) mapped and unmapped on their own, so that
-# freed startup memory goes back to the kernel.
+# gc exposed, for a full collection every 30 polling intervals (src/layers/HeapCollection.ts);
+# one malloc arena, and blocks of 32 KiB or more (V8's compiler zones at startup) mapped and
+# unmapped on their own, so that freed startup memory goes back to the kernel.
 ENV NODE_OPTIONS="--max-semi-space-size=1 --jitless --expose-gc"
 ENV MALLOC_ARENA_MAX=1
 ENV MALLOC_MMAP_THRESHOLD_=32768

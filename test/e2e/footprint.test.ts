@@ -1,5 +1,5 @@
 // What the built sidecar must never load, because each costs megabytes under a
-// 64 MiB limit and the sidecar needs none of it (README, Performance).
+// 64 MiB limit and the sidecar needs none of it (docs/performance.md).
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
