@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { advise, check, formatCheckReport } from "../src/programs/check.ts"
-import { awsError, type ecsTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+import { awsError, awsvpcTask, type ecsTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
@@ -157,5 +157,31 @@ describe("check advises", () => {
         formatCheckReport(report),
         "FAILED elasticloadbalancing:DescribeTargetGroupAttributes: AccessDenied (optional)"
       )
+    }))
+
+  it.effect("where discovery needs ecs:DescribeTasks (no service in the metadata, as on Fargate), denying it fails the check, not optional", () =>
+    Effect.gen(function*() {
+      const { ServiceName: _, ...fargateLike } = awsvpcTask()
+      const report = yield* check.pipe(Effect.provide(
+        testLayer({
+          settings: { startupTimeoutSeconds: 10 },
+          task: fargateLike,
+          ecs: {
+            loadBalancers,
+            failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) }
+          },
+          elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }
+        }).layer
+      ))
+      assert.isFalse(report.ok)
+      assert.strictEqual(report.exitCode, 5)
+      assert.deepStrictEqual(report.permissions, [{
+        action: "ecs:DescribeTasks",
+        ok: false,
+        error: "AccessDeniedException"
+      }])
+      const text = formatCheckReport(report)
+      assert.include(text, "FAILED ecs:DescribeTasks: AccessDeniedException")
+      assert.notInclude(text, "(optional)")
     }))
 })

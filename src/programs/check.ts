@@ -23,7 +23,7 @@ export interface PermissionUse {
   readonly optional?: true
 }
 
-/** The calls the sidecar can do without (src/programs/stopReport.ts). */
+/** The calls the sidecar can do without (src/programs/stopReport.ts), once discovery no longer needs them. */
 const optionalActions: Record<string, string> = {
   "elasticloadbalancing:DescribeTargetGroupAttributes": "the deregistration delay a drain saves against (SecondsSaved)",
   "ecs:DescribeTasks": "why ECS stops the task (stopCode, stoppedReason)"
@@ -93,8 +93,17 @@ export const advise = (
   ]
 }
 
+/** One action's uses as one line: failed if any use failed, optional only if every use was. */
+const mergeUses = (all: ReadonlyArray<PermissionUse>): PermissionUse => {
+  const failed = all.find((u) => !u.ok)
+  const optional = all.every((u) => u.optional === true) ? { optional: true as const } : {}
+  return failed === undefined
+    ? { action: all[0]!.action, ok: true, ...optional }
+    : { action: failed.action, ok: false, ...(failed.error === undefined ? {} : { error: failed.error }), ...optional }
+}
+
 /** Wraps the AWS services so that every call's IAM action and outcome is recorded. */
-const recording = (uses: Array<PermissionUse>) => {
+const recording = (uses: Array<PermissionUse>, discovered: () => boolean) => {
   const record = <A, E, R>(action: string, call: Effect.Effect<A, E, R>) =>
     call.pipe(Effect.onExit((exit) =>
       Effect.sync(() => {
@@ -103,7 +112,8 @@ const recording = (uses: Array<PermissionUse>) => {
         const failure = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
         const error = failure?._tag === "Fail" && failure.error instanceof AwsCallFailed ? failure.error : undefined
         // InvalidTarget and the like are answers, not refusals; only AWS failures count against a permission.
-        const optional = action in optionalActions ? { optional: true as const } : {}
+        // Discovery needs ecs:DescribeTasks where the metadata lacks the service (Fargate, older agents).
+        const optional = discovered() && action in optionalActions ? { optional: true as const } : {}
         uses.push(
           error === undefined
             ? { action, ok: true, ...optional }
@@ -143,10 +153,12 @@ const recording = (uses: Array<PermissionUse>) => {
 export const check = Effect.gen(function*() {
   const settings = yield* Config
   const uses: Array<PermissionUse> = []
+  let discovered = false
 
   const program = Effect.gen(function*() {
     const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets)
     const elb = yield* TargetHealth
+    discovered = true
     // The optional calls, as the sidecar makes them: their permissions are reported, their failures advised on.
     const delays = yield* deregistrationDelays(discovery.targetGroups)
     yield* whyStopping((yield* Ecs).describeTask(discovery.cluster, discovery.taskArn))
@@ -182,7 +194,7 @@ export const check = Effect.gen(function*() {
     }
     return { discovery, targetGroups, drain }
   }).pipe(
-    Effect.provide(recording(uses)),
+    Effect.provide(recording(uses, () => discovered)),
     // The sidecar keeps trying through an AWS brownout; a check reports it.
     withinStartupTimeout((last, seconds) =>
       last?.error ?? new AwsCallFailed({
@@ -197,7 +209,7 @@ export const check = Effect.gen(function*() {
   const exit = yield* Effect.exit(program)
   const metadata = yield* Effect.exit((yield* Metadata).task)
   const task = Exit.isSuccess(metadata) ? metadata.value : undefined
-  const dedup = [...new Map(uses.map((u) => [u.action, u])).values()]
+  const dedup = [...Map.groupBy(uses, (u) => u.action).values()].map(mergeUses)
   const common = {
     permissions: dedup,
     ...(task === undefined ? {} : { cluster: task.Cluster, taskArn: task.TaskARN })
