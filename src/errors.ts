@@ -60,6 +60,8 @@ export class AwsCallFailed extends Schema.TaggedError<AwsCallFailed>()("AwsCallF
   code: Schema.String,
   detail: Schema.String,
   retryable: Schema.Boolean,
+  /** AWS refused the call for the request rate (the SDK's own classification). */
+  throttled: Schema.optional(Schema.Boolean),
   httpStatus: Schema.optional(Schema.Finite),
   requestId: Schema.optional(Schema.String)
 }) {

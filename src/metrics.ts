@@ -215,12 +215,6 @@ export const sidecarDimensions = (task: {
 export const secondsSaved = (deregistrationDelaySeconds: number, stayedMs: number): number =>
   Math.max(0, Math.round(deregistrationDelaySeconds * 1000 - stayedMs)) / 1000
 
-/** Error codes of a throttled AWS call (ELBv2 `Throttling`, ECS `ThrottlingException`, and the SDKs' other spellings). */
-export const isThrottlingCode = (code: string): boolean =>
-  code === "Throttling" || code === "ThrottlingException" || code === "ThrottledException" ||
-  code === "TooManyRequestsException" || code === "RequestLimitExceeded" || code === "RequestThrottled" ||
-  code === "RequestThrottledException" || code === "SlowDown"
-
 /** PollFailures and ThrottledPolls are written at most this often, and only while one is not zero. */
 export const pollProblemsIntervalMs = 60_000
 

@@ -69,6 +69,7 @@ describe("AWS edge (real SDK, simulator)", () => {
         assert.include(throttled, {
           code: "Throttling",
           retryable: true,
+          throttled: true,
           httpStatus: 400,
           action: "elasticloadbalancing:DescribeTargetHealth"
         })
@@ -242,6 +243,15 @@ describe("AWS edge (real SDK, simulator)", () => {
         assert.include(gone, { code: "TargetGroupNotFound", retryable: false })
         assert.strictEqual(yield* elb.describeDeregistrationDelay(webGroupArn), 300)
       }))
+  })
+
+  it("throttled as the SDK classifies it (for ThrottledPolls); other failures are not", () => {
+    const failed = (name: string) =>
+      fromSdkError("a:B", Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 400 } }))
+    for (const code of ["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"]) {
+      assert.include(failed(code), { code, throttled: true })
+    }
+    for (const code of ["AccessDenied", "ServiceUnavailable"]) assert.isUndefined(failed(code).throttled)
   })
 
   it("maps SDK-shaped errors without losing the wire code", () => {

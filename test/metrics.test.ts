@@ -9,7 +9,6 @@ import {
   drainDetectedRecord,
   emfRecord,
   exitRecord,
-  isThrottlingCode,
   metricUnits,
   namespaceProblem,
   noPollProblems,
@@ -335,15 +334,6 @@ describe("the sidecar's records", () => {
     expect(namespaceProblem("Sidecar!")).toMatch(/only letters/)
     expect(namespaceProblem("Säge")).toMatch(/only letters/)
     expect(namespaceProblem("AWS/NetworkELB")).toMatch(/AWS\//)
-  })
-
-  it("throttling codes", () => {
-    expect(
-      ["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"].every(isThrottlingCode)
-    ).toBe(true)
-    expect(["AccessDenied", "ServiceUnavailable", "RequestTimeout", "TargetNotInAnswer"].some(isThrottlingCode)).toBe(
-      false
-    )
   })
 })
 

@@ -31,6 +31,8 @@ interface SdkErrorLike {
   }
 }
 
+type SdkError = Parameters<typeof isTransientError>[0]
+
 /**
  * Transient: the SDK's own classification (throttling, timeouts, 5xx, socket
  * errors, and a clock skew it has just corrected, so that the next attempt is
@@ -39,7 +41,7 @@ interface SdkErrorLike {
  * a 2xx whose body did not parse.
  */
 const isTransient = (e: SdkErrorLike & Error, credentials: boolean): boolean => {
-  const sdk = e as Parameters<typeof isTransientError>[0]
+  const sdk = e as SdkError
   return credentials || isThrottlingError(sdk) || isTransientError(sdk) || isServerError(sdk) ||
     e.$fault === "server" ||
     e.name === "ExpiredToken" || e.name === "ExpiredTokenException" ||
@@ -73,6 +75,7 @@ export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
     // A signature mismatch quotes the canonical request, session token included.
     detail: redact(typeof e.message === "string" && e.message !== "" ? e.message : String(error)),
     retryable: networkCode !== undefined || isTransient(e, credentials),
+    ...(isThrottlingError(e as SdkError) ? { throttled: true } : {}),
     ...(status === undefined ? {} : { httpStatus: status }),
     ...(requestId === undefined ? {} : { requestId })
   })

@@ -11,7 +11,6 @@ import { TargetHealth } from "../layers/TargetHealth.ts"
 import {
   countFailedPoll,
   type EmfRecord,
-  isThrottlingCode,
   noPollProblems,
   type PollProblems,
   pollProblemsDue,
@@ -114,7 +113,7 @@ export const pollProblemsReporter = (task: { readonly serviceName: string | unde
         Effect.sync(() =>
           counts.set(
             targetGroupArn,
-            countFailedPoll(counts.get(targetGroupArn) ?? noPollProblems, isThrottlingCode(error.code))
+            countFailedPoll(counts.get(targetGroupArn) ?? noPollProblems, error.throttled === true)
           )
         ).pipe(
           Effect.andThen(write(targetGroupArn))

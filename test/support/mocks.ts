@@ -1,4 +1,5 @@
 // Mock layers for unit tests: AWS answers scripted against virtual time.
+import { isThrottlingError } from "@smithy/core/retry"
 import { Clock, Effect, Layer, Random } from "effect"
 import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/domain.ts"
 import { AwsCallFailed } from "../../src/errors.ts"
@@ -23,8 +24,18 @@ export interface Call {
   readonly targetGroupArn?: string
 }
 
+/** An AWS failure as `callAws` makes it; throttling judged by the SDK's own rule, as there. */
 export const awsError = (action: string, code: string, retryable: boolean) =>
-  new AwsCallFailed({ action, code, detail: `${code} (mock)`, retryable, requestId: "mock-request-id" })
+  new AwsCallFailed({
+    action,
+    code,
+    detail: `${code} (mock)`,
+    retryable,
+    ...(isThrottlingError({ name: code, $metadata: {} } as Parameters<typeof isThrottlingError>[0])
+      ? { throttled: true }
+      : {}),
+    requestId: "mock-request-id"
+  })
 
 /** A TargetHealth whose answers follow per-group timelines; every call is recorded in `calls`. */
 export const scriptedTargetHealth = (options: {
