@@ -7,9 +7,8 @@ import { defaultHeartbeatFile, heartbeatFileFrom } from "../heartbeat.ts"
 import { defaultNamespace, namespaceProblem } from "../metrics.ts"
 import { redact } from "../redact.ts"
 
-export type LogLevelName = "debug" | "info" | "warn" | "error"
-export type LogFormat = "json" | "text"
-export type DrainStrategy = "fixed" | "connections"
+export type LogLevelName = Settings["logLevel"]
+export type LogFormat = Settings["logFormat"]
 
 /** Each group is one DescribeTargetHealth per poll from the account's shared ELBv2 API budget. */
 export const maxTargetGroupArns = 10

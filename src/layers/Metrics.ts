@@ -1,7 +1,7 @@
 // CloudWatch embedded metric format records in the log stream: the awslogs
 // driver turns them into metrics with nothing else to run (METRICS=emf).
 import { Context, Effect, Layer } from "effect"
-import type { EmfRecord } from "../metrics.ts"
+import { defaultNamespace, type EmfRecord } from "../metrics.ts"
 import { Config } from "./Config.ts"
 import { writeStdout } from "./Logging.ts"
 
@@ -31,5 +31,5 @@ export const layer = Layer.effect(
 )
 
 /** Records collected in `into`, for tests. */
-export const layerTest = (into: Array<EmfRecord>, namespace = "NlbSidecarForEcs") =>
+export const layerTest = (into: Array<EmfRecord>, namespace = defaultNamespace) =>
   Layer.succeed(Metrics, { namespace, emit: (record: EmfRecord) => Effect.sync(() => void into.push(record)) })
