@@ -83,8 +83,10 @@ const memoryCgroup = (limitMiB: number) => {
     } catch {
       // no swap accounting: the memory limit alone binds
     }
+    // Started through a shell that first joins the cgroup, so that every page the process touches is charged to it.
+    const joinThenExec = `echo $$ > ${dir}/cgroup.procs && exec "$0" "$@"`
     return {
-      dir,
+      command: (argv: ReadonlyArray<string>) => ["/bin/sh", "-c", joinThenExec, ...argv],
       peakMiB: () => Number(readFileSync(join(dir, "memory.max_usage_in_bytes"), "utf8")) / 1048576,
       oomKills: () => Number(/oom_kill (\d+)/.exec(readFileSync(join(dir, "memory.oom_control"), "utf8"))?.[1] ?? 0),
       remove: () => rmdirSync(dir)
@@ -188,17 +190,9 @@ const runOnce = async (cgroupLimitMiB: number | undefined, tls = false): Promise
       : { AWS_ENDPOINT_URL: front.endpoint, NODE_EXTRA_CA_CERTS: "scripts/bench-tls/cert.pem" }),
     LOG_LEVEL: "debug"
   }
-  // Started through a shell that first joins the cgroup, so that every page the process touches is charged to it.
   const command = cgroup === undefined
     ? [nodeBinary, ...nodeFlags, "dist/main.js"]
-    : [
-      "/bin/sh",
-      "-c",
-      `echo $$ > ${cgroup.dir}/cgroup.procs && exec "$0" "$@"`,
-      coldNode(),
-      ...nodeFlags,
-      "dist/main.js"
-    ]
+    : cgroup.command([coldNode(), ...nodeFlags, "dist/main.js"])
   if (cgroup !== undefined) {
     // A fresh container pages node's own code in and is charged for it: start from a cold page cache.
     try {
@@ -248,12 +242,8 @@ const runOnce = async (cgroupLimitMiB: number | undefined, tls = false): Promise
     elapsed = at
     if (at === seconds || cgroup === undefined) break
     cgroupPeakAlone ??= cgroup.peakMiB()
-    const check = spawn("/bin/sh", [
-      "-c",
-      `echo $$ > ${cgroup.dir}/cgroup.procs && exec "$0" "$@"`,
-      coldNode(),
-      ...healthcheckArgs
-    ], { env, stdio: "ignore" })
+    const [shell = "", ...argv] = cgroup.command([coldNode(), ...healthcheckArgs])
+    const check = spawn(shell, argv, { env, stdio: "ignore" })
     healthchecks.push(await new Promise<number | null>((r) => check.on("close", r)))
   }
   clearInterval(sampler)
@@ -413,15 +403,11 @@ console.log([
     ),
     `${"  health checks in the cgroup: healthy (exit 0)".padEnd(58)} ${
       limited.every((s) => s.healthchecksOk) ? "PASS" : "FAIL"
+    }`,
+    `${`OOM kills under the ${limitMiB} MiB limit`.padEnd(58)} ${
+      String(limited.reduce((n, s) => n + (s.oomKills ?? 0), 0)).padStart(8)
     }`
   ]),
-  ...(canLimit === undefined
-    ? []
-    : [
-      `${`OOM kills under the ${limitMiB} MiB limit`.padEnd(58)} ${
-        String(limited.reduce((n, s) => n + (s.oomKills ?? 0), 0)).padStart(8)
-      }`
-    ]),
   row("startup: spawn to first AWS request", samples.map((s) => s.firstRequestMs), "ms", 0),
   row("startup: spawn to first DescribeTargetHealth (minus jitter)", samples.map((s) => s.firstPollMs), "ms", 0),
   row("CPU per poll (after startup)", samples.map((s) => s.cpuPerPollMs), "ms", 2),

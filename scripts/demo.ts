@@ -16,13 +16,16 @@ if (!scenarioNames.includes(values.scenario)) {
 }
 
 const drainAtMs = 5000
-const wait = 3
 const clock = () => performance.timeOrigin + performance.now()
 const t = (at: number) => `${(at / 1000).toFixed(1).padStart(5)}s`
 
 // The connections demo: the application is a listener on a free port, its clients three sockets.
 const withConnections = values.scenario === "connections"
 const connectionsBound = 30
+// The sidecar's settings beyond the simulator's environment (which has POLLING_FREQUENCY=1).
+const settings: Record<string, string> = withConnections
+  ? { DRAIN_STRATEGY: "connections", DEREGISTRATION_WAIT: String(connectionsBound), DRAIN_IDLE_SECONDS: "1" }
+  : { DEREGISTRATION_WAIT: "3" }
 const closeAfterDrainMs = 4000
 const app = withConnections ? createServer((s) => s.on("error", () => {})) : undefined
 const targetPort = app === undefined
@@ -33,18 +36,16 @@ const scenario = loadScenario(values.scenario, { drainAtMs, ...(targetPort === u
 const sim = await startSimulator({ scenario })
 const sinceStart = () => clock() - sim.startedAt
 console.log(`simulator: ${scenario.description} (${sim.endpoint})`)
-console.log(
-  withConnections
-    ? `sidecar:   node dist/main.js with POLLING_FREQUENCY=1 DRAIN_STRATEGY=connections DEREGISTRATION_WAIT=${connectionsBound} DRAIN_IDLE_SECONDS=1; the target drains at ${
-      t(drainAtMs)
-    }\n` +
-      `app:       a listener on [::]:${targetPort} with 3 client connections, closed at ${
-        t(drainAtMs + closeAfterDrainMs)
-      }\n`
-    : `sidecar:   node dist/main.js with POLLING_FREQUENCY=1 DEREGISTRATION_WAIT=${wait}; the target drains at ${
-      t(drainAtMs)
-    }\n`
-)
+const shown = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(" ")
+console.log(`sidecar:   node dist/main.js with POLLING_FREQUENCY=1 ${shown}; the target drains at ${t(drainAtMs)}`)
+if (withConnections) {
+  console.log(
+    `app:       a listener on [::]:${targetPort} with 3 client connections, closed at ${
+      t(drainAtMs + closeAfterDrainMs)
+    }`
+  )
+}
+console.log("")
 
 let closedAt: number | undefined
 const clients: Array<Socket> = []
@@ -61,12 +62,9 @@ const child = spawn(process.execPath, ["dist/main.js"], {
   env: {
     PATH: process.env.PATH,
     ...sidecarEnvironment(sim, "demo"),
-    DEREGISTRATION_WAIT: String(wait),
+    ...settings,
     ...(values.scenario === "standalone"
       ? { TARGET_GROUP_ARNS: scenario.targetGroups.map((g) => g.arn).join(",") }
-      : {}),
-    ...(withConnections
-      ? { DRAIN_STRATEGY: "connections", DEREGISTRATION_WAIT: String(connectionsBound), DRAIN_IDLE_SECONDS: "1" }
       : {})
   },
   stdio: ["ignore", "pipe", "inherit"]

@@ -151,7 +151,7 @@ for arch in "${arches[@]}"; do
   tail -1 "$work/build-$arch.log"
 done
 
-declare -A size
+declare -A size configs
 for arch in "${arches[@]}"; do
   phase "inspect the linux/$arch image"
   tag=nlb-sidecar-for-ecs:ci-$arch
@@ -172,6 +172,7 @@ for arch in "${arches[@]}"; do
 
   config=$(buildah "${storage[@]}" inspect --type image "$tag" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const i=JSON.parse(s).OCIv1;console.log(JSON.stringify({...i.config, architecture:i.architecture, os:i.os}))})')
   echo "$config"
+  configs[$arch]=$config
   get() { node -p "const v = JSON.parse(process.argv[1]).$1; typeof v === 'string' ? v : JSON.stringify(v ?? null)" "$config"; }
   [ "$(get architecture)" = "$arch" ] || fail "the $arch image's config says $(get architecture)"
   user=$(get User)
@@ -202,12 +203,10 @@ done
 buildah "${storage[@]}" images
 
 phase "run the amd64 image's entrypoint against the simulator"
-tag=nlb-sidecar-for-ecs:ci-amd64
-config=$(buildah "${storage[@]}" inspect --type image "$tag" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(JSON.parse(s).OCIv1.config)))')
-entrypoint=$(node -e 'const c=JSON.parse(process.argv[1]); console.log(JSON.stringify([...(c.Entrypoint??[]), ...(c.Cmd??[])]))' "$config")
+config=${configs[amd64]}
 user=$(node -p 'JSON.parse(process.argv[1]).User' "$config")
-mapfile -t cmd < <(node -e 'for (const a of JSON.parse(process.argv[1])) console.log(a)' "$entrypoint")
-ctr=$(buildah "${storage[@]}" from "$tag")
+mapfile -t cmd < <(node -e 'const c=JSON.parse(process.argv[1]); for (const a of [...(c.Entrypoint??[]), ...(c.Cmd??[])]) console.log(a)' "$config")
+ctr=$(buildah "${storage[@]}" from nlb-sidecar-for-ecs:ci-amd64)
 start_sim() { # drain-at-ms; sets sim_env, the sidecar's environment pointing at it (127.0.0.1 only)
   node simulator/cli.ts --scenario awsvpc --drain-at-ms "$1" --exit-after-ms 60000 >"$work/sim.json" &
   sim_pid=$!

@@ -105,7 +105,7 @@ export const readElf = (file: Buffer): ElfInfo => {
  * outside the mapped range, instead of guessing.
  */
 export const stripElf = (file: Buffer): Buffer => {
-  const { segments } = header(file)
+  const { segments, phoff, phentsize, phnum } = header(file)
   const shoff = Number(file.readBigUInt64LE(40))
   const shentsize = file.readUInt16LE(58)
   const shnum = file.readUInt16LE(60)
@@ -122,10 +122,7 @@ export const stripElf = (file: Buffer): Buffer => {
       header: file.subarray(at, at + shentsize)
     }
   })
-  const mappedEnd = Math.max(
-    ...segments.map((s) => s.offset + s.filesz),
-    header(file).phoff + header(file).phnum * header(file).phentsize
-  )
+  const mappedEnd = Math.max(...segments.map((s) => s.offset + s.filesz), phoff + phnum * phentsize)
   const kept = sections.filter((s) => s.index === 0 || s.index === shstrndx || (s.flags & SHF_ALLOC) !== 0n)
   for (const s of kept) {
     if (s.index !== 0 && s.index !== shstrndx && s.type !== SHT_NOBITS && s.offset + s.size > mappedEnd) {
