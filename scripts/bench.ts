@@ -375,7 +375,7 @@ await build({
 })
 const socketSamples = Array.from({ length: runs }, () => {
   const nodeOptions = (imageEnv.NODE_OPTIONS ?? "").split(" ").filter((f) => f !== "")
-  const out = spawnSync(process.execPath, [...nodeFlags, ...nodeOptions, ".bench/socket-sample.mjs", "200"], {
+  const out = spawnSync(nodeBinary, [...nodeFlags, ...nodeOptions, ".bench/socket-sample.mjs", "200"], {
     encoding: "utf8",
     timeout: 60_000
   })
