@@ -326,32 +326,14 @@ const builders: Record<string, (o: Timing) => Scenario> = {
       "awsvpc",
       "EC2",
       drains(o),
-      [
-        {
-          api: "elbv2",
-          action: "DescribeTargetHealth",
-          from: Math.round(o.drainAtMs * 0.3),
-          until: forever,
-          kind: "empty-answer",
-          times: 1
-        },
-        {
-          api: "elbv2",
-          action: "DescribeTargetHealth",
-          from: Math.round(o.drainAtMs * 0.3),
-          until: forever,
-          kind: "other-targets",
-          times: 1
-        },
-        {
-          api: "elbv2",
-          action: "DescribeTargetHealth",
-          from: Math.round(o.drainAtMs * 0.3),
-          until: forever,
-          kind: "malformed",
-          times: 1
-        }
-      ]
+      (["empty-answer", "other-targets", "malformed"] as const).map((kind) => ({
+        api: "elbv2",
+        action: "DescribeTargetHealth",
+        from: Math.round(o.drainAtMs * 0.3),
+        until: forever,
+        kind,
+        times: 1
+      }))
     ),
   brownout: (o) =>
     base(

@@ -2,16 +2,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { advise, check, formatCheckReport } from "../src/programs/check.ts"
-import { awsError, awsvpcTask, type ecsTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+import { awsError, awsvpcTask, type ecsTest, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
 
 const web = tgArn("web")
-const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
 
 const runCheck = (failWith?: Parameters<typeof ecsTest>[0]["failWith"]) =>
   check.pipe(Effect.provide(
     testLayer({
       settings: { startupTimeoutSeconds: 10 },
-      ecs: { loadBalancers, ...(failWith === undefined ? {} : { failWith }) },
+      ecs: { loadBalancers: [webLoadBalancer], ...(failWith === undefined ? {} : { failWith }) },
       elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }
     }).layer
   ))
@@ -137,7 +136,7 @@ describe("check advises", () => {
         testLayer({
           settings: { startupTimeoutSeconds: 10 },
           ecs: {
-            loadBalancers,
+            loadBalancers: [webLoadBalancer],
             failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) }
           },
           elb: {
@@ -167,7 +166,7 @@ describe("check advises", () => {
           settings: { startupTimeoutSeconds: 10 },
           task: fargateLike,
           ecs: {
-            loadBalancers,
+            loadBalancers: [webLoadBalancer],
             failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) }
           },
           elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }

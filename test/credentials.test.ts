@@ -1,6 +1,6 @@
 // Which credentials provider serves an environment, and the cache that lets
 // every AWS client share one task-role fetch.
-import { describe, expect, it } from "@effect/vitest"
+import { afterEach, describe, expect, it, vi } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { fromSdkError } from "../src/aws/callAws.ts"
 import { exitCodeOf } from "../src/errors.ts"
@@ -97,27 +97,21 @@ describe("shareCredentials when a refresh fails", () => {
 })
 
 describe("AwsCredentials layer", () => {
-  const withEnv = (env: Record<string, string | undefined>) =>
-    Effect.acquireRelease(
-      Effect.sync(() => {
-        const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]))
-        for (const [k, v] of Object.entries(env)) v === undefined ? delete process.env[k] : (process.env[k] = v)
-        return saved
-      }),
-      (saved) =>
-        Effect.sync(() => {
-          for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v)
-        })
-    )
+  afterEach(() => void vi.unstubAllEnvs())
+
+  /** Variables that would take precedence over AWS_CONTAINER_CREDENTIALS_FULL_URI. */
+  const outranking = [
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE"
+  ]
 
   /** A task role given by AWS_CONTAINER_CREDENTIALS_FULL_URI alone: nothing in the environment outranks it. */
   const withFullUriOnly = (uri: string) =>
-    withEnv({
-      AWS_CONTAINER_CREDENTIALS_FULL_URI: uri,
-      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-      AWS_ACCESS_KEY_ID: undefined,
-      AWS_PROFILE: undefined,
-      AWS_WEB_IDENTITY_TOKEN_FILE: undefined
+    Effect.sync(() => {
+      vi.stubEnv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri)
+      for (const name of outranking) vi.stubEnv(name, undefined)
     })
 
   it.effect("an AWS_CONTAINER_CREDENTIALS_FULL_URI the SDK would refuse is exit 2 naming the variable", () =>
@@ -128,7 +122,7 @@ describe("AwsCredentials layer", () => {
       )
       expect(exitCodeOf(exit)).toBe(2)
       if (Exit.isFailure(exit)) expect(String(Cause.squash(exit.cause))).toContain("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-    }).pipe(Effect.scoped))
+    }))
 
   it.effect("a loopback or agent address is accepted", () =>
     Effect.gen(function*() {
@@ -137,7 +131,7 @@ describe("AwsCredentials layer", () => {
         Effect.provide(Layer.merge(AwsCredentials.layer, captureLogs().layer))
       )
       expect(credentials.source).toBe("container")
-    }).pipe(Effect.scoped))
+    }))
 
   it("a failed fetch is reported as a credentials problem, not as a permission of the call", async () => {
     const provider = shareCredentials(() =>

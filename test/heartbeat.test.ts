@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Worker } from "node:worker_threads"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { formatStamp, heartbeatMaxAgeMillis, judgeHeartbeat, readClocks, writeHeartbeat } from "../src/heartbeat.ts"
 
 const wallOnly = (wallMillis: number) => ({ wallMillis, bootMillis: undefined })
@@ -60,14 +60,21 @@ describe("healthcheck verdict", () => {
 })
 
 describe("heartbeat file", () => {
+  /** A path in a directory of its own, removed with the test. */
+  const heartbeatFile = () => {
+    const dir = mkdtempSync(join(tmpdir(), "nlb-sidecar-heartbeat-"))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    return join(dir, "beat")
+  }
+
   it("holds a stamp that the healthcheck reads back as fresh", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "nlb-sidecar-heartbeat-")), "beat")
+    const file = heartbeatFile()
     writeHeartbeat(file)
     expect(judgeHeartbeat(readFileSync(file, "utf8"), readClocks())).toMatchObject({ healthy: true })
   })
 
   it("is replaced whole: a reader in another thread never sees it empty or half-written", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "nlb-sidecar-heartbeat-")), "beat")
+    const file = heartbeatFile()
     writeHeartbeat(file)
     const stop = new SharedArrayBuffer(4)
     // Reads as fast as it can until told to stop (10 s at most), counting reads that are not a whole stamp.

@@ -2,21 +2,11 @@
 // through discovery: Fargate, EC2 awsvpc (pause container first), EC2 bridge
 // (each mapping twice, dynamic host port), EC2 host.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit } from "effect"
 import { readFileSync } from "node:fs"
 import { decodeTaskMetadata } from "../src/layers/Metadata.ts"
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
-import { captureLogs } from "./support/logs.ts"
-import {
-  configTest,
-  ecsTest,
-  fixedRandom,
-  instanceGroup,
-  ipGroup,
-  metadataTest,
-  scriptedTargetHealth,
-  tgArn
-} from "./support/mocks.ts"
+import { instanceGroup, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`fixtures/metadata/${name}-task.json`, import.meta.url), "utf8"))
@@ -48,10 +38,9 @@ describe("task metadata v4: the documented shapes", () => {
     Effect.gen(function*() {
       const task = yield* decodeTaskMetadata("fixture", fixture(c.name))
       assert.isTrue(task.Containers.some((x) => x.Name === c.container))
-      const layer = Layer.mergeAll(
-        configTest(),
-        metadataTest(task),
-        ecsTest({
+      const { layer } = testLayer({
+        task,
+        ecs: {
           task: {
             group: "service:web",
             containerInstanceArn: "arn:aws:ecs:us-west-2:111122223333:container-instance/default/1a2b",
@@ -64,11 +53,9 @@ describe("task metadata v4: the documented shapes", () => {
             containerPort: c.port
           }],
           ec2InstanceId: "i-0abcdef1234567890"
-        }),
-        scriptedTargetHealth({ timelines: {}, groups: [c.group], calls: [] }),
-        fixedRandom(0),
-        captureLogs().layer
-      )
+        },
+        elb: { timelines: {}, groups: [c.group] }
+      })
       const exit = yield* Effect.exit(discoverTargets.pipe(Effect.provide(layer)))
       if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
       assert.strictEqual(exit.value.networkMode, c.mode)

@@ -1,6 +1,7 @@
 // EMF records checked against the rules of CloudWatch's "Specification:
-// Embedded metric format", written out below as a validator; the validator is
-// shown to reject each kind of bad record, so a passing record means something.
+// Embedded metric format", written out as a validator in test/support/emf.ts;
+// the validator is shown to reject each kind of bad record, so a passing record
+// means something.
 import { describe, expect, it } from "vitest"
 import {
   countFailedPoll,

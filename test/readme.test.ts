@@ -3,7 +3,7 @@
 // messages, the first screen and the links. test/e2e/readme.test.ts runs its
 // commands.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, normalize } from "node:path"
@@ -48,12 +48,8 @@ const variablesOf: Record<keyof Settings, ReadonlyArray<string>> = {
   metricsNamespace: ["METRICS_NAMESPACE"]
 }
 
-const parse: SettingsCode["parse"] = (env) => {
-  const exit = Effect.runSync(Effect.exit(readSettings(env)))
-  if (Exit.isSuccess(exit)) return exit.value
-  const error = Effect.runSync(Effect.flip(readSettings(env)))
-  return { refused: error.variable }
-}
+const parse: SettingsCode["parse"] = (env) =>
+  Effect.runSync(readSettings(env).pipe(Effect.catch((error) => Effect.succeed({ refused: error.variable }))))
 
 const settingsCode: SettingsCode = {
   variables: configVariables(readRepoFile("src/layers/Config.ts")),

@@ -9,11 +9,10 @@ import { sidecar } from "../src/programs/sidecar.ts"
 import { watchUntilDeregistering } from "../src/programs/watchTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
-import { configTest, fixedRandom, ipGroup, type Step, testLayer, tgArn } from "./support/mocks.ts"
+import { configTest, fixedRandom, ipGroup, type Step, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
-const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
 const s = 1000
 
 const start = (options: {
@@ -29,13 +28,8 @@ const start = (options: {
       settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7, ...options.settings },
       ecs: {
         loadBalancers: options.twoGroups
-          ? [...loadBalancers, {
-            targetGroupArn: admin,
-            loadBalancerName: undefined,
-            containerName: "app",
-            containerPort: 9090
-          }]
-          : loadBalancers,
+          ? [webLoadBalancer, { ...webLoadBalancer, targetGroupArn: admin, containerPort: 9090 }]
+          : [webLoadBalancer],
         task: options.task
       },
       elb: { timelines: options.timelines, groups: [ipGroup(web), ipGroup(admin)] },

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { exitCodeOf } from "../src/errors.ts"
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
@@ -8,18 +8,7 @@ import { discoverStandaloneTargets } from "../src/programs/discoverStandaloneTar
 import { sidecar } from "../src/programs/sidecar.ts"
 import { readGroup, watchedGroups } from "../src/programs/watchTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { captureLogs } from "./support/logs.ts"
-import {
-  awsvpcTask,
-  type Call,
-  configTest,
-  ecsTest,
-  fixedRandom,
-  metadataTest,
-  scriptedTargetHealth,
-  testLayer,
-  tgArn
-} from "./support/mocks.ts"
+import { awsvpcTask, type scriptedTargetHealth, testLayer, tgArn } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -28,29 +17,23 @@ const target = (id: string, port: number, state = "healthy") => ({ id, port, sta
 const run = (options: {
   readonly metadata: TaskMetadata
   readonly registered: NonNullable<Parameters<typeof scriptedTargetHealth>[0]["registered"]>
-  readonly arns?: ReadonlyArray<string>
 }) =>
   Effect.gen(function*() {
-    const calls: Array<Call> = []
-    const logs = captureLogs()
-    const layer = Layer.mergeAll(
-      configTest({ targetGroupArns: options.arns ?? [web], pollingFrequencySeconds: 10 }),
-      metadataTest(options.metadata),
-      ecsTest({
+    const { layer, calls } = testLayer({
+      settings: { targetGroupArns: [web], pollingFrequencySeconds: 10 },
+      task: options.metadata,
+      ecs: {
         task: {
           group: "family:web",
           containerInstanceArn: "arn:aws:ecs:us-east-1:111122223333:container-instance/default/1a2b",
           containers: [{ name: "app", networkBindings: [{ containerPort: 8080, hostPort: 32768, protocol: "tcp" }] }]
         },
-        ec2InstanceId: "i-0abc",
-        calls
-      }),
-      scriptedTargetHealth({ timelines: {}, calls, registered: options.registered }),
-      fixedRandom(0),
-      logs.layer
-    )
+        ec2InstanceId: "i-0abc"
+      },
+      elb: { timelines: {}, registered: options.registered }
+    })
     const fiber = yield* Effect.forkChild(Effect.exit(discoverStandaloneTargets.pipe(Effect.provide(layer))))
-    return { fiber, calls, logs: logs.records, layer }
+    return { fiber, calls, layer }
   })
 
 const searchOnce = (options: Parameters<typeof run>[0]) =>

@@ -11,10 +11,9 @@ import { Startup } from "../src/layers/Startup.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsError, type Call, fixedRandom, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+import { awsError, type Call, fixedRandom, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
 
 const web = tgArn("web")
-const loadBalancers = [{ targetGroupArn: web, loadBalancerName: undefined, containerName: "app", containerPort: 8080 }]
 const s = 1000
 
 /** ECS answering DescribeServices with `failure` until `until` ms of virtual time, then normally. */
@@ -29,7 +28,7 @@ const ecsBrownout = (
     describeServiceLoadBalancers: () =>
       Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
         calls.push({ at, action: "DescribeServices" })
-        return at < until ? failure : Effect.succeed(loadBalancers)
+        return at < until ? failure : Effect.succeed([webLoadBalancer])
       }))
   })
 

@@ -34,24 +34,23 @@ const hold = (test: TestContext, port: number, n: number, closeAfterMs?: number)
     }))).then(() => closed)
 }
 
-const firstDrainingPoll = (run: ScenarioRun, drainAtMs: number) =>
-  healthPolls(run.requests).find((r) => r.t >= drainAtMs)?.t ?? NaN
-const lastLine = (run: ScenarioRun) => String(run.logs.at(-1)?.message)
-
 const env = (extra: Record<string, string>) => ({ DRAIN_STRATEGY: "connections", ...extra })
+
+const drainAtMs = 4000
+/** The awsvpc task with DRAIN_STRATEGY=connections, its target on `port`, draining at `drainAtMs`. */
+const drain = (port: number, extra: Record<string, string>, protocol: "HTTP" | "TCP" = "HTTP") =>
+  runScenario("awsvpc", { drainAtMs, targetPort: port, protocol, env: env(extra) })
+
+const sinceFirstDrainingPoll = (run: ScenarioRun) =>
+  run.exitT - (healthPolls(run.requests).find((r) => r.t >= drainAtMs)?.t ?? NaN)
+const lastLine = (run: ScenarioRun) => String(run.logs.at(-1)?.message)
 
 describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
   it("exits just after the application's connections close, not at DEREGISTRATION_WAIT", async (test) => {
     const port = await listen(test)
-    const drainAtMs = 4000
     // Three connections, closed about 3 s after the drain starts.
     const closed = await hold(test, port, 3, drainAtMs + 3000)
-    const run = await runScenario("awsvpc", {
-      drainAtMs,
-      targetPort: port,
-      protocol: "HTTP",
-      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
-    })
+    const run = await drain(port, { DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
     expect(run.code, run.stdout.slice(-2000)).toBe(0)
     const start = run.logs.find((l) => l.message === "waiting for connections to close")
     expect(start).toMatchObject({ floorSeconds: 0, boundSeconds: 30, idleSeconds: 1 })
@@ -65,14 +64,9 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
   it("a connection that never closes: exits at DEREGISTRATION_WAIT, saying how many were open", async (test) => {
     const port = await listen(test)
     await hold(test, port, 1)
-    const run = await runScenario("awsvpc", {
-      drainAtMs: 4000,
-      targetPort: port,
-      protocol: "HTTP",
-      env: env({ DEREGISTRATION_WAIT: "3" })
-    })
+    const run = await drain(port, { DEREGISTRATION_WAIT: "3" })
     expect(run.code).toBe(0)
-    const sinceDraining = run.exitT - firstDrainingPoll(run, 4000)
+    const sinceDraining = sinceFirstDrainingPoll(run)
     expect(sinceDraining).toBeGreaterThanOrEqual(3000)
     expect(sinceDraining).toBeLessThan(4500)
     expect(lastLine(run)).toContain("DEREGISTRATION_WAIT reached with 1 connections open")
@@ -80,51 +74,37 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
 
   it("no connections: exits at the floor (DRAIN_MIN_WAIT)", async (test) => {
     const port = await listen(test)
-    const run = await runScenario("awsvpc", {
-      drainAtMs: 4000,
-      targetPort: port,
-      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_MIN_WAIT: "3", DRAIN_IDLE_SECONDS: "1" })
-    })
+    const run = await drain(port, { DEREGISTRATION_WAIT: "30", DRAIN_MIN_WAIT: "3", DRAIN_IDLE_SECONDS: "1" }, "TCP")
     expect(run.code).toBe(0)
-    const sinceDraining = run.exitT - firstDrainingPoll(run, 4000)
+    const sinceDraining = sinceFirstDrainingPoll(run)
     expect(sinceDraining).toBeGreaterThanOrEqual(3000)
     expect(sinceDraining).toBeLessThan(4500)
   })
 
   it("an HTTP target group (ALB) has no floor: with no connections it exits within a few seconds", async (test) => {
     const port = await listen(test)
-    const run = await runScenario("awsvpc", {
-      drainAtMs: 4000,
-      targetPort: port,
-      protocol: "HTTP",
-      env: env({ DEREGISTRATION_WAIT: "120", DRAIN_IDLE_SECONDS: "2" })
-    })
+    const run = await drain(port, { DEREGISTRATION_WAIT: "120", DRAIN_IDLE_SECONDS: "2" })
     expect(run.code).toBe(0)
-    expect(run.exitT - firstDrainingPoll(run, 4000)).toBeLessThan(3500)
+    expect(sinceFirstDrainingPoll(run)).toBeLessThan(3500)
     expect(run.logs.find((l) => l.message === "waiting for connections to close")).toMatchObject({ floorSeconds: 0 })
   })
 
   it("a TCP target group (NLB) without DRAIN_MIN_WAIT holds the 120 s floor, capped by DEREGISTRATION_WAIT", async (test) => {
     const port = await listen(test)
-    const run = await runScenario("awsvpc", {
-      drainAtMs: 4000,
-      targetPort: port,
-      protocol: "TCP",
-      env: env({ DEREGISTRATION_WAIT: "4", DRAIN_IDLE_SECONDS: "1" })
-    })
+    const run = await drain(port, { DEREGISTRATION_WAIT: "4", DRAIN_IDLE_SECONDS: "1" }, "TCP")
     expect(run.code).toBe(0)
     expect(run.logs.find((l) => l.message === "waiting for connections to close")).toMatchObject({
       floorSeconds: 4,
       boundSeconds: 4
     })
-    expect(run.exitT - firstDrainingPoll(run, 4000)).toBeGreaterThanOrEqual(4000)
+    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(4000)
   })
 
   it("host mode: the target's host port picks out the application's connections", async (test) => {
     const port = await listen(test)
     const closed = await hold(test, port, 2, 6000)
     const run = await runScenario("host", {
-      drainAtMs: 4000,
+      drainAtMs,
       targetPort: port,
       protocol: "HTTP",
       env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
@@ -153,14 +133,9 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
     const port = await listen(test)
     const other = await listen(test)
     await hold(test, other, 2)
-    const run = await runScenario("awsvpc", {
-      drainAtMs: 4000,
-      targetPort: port,
-      protocol: "HTTP",
-      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
-    })
+    const run = await drain(port, { DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
     expect(run.code).toBe(0)
-    expect(run.exitT - firstDrainingPoll(run, 4000)).toBeLessThan(2500)
+    expect(sinceFirstDrainingPoll(run)).toBeLessThan(2500)
     expect(lastLine(run)).toMatch(/connections drained after \d+ s/)
   })
 

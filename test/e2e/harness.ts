@@ -39,10 +39,7 @@ export interface RunOptions {
   /** Hard stop for a test that went wrong; every run ends by itself well before. */
   readonly timeoutMs?: number
   /** Called with each parsed log line; may signal the process. */
-  readonly onLog?: (
-    line: Record<string, unknown>,
-    child: { kill: (signal: NodeJS.Signals) => void; elapsedMs: () => number }
-  ) => void
+  readonly onLog?: (line: Record<string, unknown>, child: { kill: (signal: NodeJS.Signals) => void }) => void
   /** Called with each chunk of stderr; may signal the process. */
   readonly onStderr?: (chunk: string, child: { kill: (signal: NodeJS.Signals) => void }) => void
   /** Where stdout goes: a pipe the harness reads (the default), one it closes at once, or a file descriptor. */
@@ -79,7 +76,7 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
     const terminator = options.sigtermAfterMs === undefined
       ? undefined
       : setTimeout(() => child.kill("SIGTERM"), options.sigtermAfterMs)
-    const handle = { kill: (signal: NodeJS.Signals) => child.kill(signal), elapsedMs: () => clock() - spawnedAt }
+    const handle = { kill: (signal: NodeJS.Signals) => child.kill(signal) }
     if (stdoutTo === "closed") child.stdout?.destroy()
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk
@@ -109,6 +106,18 @@ export const runSidecar = (options: RunOptions): Promise<SidecarRun> => {
       resolve({ code, signal, spawnedAt, exitedAt: clock(), logs, stdout, stderr, peakRssMiB })
     })
   })
+}
+
+/** An `onLog` that sends SIGTERM at the first line `predicate` accepts; `signalledAt` says when (on `clock`), 0 before. */
+export const stopWhen = (predicate: (line: Record<string, unknown>) => boolean) => {
+  let signalledAt = 0
+  const onLog: NonNullable<RunOptions["onLog"]> = (line, child) => {
+    if (signalledAt === 0 && predicate(line)) {
+      signalledAt = clock()
+      child.kill("SIGTERM")
+    }
+  }
+  return { onLog, signalledAt: () => signalledAt }
 }
 
 /** Short timings; everything on 127.0.0.1. */

@@ -1,7 +1,7 @@
 // Hostile or broken input as the real process meets it: a metadata endpoint
 // that drips or floods its body, and settings that would crash or leak.
 import { describe, expect, it } from "vitest"
-import { runScenario } from "./harness.ts"
+import { runScenario, stopWhen } from "./harness.ts"
 
 /** Past the metadata request's own 5 s limit, so that one request is cut by it before STARTUP_TIMEOUT ends the whole. */
 const startupTimeoutSeconds = 7
@@ -92,16 +92,10 @@ describe.concurrent("e2e: request material in AWS answers", () => {
   it("a signature mismatch while polling quotes the canonical request: logged without the session token, and ridden out", async () => {
     // The simulator's container credentials endpoint serves this session token.
     const sessionToken = "simulated-session-token"
-    let stopped = false
     const run = await runScenario("awsvpc", {
       drainAtMs: 60_000,
       faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 600_000, kind: "signature-mismatch" }],
-      onLog: (line, child) => {
-        if (!stopped && line.message === "poll failed") {
-          stopped = true
-          child.kill("SIGTERM")
-        }
-      }
+      onLog: stopWhen((l) => l.message === "poll failed").onLog
     })
     expect(run.code, run.stdout + run.stderr).toBe(0)
     const failed = run.logs.find((l) => l.message === "poll failed")

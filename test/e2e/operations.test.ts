@@ -1,5 +1,5 @@
 // Day-two features as operators use them: check, TARGET_GROUP_ARNS, DRY_RUN, healthcheck.
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -78,8 +78,9 @@ describe.concurrent("e2e: DRY_RUN and healthcheck", () => {
     expect(checked?.stdout).toContain("healthy")
   })
 
-  it("healthcheck finds the heartbeat under TMPDIR as the sidecar does, with no shell to expand it", async () => {
+  it("healthcheck finds the heartbeat under TMPDIR as the sidecar does, with no shell to expand it", async (test) => {
     const tmp = mkdtempSync(join(tmpdir(), "nlb-sidecar-e2e-tmpdir-"))
+    test.onTestFinished(() => rmSync(tmp, { recursive: true, force: true }))
     let health: Promise<{ code: number | null; stdout: string }> | undefined
     const run = await runScenario("awsvpc", {
       drainAtMs: 60_000,

@@ -2,13 +2,13 @@
 // sidecar, and the last line is there whatever LOG_LEVEL says.
 import { closeSync, openSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { runScenario, type ScenarioRun } from "./harness.ts"
+import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
 /** It really ran: polled, saw the drain at 2.5 s, and exited 0 after DEREGISTRATION_WAIT, with nothing on stderr. */
 const expectDrained = (run: ScenarioRun) => {
   expect(run.code, run.stderr).toBe(0)
   expect(run.stderr).toBe("")
-  expect(run.requests.filter((r) => r.action === "DescribeTargetHealth").length).toBeGreaterThan(0)
+  expect(healthPolls(run.requests).length).toBeGreaterThan(0)
   expect(run.exitT).toBeGreaterThanOrEqual(2500 + 1000)
 }
 

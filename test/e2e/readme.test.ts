@@ -17,7 +17,10 @@ const run = (command: string, args: ReadonlyArray<string>) =>
       cwd: root,
       // A developer's shell: the README's commands set up the rest themselves.
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio: ["ignore", "pipe", "pipe"],
+      // Ended before the test's own 60 s, so that a hung command fails with its output.
+      timeout: 50_000,
+      killSignal: "SIGKILL"
     })
     let stdout = ""
     let stderr = ""

@@ -2,7 +2,7 @@
 // drain, stale and empty readings, a brownout at startup, a skewed clock, a
 // credentials endpoint that refuses. None of them may end a healthy task.
 import { describe, expect, it } from "vitest"
-import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
+import { healthPolls, runScenario, type ScenarioRun, stopWhen } from "./harness.ts"
 
 const messages = (run: ScenarioRun, message: string) => run.logs.filter((l) => l.message === message)
 
@@ -87,18 +87,13 @@ describe.concurrent("e2e: a control-plane brownout never ends it", () => {
 
 describe.concurrent("e2e: credentials", () => {
   it("a credentials endpoint answering 403 is reported as a credentials problem, not an IAM permission to grant, and retried", async () => {
-    let stopped = false
+    const stop = stopWhen((l) =>
+      l.message === "still not watching: startup keeps failing; retrying" && l.failing !== null
+    )
     const run = await runScenario("credentials-denied", {
       drainAtMs: 60_000,
       env: { STARTUP_TIMEOUT: "2" },
-      onLog: (line, child) => {
-        if (
-          !stopped && line.message === "still not watching: startup keeps failing; retrying" && line.failing !== null
-        ) {
-          stopped = true
-          child.kill("SIGTERM")
-        }
-      }
+      onLog: stop.onLog
     })
     expect(run.code).toBe(0)
     const retries = run.logs.filter((l) => String(l.message).endsWith("failed, retrying"))

@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { adminGroupArn, webGroupArn } from "../../simulator/scenarios.ts"
-import { clock, healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
+import { healthPolls, runScenario, type ScenarioRun, stopWhen } from "./harness.ts"
 
 /** A preload that holds the command chunk's loading for a second, and says so on stderr. */
 const holdCommandChunk = fileURLToPath(new URL("../support/hold-command-chunk.mjs", import.meta.url))
@@ -155,17 +155,8 @@ describe.concurrent("e2e: drains and exits", () => {
 
 describe.concurrent("e2e: never exits when it should not", () => {
   it("unhealthy.draining is not a deregistration", async () => {
-    let stopped = false
     // unhealthy.draining from 1.2 s to 6 s, healthy after; stopped at 8 s.
-    const run = await runScenario("unhealthy-draining", {
-      drainAtMs: 6000,
-      onLog: (_, child) => {
-        if (!stopped && child.elapsedMs() > 8000) {
-          stopped = true
-          child.kill("SIGTERM")
-        }
-      }
-    })
+    const run = await runScenario("unhealthy-draining", { drainAtMs: 6000, sigtermAfterMs: 8000 })
     expect(run.code, `signal ${run.signal}; ${run.stdout.slice(-600)}`).toBe(0)
     expect(run.logs.some((l) => l.state === "unhealthy.draining")).toBe(true)
     expect(run.logs.some((l) => l.message === "target is deregistering")).toBe(false)
@@ -208,19 +199,6 @@ describe.concurrent("e2e: startup errors end with the documented exit code", () 
 })
 
 describe.concurrent("e2e: signals", () => {
-  const stopWhen = (predicate: (line: Record<string, unknown>) => boolean) => {
-    let signalledAt = 0
-    return {
-      onLog: (line: Record<string, unknown>, child: { kill: (s: NodeJS.Signals) => void }) => {
-        if (signalledAt === 0 && predicate(line)) {
-          signalledAt = clock()
-          child.kill("SIGTERM")
-        }
-      },
-      signalledAt: () => signalledAt
-    }
-  }
-
   it("SIGTERM while polling: exit 0 within 1 s", async () => {
     const stop = stopWhen((l) => l.message === "target state changed")
     const run = await runScenario("awsvpc", { drainAtMs: 60_000, onLog: stop.onLog })
