@@ -61,6 +61,47 @@ describe("check", () => {
     }))
 })
 
+describe("check counts the API calls", () => {
+  it.effect("this task's calls per hour and at start; with the service's desired count, its share of each bucket", () =>
+    Effect.gen(function*() {
+      const report = yield* check.pipe(Effect.provide(
+        testLayer({
+          settings: { pollingFrequencySeconds: 30 },
+          ecs: { loadBalancers: [webLoadBalancer], desiredCount: 300 },
+          elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }
+        }).layer
+      ))
+      assert.deepStrictEqual(report.calls, {
+        pollingFrequencySeconds: 30,
+        targetGroups: 1,
+        perHour: { "elasticloadbalancing:DescribeTargetHealth": 120 },
+        atStart: {
+          "elasticloadbalancing:DescribeTargetGroups": 1,
+          "elasticloadbalancing:DescribeTargetGroupAttributes": 1,
+          "ecs:DescribeServices": 1
+        },
+        service: {
+          name: "web",
+          desiredCount: 300,
+          // 300 tasks × 120 an hour = 10 requests a second: all of the ELB buckets' refill.
+          shares: { elbNonMutating: 1, elbAccount: 1, ecsClusterReads: 0, ecsServiceReads: 0 }
+        }
+      })
+      const text = formatCheckReport(report)
+      assert.include(text, "API calls:    120 an hour while watching")
+      assert.include(text, "service web, desired count 300")
+      assert.include(text, "100% of ELBv2 non-mutating")
+    }))
+
+  it.effect("without a desired count (ECS does not say), the task's own calls only", () =>
+    Effect.gen(function*() {
+      const report = yield* runCheck()
+      assert.strictEqual(report.calls?.perHour["elasticloadbalancing:DescribeTargetHealth"], 120)
+      assert.isUndefined(report.calls?.service)
+      assert.notInclude(formatCheckReport(report), "desired count")
+    }))
+})
+
 describe("check through an AWS brownout", () => {
   it.effect("gives up at its timeout with exit 6 and the last failure, where `run` would go on trying", () =>
     Effect.gen(function*() {

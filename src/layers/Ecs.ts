@@ -45,6 +45,11 @@ export class Ecs extends Context.Service<Ecs, {
     cluster: string,
     containerInstanceArn: string
   ) => Effect.Effect<string | undefined, AwsCallFailed>
+  /** The service's desiredCount (for `check`'s share of the account's API budget); `undefined` when unknown. */
+  readonly describeServiceDesiredCount: (
+    cluster: string,
+    service: string
+  ) => Effect.Effect<number | undefined, AwsCallFailed>
 }>()("nlb-sidecar/Ecs") {
   /** Needs AwsRegion and AwsCredentials: tests give it fixed ones. */
   static readonly layerNoDeps = Layer.effect(
@@ -86,14 +91,17 @@ export class Ecs extends Context.Service<Ecs, {
         }))
       )
 
+      const describeService = (cluster: string, service: string) =>
+        callAws("ecs:DescribeServices", async (abortSignal) => {
+          const { client, sdk: { DescribeServicesCommand } } = await sdk()
+          return client.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal })
+        })
+
       const describeServiceLoadBalancers = Effect.fn("Ecs.describeServiceLoadBalancers")((
         cluster: string,
         service: string
       ) =>
-        callAws("ecs:DescribeServices", async (abortSignal) => {
-          const { client, sdk: { DescribeServicesCommand } } = await sdk()
-          return client.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal })
-        }).pipe(Effect.map((out) => {
+        describeService(cluster, service).pipe(Effect.map((out) => {
           const found = out.services?.[0]
           return found === undefined ? undefined : (found.loadBalancers ?? []).map((lb): ServiceLoadBalancer => ({
             targetGroupArn: lb.targetGroupArn,
@@ -117,7 +125,12 @@ export class Ecs extends Context.Service<Ecs, {
         }).pipe(Effect.map((out) => out.containerInstances?.[0]?.ec2InstanceId))
       )
 
-      return Ecs.of({ describeTask, describeServiceLoadBalancers, describeEc2InstanceId })
+      const describeServiceDesiredCount = Effect.fn("Ecs.describeServiceDesiredCount")((
+        cluster: string,
+        service: string
+      ) => describeService(cluster, service).pipe(Effect.map((out) => out.services?.[0]?.desiredCount)))
+
+      return Ecs.of({ describeTask, describeServiceLoadBalancers, describeEc2InstanceId, describeServiceDesiredCount })
     })
   )
 

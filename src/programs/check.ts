@@ -9,6 +9,7 @@ import { Ecs } from "../layers/Ecs.ts"
 import { Metadata } from "../layers/Metadata.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { withinStartupTimeout } from "../schedules.ts"
+import { type CallsReport, callsReport, formatCalls } from "./checkCalls.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
 import { checkDrainStrategy } from "./drainWait.ts"
@@ -53,6 +54,8 @@ export interface CheckReport {
     readonly strategy: string
     readonly ports?: ReadonlyArray<{ readonly port: number; readonly connections: number }>
   }
+  /** The API calls this task makes, and its service's share of the account's buckets. */
+  readonly calls?: CallsReport
   /** What to change for the sidecar to do better; never a failure (the exit code does not change). */
   readonly advice: ReadonlyArray<string>
 }
@@ -128,7 +131,8 @@ const recording = (uses: Array<PermissionUse>, discovered: () => boolean) => {
       return Ecs.of({
         describeTask: (...a) => record("ecs:DescribeTasks", live.describeTask(...a)),
         describeServiceLoadBalancers: (...a) => record("ecs:DescribeServices", live.describeServiceLoadBalancers(...a)),
-        describeEc2InstanceId: (...a) => record("ecs:DescribeContainerInstances", live.describeEc2InstanceId(...a))
+        describeEc2InstanceId: (...a) => record("ecs:DescribeContainerInstances", live.describeEc2InstanceId(...a)),
+        describeServiceDesiredCount: (...a) => record("ecs:DescribeServices", live.describeServiceDesiredCount(...a))
       })
     })
   )
@@ -192,7 +196,23 @@ export const check = Effect.gen(function*() {
       strategy: settings.drainStrategy,
       ...(counted === undefined ? {} : { ports: ports.map((port) => ({ port, connections: counted.get(port) ?? 0 })) })
     }
-    return { discovery, targetGroups, drain }
+    // Discovery read the service already: its desired count is one more DescribeServices, and optional.
+    const viaService = settings.targetGroupArns.length === 0
+    const desiredCount = viaService && discovery.serviceName !== undefined
+      ? yield* (yield* Ecs).describeServiceDesiredCount(discovery.cluster, discovery.serviceName).pipe(
+        Effect.orElseSucceed(() => undefined)
+      )
+      : undefined
+    const calls = callsReport({
+      pollingFrequencySeconds: settings.pollingFrequencySeconds,
+      targetGroups: targetGroups.length,
+      networkMode: discovery.networkMode,
+      serviceName: discovery.serviceName,
+      serviceInMetadata: (yield* (yield* Metadata).task).ServiceName !== undefined,
+      viaService,
+      desiredCount
+    })
+    return { discovery, targetGroups, drain, calls }
   }).pipe(
     Effect.provide(recording(uses, () => discovered)),
     // The sidecar keeps trying through an AWS brownout; a check reports it.
@@ -215,7 +235,7 @@ export const check = Effect.gen(function*() {
     ...(task === undefined ? {} : { cluster: task.Cluster, taskArn: task.TaskARN })
   }
   if (Exit.isSuccess(exit)) {
-    const { discovery, targetGroups, drain } = exit.value
+    const { discovery, targetGroups, drain, calls } = exit.value
     return {
       ok: true,
       exitCode: ExitCode.drained,
@@ -224,6 +244,7 @@ export const check = Effect.gen(function*() {
       networkMode: discovery.networkMode,
       targetGroups,
       drain,
+      calls,
       advice: advise(settings, targetGroups, dedup)
     } satisfies CheckReport
   }
@@ -259,6 +280,7 @@ export const formatCheckReport = (r: CheckReport): string => {
         `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now`
       )
     ]),
+    ...(r.calls === undefined ? [] : formatCalls(r.calls)),
     "  IAM permissions used:",
     ...(r.permissions.length === 0
       ? ["    (none reached)"]

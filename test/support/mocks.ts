@@ -107,6 +107,7 @@ export const ecsTest = (options: {
   readonly task?: TaskDescription | undefined
   readonly loadBalancers?: ReadonlyArray<ServiceLoadBalancer> | undefined
   readonly ec2InstanceId?: string
+  readonly desiredCount?: number
   readonly failWith?: Partial<
     Record<"DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", AwsCallFailed>
   >
@@ -122,7 +123,8 @@ export const ecsTest = (options: {
   return Ecs.layerTest({
     describeTask: () => answer("DescribeTasks", options.task),
     describeServiceLoadBalancers: () => answer("DescribeServices", options.loadBalancers),
-    describeEc2InstanceId: () => answer("DescribeContainerInstances", options.ec2InstanceId)
+    describeEc2InstanceId: () => answer("DescribeContainerInstances", options.ec2InstanceId),
+    describeServiceDesiredCount: () => answer("DescribeServices", options.desiredCount)
   })
 }
 
