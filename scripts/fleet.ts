@@ -5,13 +5,16 @@ import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import { parseArgs } from "node:util"
 import { type FleetReport, simulateFleet } from "../simulator/fleet.ts"
+import { firstPollDelayMillis, pollScale } from "../src/schedules.ts"
 
 const { values } = parseArgs({
   options: {
     tasks: { type: "string", default: "10,300,1000,3000" },
     seed: { type: "string", default: "1" },
     one: { type: "string" },
-    json: { type: "boolean", default: false }
+    json: { type: "boolean", default: false },
+    /** The poll loop without pacing (no AIMD, detection budget or ECS reading), to compare. */
+    unpaced: { type: "boolean", default: false }
   }
 })
 const seed = Number(values.seed)
@@ -24,7 +27,11 @@ interface Measured extends FleetReport {
 if (values.one !== undefined) {
   // One size, in this process: the report and what the run cost, as one JSON line.
   const started = performance.now()
-  const report = await Effect.runPromise(simulateFleet({ tasks: Number(values.one), seed }))
+  const report = await Effect.runPromise(simulateFleet({
+    tasks: Number(values.one),
+    seed,
+    ...(values.unpaced ? { timing: { firstDelayMillis: firstPollDelayMillis, scale: pollScale, paced: false } } : {})
+  }))
   const measured: Measured = {
     ...report,
     wallSeconds: (performance.now() - started) / 1000,
@@ -39,7 +46,14 @@ const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`
 const share = (b: FleetReport["buckets"][keyof FleetReport["buckets"]]) => `${pct(b.meanShare)} / ${pct(b.p95Share)}`
 const rows: Array<Measured> = []
 for (const n of sizes) {
-  const run = spawnSync(process.execPath, [import.meta.filename, "--one", String(n), "--seed", String(seed)], {
+  const run = spawnSync(process.execPath, [
+    import.meta.filename,
+    "--one",
+    String(n),
+    "--seed",
+    String(seed),
+    ...(values.unpaced ? ["--unpaced"] : [])
+  ], {
     encoding: "utf8",
     maxBuffer: 16 * 1024 * 1024
   })
@@ -60,7 +74,7 @@ if (values.json) {
     "ELB account mean / p95",
     "ECS cluster reads mean / p95",
     "ECS service reads mean / p95",
-    "sidecars' ELBv2 throttled",
+    "sidecars' requests throttled: all / ELBv2 / polls",
     "background throttled",
     "detection p50 / p95 / max",
     "drains acted on before D",
@@ -76,7 +90,7 @@ if (values.json) {
     share(r.buckets.elbAccount),
     share(r.buckets.ecsClusterReads),
     share(r.buckets.ecsServiceReads),
-    pct(r.throttledShare),
+    `${pct(r.requestsThrottledShare)} / ${pct(r.throttledShare)} / ${pct(r.pollsThrottledShare)}`,
     pct(r.backgroundThrottledShare),
     `${r.detection.p50.toFixed(1)} / ${r.detection.p95.toFixed(1)} / ${r.detection.max.toFixed(1)} s`,
     `${r.actedBeforeD} of ${r.drains}`,
@@ -87,7 +101,9 @@ if (values.json) {
     `${r.peakRssMiB.toFixed(0)} MiB`
   ]
   console.log(
-    `fleet: services of 100 tasks (one target group each), D=300 s, DEREGISTRATION_WAIT=120 s, POLLING_FREQUENCY=30, background ELBv2 caller 2/s, seed ${seed}; bucket shares are the sidecars' requests over the bucket's refill, per 60 s window`
+    `fleet: services of 100 tasks (one target group each) deployed a minute apart, drains over 30 min, D=300 s, DEREGISTRATION_WAIT=120 s, POLLING_FREQUENCY=30, background ELBv2 caller 2/s, seed ${seed}${
+      values.unpaced ? ", unpaced" : ""
+    }; bucket shares are the sidecars' requests over the bucket's refill, per 60 s window`
   )
   console.log(`| ${header.join(" | ")} |`)
   console.log(`|${header.map(() => "---").join("|")}|`)

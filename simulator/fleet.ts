@@ -32,6 +32,8 @@ export interface FleetOptions {
   readonly backgroundPerSecond?: number
   /** One service's deployment starts this long after the previous one's. */
   readonly waveSpacingSeconds?: number
+  /** One deployment's tasks start within this of each other. */
+  readonly startSpreadSeconds?: number
   /** Drains come at random in a window this long, once every task has started and settled. */
   readonly drainWindowSeconds?: number
   readonly seed?: number
@@ -54,6 +56,10 @@ export interface FleetReport {
   readonly buckets: Record<BucketName, BucketReport>
   /** Of the sidecars' ELBv2 requests. */
   readonly throttledShare: number
+  /** Of all the sidecars' requests (ELBv2 and ECS, startup included). */
+  readonly requestsThrottledShare: number
+  /** Of their DescribeTargetHealth polls. */
+  readonly pollsThrottledShare: number
   readonly backgroundThrottledShare: number
   /** Seconds from a drain's start to the sidecar seeing it. */
   readonly detection: { readonly p50: number; readonly p95: number; readonly max: number }
@@ -64,6 +70,8 @@ export interface FleetReport {
   readonly missed: number
   /** Sidecars that ended with no drain of their own behind it (or failed). */
   readonly earlyExits: number
+  /** ELBv2 non-mutating, minute by minute: the sidecars' requests and how many were throttled. */
+  readonly elbPerMinute: ReadonlyArray<readonly [number, number]>
   /** Requests per task and hour, over the whole run (startup included). */
   readonly callsPerTaskHour: { readonly elb: number; readonly ecs: number }
 }
@@ -170,8 +178,11 @@ const plan = (options: Required<Omit<FleetOptions, "timing">>) => {
   const firstTasks: Array<{ service: number; startAt: number }> = []
   for (let i = 0; i < options.tasks; i++) {
     const service = Math.floor(i / options.tasksPerService)
-    // A deployment starts its tasks within a few seconds of each other.
-    firstTasks.push({ service, startAt: service * options.waveSpacingSeconds * 1000 + random() * 5_000 })
+    // A deployment's tasks start within a short while of each other (ENI attachment and image pulls vary).
+    firstTasks.push({
+      service,
+      startAt: service * options.waveSpacingSeconds * 1000 + random() * options.startSpreadSeconds * 1000
+    })
   }
   const lastStart = Math.max(...firstTasks.map((t) => t.startAt))
   const windowStart = lastStart + 5 * 60_000
@@ -216,8 +227,9 @@ export const runFleet = (input: FleetOptions) =>
       waitSeconds: 120,
       pollingFrequencySeconds: 30,
       backgroundPerSecond: 2,
-      waveSpacingSeconds: 10,
-      drainWindowSeconds: 20 * 60,
+      waveSpacingSeconds: 60,
+      startSpreadSeconds: 30,
+      drainWindowSeconds: 30 * 60,
       seed: 1,
       ...input
     }
@@ -225,7 +237,7 @@ export const runFleet = (input: FleetOptions) =>
     const byIp = new Map(tasks.map((t) => [t.ip, t]))
     const byArn = new Map(tasks.map((t) => [t.taskArn, t]))
     const account = makeAccount()
-    const counts = { elb: 0, ecs: 0 }
+    const counts = { elb: 0, ecs: 0, throttled: 0, polls: 0, pollsThrottled: 0 }
     // Times are counted from the run's start, whatever the clock said then.
     const t0 = yield* Clock.currentTimeMillis
     const sinceStart = Clock.currentTimeMillis.pipe(Effect.map((now) => now - t0))
@@ -233,7 +245,12 @@ export const runFleet = (input: FleetOptions) =>
     const charged = <A>(action: Action, answer: (now: number) => A) =>
       sinceStart.pipe(Effect.flatMap((now) => {
         counts[action.startsWith("ecs:") ? "ecs" : "elb"]++
-        return account.charge(now, action, "sidecar") ? Effect.succeed(answer(now)) : Effect.fail(throttle(action))
+        const ok = account.charge(now, action, "sidecar")
+        const poll = action === "elasticloadbalancing:DescribeTargetHealth"
+        counts.polls += Number(poll)
+        counts.throttled += Number(!ok)
+        counts.pollsThrottled += Number(poll && !ok)
+        return ok ? Effect.succeed(answer(now)) : Effect.fail(throttle(action))
       }))
 
     const stateOf = (task: SimTask | undefined, now: number) =>
@@ -416,12 +433,18 @@ export const runFleet = (input: FleetOptions) =>
       virtualSeconds: Math.round(endAt / 1000),
       buckets,
       throttledShare: buckets.elbNonMutating.throttled / Math.max(1, buckets.elbNonMutating.requests),
+      requestsThrottledShare: counts.throttled / Math.max(1, counts.elb + counts.ecs),
+      pollsThrottledShare: counts.pollsThrottled / Math.max(1, counts.polls),
       backgroundThrottledShare: background.throttled / Math.max(1, background.requests),
       detection: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies.at(-1) ?? NaN },
       drains,
       actedBeforeD,
       missed,
       earlyExits,
+      elbPerMinute: Array.from({ length: lastWindow }, (_, w) => {
+        const window = account.windows.elbNonMutating.get(w)
+        return [window?.sidecar ?? 0, window?.sidecarThrottled ?? 0] as const
+      }),
       callsPerTaskHour: { elb: counts.elb / taskHours, ecs: counts.ecs / taskHours }
     }
     return report

@@ -5,8 +5,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { type FleetReport, runFleet } from "../simulator/fleet.ts"
+import { firstPollDelayMillis, pollScale } from "../src/schedules.ts"
 
-const naive = { firstDelayMillis: () => 0, scale: () => 1 }
+const unpaced = { firstDelayMillis: firstPollDelayMillis, scale: pollScale, paced: false }
 
 const summary = (name: string, r: FleetReport) =>
   `${name}: ${r.tasks} tasks, ELBv2 throttled ${(r.throttledShare * 100).toFixed(1)}%, detection p50/p95/max ${
@@ -36,20 +37,23 @@ describe("fleet: one service of 10 tasks, D=300 s, DEREGISTRATION_WAIT=120 s, PO
     }))
 })
 
-describe("fleet: one service of 100 tasks started together, drains and replacements in a rolling deployment", () => {
+describe("fleet: three services of 100 tasks, one bucket's worth of polling, with drains and replacements", () => {
   it.effect(
-    "no early exit; jittered start and back-off throttle less than lock-step polling",
+    "pacing: no early exit, every drain acted on before D, fewer throttles than polling unpaced (the 4x back-off alone)",
     () =>
       Effect.gen(function*() {
-        const designed = yield* runFleet({ tasks: 100 })
-        const lockStep = yield* runFleet({ tasks: 100, timing: naive })
-        console.log(summary("jitter + back-off", designed))
-        console.log(summary("fixed interval, no jitter", lockStep))
-        for (const r of [designed, lockStep]) {
+        const paced = yield* runFleet({ tasks: 300 })
+        const before = yield* runFleet({ tasks: 300, timing: unpaced })
+        console.log(summary("paced", paced))
+        console.log(summary("unpaced", before))
+        for (const r of [paced, before]) {
           assert.strictEqual(r.earlyExits, 0, "no sidecar may exit before its target drains")
           assert.strictEqual(r.actedBeforeD + r.missed, r.drains, "every drained task ends by D")
         }
-        assert.isBelow(designed.throttledShare, lockStep.throttledShare)
+        assert.strictEqual(paced.missed, 0)
+        assert.isAbove(before.missed, 0, "unpaced, some drains are seen too late")
+        assert.isBelow(paced.throttledShare, before.throttledShare / 2)
+        assert.isBelow(paced.backgroundThrottledShare, before.backgroundThrottledShare)
       }),
     { timeout: 60_000 }
   )

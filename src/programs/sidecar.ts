@@ -4,6 +4,7 @@ import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { Startup } from "../layers/Startup.ts"
+import { TargetHealth } from "../layers/TargetHealth.ts"
 import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
@@ -35,6 +36,12 @@ const reportSlowStart = Effect.gen(function*() {
   yield* Effect.repeat(report, Schedule.spaced(slowStartReportEvery))
 })
 
+/** The shortest known deregistration delay of the task's groups: the one a drain must be seen in time for. */
+const shortestDelay = (delays: ReadonlyMap<string, number | undefined>): number | undefined => {
+  const known = [...delays.values()].filter((d) => d !== undefined)
+  return known.length === 0 ? undefined : Math.min(...known)
+}
+
 export const sidecar = Effect.gen(function*() {
   const settings = yield* Config
   const metadataUri = settings.metadataUri === undefined ? undefined : redact(settings.metadataUri)
@@ -61,6 +68,7 @@ export const sidecar = Effect.gen(function*() {
 
   // Optional, for operators: the delay a drain saves against (logged once if it cannot be read).
   const delays = yield* deregistrationDelays(discovery.targetGroups)
+  const elb = yield* TargetHealth
   const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
   const pollProblems = yield* pollProblemsReporter(task)
   // This task as ECS describes it: evidence for a drain with no own state before it, and the
@@ -73,7 +81,12 @@ export const sidecar = Effect.gen(function*() {
   const leavingTargets = yield* watchUntilDeregistering(discovery.targets, {
     searches: discovery.searches,
     isTaskStopping,
-    onPollFailed: pollProblems.onPollFailed
+    onPollFailed: pollProblems.onPollFailed,
+    deregistrationDelaySeconds: shortestDelay(delays),
+    rereadDelay: Effect.forEach(
+      discovery.targetGroups.filter((g) => delays.get(g.arn) === undefined),
+      (g) => elb.describeDeregistrationDelay(g.arn)
+    ).pipe(Effect.map((read) => shortestDelay(new Map([...delays, ...read.map((d, i) => [String(i), d] as const)]))))
   })
   const [leaving] = leavingTargets
   if (leaving === undefined) return yield* Effect.die("the poll loop ended without a leaving target")

@@ -5,8 +5,9 @@ import { targetKey, type TargetObservation, type TargetSearch, type WatchedTarge
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { type PollOutcome, pollSchedule } from "../schedules.ts"
+import { type PollOutcome, pollSchedule, PollTiming } from "../schedules.ts"
 import { hasChanged, initialMemory, judge, type TargetMemory, type Verdict } from "./deregistration.ts"
+import { makePacer } from "./pacer.ts"
 
 /** Target groups read at the same time, at most: each is one request from the account's shared ELBv2 budget. */
 export const pollConcurrency = 5
@@ -105,15 +106,31 @@ export interface WatchOptions {
   readonly isTaskStopping?: Effect.Effect<boolean, AwsCallFailed>
   /** Told of each group that could not be read (for the PollFailures metric). */
   readonly onPollFailed?: (targetGroupArn: string, error: AwsCallFailed) => Effect.Effect<void>
+  /** The watched groups' shortest deregistration delay, D, when known: the detection budget's. */
+  readonly deregistrationDelaySeconds?: number | undefined
+  /** Reads D again when it is unknown (it could not be read at startup). */
+  readonly rereadDelay?: Effect.Effect<number | undefined, AwsCallFailed>
 }
 
 /** Polls until a target is leaving; returns what the last poll found leaving. */
 export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(function*(
   targets: ReadonlyArray<WatchedTarget>,
-  { isTaskStopping = Effect.succeed(false), onPollFailed = () => Effect.void, searches = [] }: WatchOptions = {}
+  options: WatchOptions = {}
 ) {
+  const { isTaskStopping = Effect.succeed(false), onPollFailed = () => Effect.void, searches = [] } = options
   const settings = yield* Config
   const elb = yield* TargetHealth
+  // AIMD, the detection budget and ECS after an ELBv2 throttle (src/programs/pacing.ts); unpaced only to compare.
+  const paced = (yield* PollTiming).paced !== false
+  const pacer = paced
+    ? yield* makePacer({
+      pollingFrequencySeconds: settings.pollingFrequencySeconds,
+      deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
+      deregistrationDelaySeconds: options.deregistrationDelaySeconds,
+      rereadDelay: options.rereadDelay,
+      isTaskStopping: options.isTaskStopping
+    })
+    : undefined
   let groups = watchedGroups(targets, searches)
   const memory = new Map<string, TargetMemory>()
   const searchLogged = new Set<string>()
@@ -183,15 +200,25 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
             requestId: error.requestId ?? null,
             consecutiveFailures: consecutiveFailures + 1
           }),
-          Effect.as({ ok: false as const, group, judged: [] })
+          Effect.as({ ok: false as const, group, judged: [], throttled: error.throttled === true })
         )
       )
     )
 
-  const poll: Effect.Effect<PollResult> = Effect.suspend(() =>
+  const pollElb: Effect.Effect<PollResult> = Effect.suspend(() =>
     Effect.forEach(groups, pollGroup, { concurrency: pollConcurrency })
   ).pipe(
-    Effect.map((results): PollResult => {
+    Effect.flatMap((results) =>
+      pacer === undefined ? Effect.succeed({ results, delayMillis: undefined as number | undefined }) : pacer.afterElb({
+        outcome: results.every((r) => r.ok)
+          ? "read"
+          : results.some((r) => !r.ok && r.throttled)
+          ? "throttled"
+          : "failed",
+        channel: "elb"
+      }).pipe(Effect.map((delayMillis) => ({ results, delayMillis })))
+    ),
+    Effect.map(({ results, delayMillis }): PollResult => {
       groups = results.map((r) => r.group)
       consecutiveFailures = results.every((r) => r.ok) ? 0 : consecutiveFailures + 1
       const judged = results.flatMap((r) => r.judged)
@@ -200,9 +227,22 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
         leaving,
         done: leaving.length > 0,
         confirming: [...memory.values()].some((m) => m.unregisteredOnce),
-        consecutiveFailures
+        consecutiveFailures,
+        delayMillis
       }
     })
+  )
+  // ECS's word instead, after an ELBv2 throttle: nothing leaves on it alone.
+  const poll: Effect.Effect<PollResult> = Effect.suspend(() =>
+    pacer?.ecsTurn() === true
+      ? pacer.readEcs.pipe(Effect.map((delayMillis): PollResult => ({
+        leaving: [],
+        done: false,
+        confirming: false,
+        consecutiveFailures,
+        delayMillis
+      })))
+      : pollElb
   )
 
   const schedule = yield* pollSchedule<PollResult>(settings.pollingFrequencySeconds)
