@@ -69,18 +69,22 @@ export const sidecar = Effect.gen(function*() {
   // Optional, for operators: the delay a drain saves against (logged once if it cannot be read).
   const delays = yield* deregistrationDelays(discovery.targetGroups)
   const elb = yield* TargetHealth
+  const ecs = yield* Ecs
   const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
   const pollProblems = yield* pollProblemsReporter(task)
   // This task as ECS describes it: evidence for a drain with no own state before it, and the
   // stop reason once draining is seen; one answer serves both when they come together.
   const describeTask = yield* Effect.cachedWithTTL(
-    (yield* Ecs).describeTask(discovery.cluster, discovery.taskArn),
+    ecs.describeTask(discovery.cluster, discovery.taskArn),
     "10 seconds"
   )
   const isTaskStopping = describeTask.pipe(Effect.map((described) => described?.desiredStatus === "STOPPED"))
   const leavingTargets = yield* watchUntilDeregistering(discovery.targets, {
     searches: discovery.searches,
     isTaskStopping,
+    isTaskStoppingNow: ecs.describeTask(discovery.cluster, discovery.taskArn).pipe(
+      Effect.map((described) => described?.desiredStatus === "STOPPED")
+    ),
     onPollFailed: pollProblems.onPollFailed,
     deregistrationDelaySeconds: shortestDelay(delays),
     rereadDelay: Effect.forEach(

@@ -104,6 +104,8 @@ export interface WatchOptions {
    * stop it (its polls failed all along, say).
    */
   readonly isTaskStopping?: Effect.Effect<boolean, AwsCallFailed>
+  /** The same question asked fresh (never cached): the reading after an ELBv2 throttle (`isTaskStopping` otherwise). */
+  readonly isTaskStoppingNow?: Effect.Effect<boolean, AwsCallFailed>
   /** Told of each group that could not be read (for the PollFailures metric). */
   readonly onPollFailed?: (targetGroupArn: string, error: AwsCallFailed) => Effect.Effect<void>
   /** The watched groups' shortest deregistration delay, D, when known: the detection budget's. */
@@ -128,7 +130,7 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
       deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
       deregistrationDelaySeconds: options.deregistrationDelaySeconds,
       rereadDelay: options.rereadDelay,
-      isTaskStopping: options.isTaskStopping
+      isTaskStopping: options.isTaskStoppingNow ?? options.isTaskStopping
     })
     : undefined
   let groups = watchedGroups(targets, searches)

@@ -144,9 +144,10 @@ export const runScenario = async (
     readonly faults?: ReadonlyArray<Fault>
   } = {}
 ): Promise<ScenarioRun> => {
-  const { drainAtMs, targetPort, protocol } = options
+  const { drainAtMs, deregistrationDelayMs, targetPort, protocol } = options
   const scenario = loadScenario(name, {
     ...(drainAtMs === undefined ? {} : { drainAtMs }),
+    ...(deregistrationDelayMs === undefined ? {} : { deregistrationDelayMs }),
     ...(targetPort === undefined ? {} : { targetPort }),
     ...(protocol === undefined ? {} : { protocol })
   })
@@ -154,7 +155,7 @@ export const runScenario = async (
     scenario: { ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] }
   })
   try {
-    const { env, faults: _, drainAtMs: __, ...runOptions } = options
+    const { env, faults: _, drainAtMs: __, deregistrationDelayMs: ___, ...runOptions } = options
     const run = await runSidecar({
       ...runOptions,
       env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) }
