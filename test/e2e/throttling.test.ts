@@ -26,13 +26,6 @@ describe("e2e: ELBv2 throttled for a minute while the task drains", () => {
           passEvery: 2
         }]
       })
-      console.log(
-        run.requests.filter((r) => r.api !== "metadata").map((r) =>
-          `${(r.t / 1000).toFixed(1)} ${r.action} ${r.status}`
-        ).join("\n"),
-        run.exitT,
-        run.logs.map((l) => l.message).join(" / ")
-      )
       expect(run.code, run.stderr).toBe(0)
       const messages = run.logs.map((l) => l.message)
       const stopping = messages.indexOf("ECS is stopping this task: confirming with ELBv2")
