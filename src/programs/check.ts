@@ -51,7 +51,12 @@ export interface CheckReport {
   /** DRAIN_STRATEGY, and for `connections` the open connections on each target port now (what the wait would see). */
   readonly drain?: {
     readonly strategy: string
-    readonly ports?: ReadonlyArray<{ readonly port: number; readonly connections: number }>
+    readonly ports?: ReadonlyArray<{
+      readonly port: number
+      readonly connections: number
+      /** Peers on loopback (inside the task, or on the instance in host mode): they hold the port like clients. */
+      readonly loopbackPeers: ReadonlyArray<string>
+    }>
   }
   /** What to change for the sidecar to do better; never a failure (the exit code does not change). */
   readonly advice: ReadonlyArray<string>
@@ -92,6 +97,14 @@ export const advise = (
     )
   ]
 }
+
+/** Connections from inside the task hold a target port like clients do: `connections` waits for them too. */
+export const loopbackAdvice = (drain: CheckReport["drain"]): Array<string> =>
+  (drain?.ports ?? []).filter((p) => p.loopbackPeers.length > 0).map((p) =>
+    `port ${p.port} has connections from loopback peers (${
+      p.loopbackPeers.join(", ")
+    }): a metrics scraper or a proxy's pool inside the task holds the port like a client, so DRAIN_STRATEGY=connections waits for it to close (up to DEREGISTRATION_WAIT); serve those on a port of their own`
+  )
 
 /** One action's uses as one line: failed if any use failed, optional only if every use was. */
 const mergeUses = (all: ReadonlyArray<PermissionUse>): PermissionUse => {
@@ -186,11 +199,17 @@ export const check = Effect.gen(function*() {
     yield* checkDrainStrategy(discovery.networkMode)
     const ports = [...new Set(targetGroups.flatMap((g) => g.targets.map((t) => t.port)))]
     const counted = settings.drainStrategy === "connections"
-      ? yield* (yield* Connections).count(ports).pipe(Effect.orElseSucceed(() => new Map<number, number>()))
+      ? yield* (yield* Connections).sample(ports).pipe(Effect.orElseSucceed(() => undefined))
       : undefined
     const drain = {
       strategy: settings.drainStrategy,
-      ...(counted === undefined ? {} : { ports: ports.map((port) => ({ port, connections: counted.get(port) ?? 0 })) })
+      ...(counted === undefined ? {} : {
+        ports: ports.map((port) => ({
+          port,
+          connections: counted.open.get(port) ?? 0,
+          loopbackPeers: [...(counted.loopbackPeers.get(port) ?? [])].sort()
+        }))
+      })
     }
     return { discovery, targetGroups, drain }
   }).pipe(
@@ -224,7 +243,7 @@ export const check = Effect.gen(function*() {
       networkMode: discovery.networkMode,
       targetGroups,
       drain,
-      advice: advise(settings, targetGroups, dedup)
+      advice: [...advise(settings, targetGroups, dedup), ...loopbackAdvice(drain)]
     } satisfies CheckReport
   }
   return { ...failedCheck(exit), ...common }
@@ -256,7 +275,9 @@ export const formatCheckReport = (r: CheckReport): string => {
     ...(r.drain === undefined ? [] : [
       `  drain:        DRAIN_STRATEGY=${r.drain.strategy}`,
       ...(r.drain.ports ?? []).map((p) =>
-        `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now`
+        `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now${
+          p.loopbackPeers.length === 0 ? "" : `, from loopback peers ${p.loopbackPeers.join(", ")}`
+        }`
       )
     ]),
     "  IAM permissions used:",
