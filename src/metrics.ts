@@ -59,7 +59,10 @@ export const SidecarMetric = {
   DrainDetected: { name: "DrainDetected", unit: "Count" },
   /** From draining seen to the sidecar's exit. */
   DrainWaitSeconds: { name: "DrainWaitSeconds", unit: "Seconds" },
-  /** The group's deregistration delay less the time the task stayed after draining was seen. */
+  /**
+   * The group's deregistration delay less the time the task stayed after its deregistration began
+   * (ECS's stoppingAt, or the last poll that still found the target in service).
+   */
   SecondsSaved: { name: "SecondsSaved", unit: "Seconds" },
   /** Polls of the group that failed (throttled ones included), since the last record. */
   PollFailures: { name: "PollFailures", unit: "Count" },
@@ -173,6 +176,8 @@ export const namespaceProblem = (namespace: string): string | undefined =>
     ? "at least one character that is not a space"
     : namespace.startsWith("AWS/")
     ? "a namespace not starting with AWS/ (reserved for AWS services)"
+    : namespace.startsWith(":")
+    ? "a namespace not starting with : (CloudWatch's rule: it rejects the namespace and every record with it)"
     : undefined
 
 /** `arn:aws:ecs:eu-west-1:123456789012:cluster/prod` → `prod`; a name stays as it is. */
@@ -293,6 +298,8 @@ export const exitRecord = (
   values: StopReason & {
     /** From draining seen to exit. */
     readonly drainWaitMs: number
+    /** From the start of the deregistration (as near as it is known) to exit: what SecondsSaved counts against. */
+    readonly stayedMs?: number | undefined
     readonly deregistrationDelaySeconds?: number | undefined
     readonly connectionsAtExit?: number | undefined
   }
@@ -305,7 +312,7 @@ export const exitRecord = (
         SidecarMetric.SecondsSaved,
         values.deregistrationDelaySeconds === undefined
           ? undefined
-          : secondsSaved(values.deregistrationDelaySeconds, values.drainWaitMs)
+          : secondsSaved(values.deregistrationDelaySeconds, values.stayedMs ?? values.drainWaitMs)
       ),
       ...metric(SidecarMetric.ConnectionsAtExit, values.connectionsAtExit)
     },

@@ -26,7 +26,9 @@ export interface PermissionUse {
 /** The calls the sidecar can do without (src/programs/stopReport.ts), once discovery no longer needs them. */
 const optionalActions: Record<string, string> = {
   "elasticloadbalancing:DescribeTargetGroupAttributes": "the deregistration delay a drain saves against (SecondsSaved)",
-  "ecs:DescribeTasks": "why ECS stops the task (stopCode, stoppedReason)"
+  "ecs:DescribeTasks": "why ECS stops the task (stopCode, stoppedReason)",
+  "elasticloadbalancing:DescribeTargetGroups":
+    "the target groups' protocol with TARGET_GROUP_ARNS (an ALB group has no 120 s floor under DRAIN_STRATEGY=connections)"
 }
 
 export interface CheckReport {
@@ -116,7 +118,7 @@ const mergeUses = (all: ReadonlyArray<PermissionUse>): PermissionUse => {
 }
 
 /** Wraps the AWS services so that every call's IAM action and outcome is recorded. */
-const recording = (uses: Array<PermissionUse>, discovered: () => boolean) => {
+const recording = (uses: Array<PermissionUse>, discovered: () => boolean, standalone: boolean) => {
   const record = <A, E, R>(action: string, call: Effect.Effect<A, E, R>) =>
     call.pipe(Effect.onExit((exit) =>
       Effect.sync(() => {
@@ -126,7 +128,11 @@ const recording = (uses: Array<PermissionUse>, discovered: () => boolean) => {
         const error = failure?._tag === "Fail" && failure.error instanceof AwsCallFailed ? failure.error : undefined
         // InvalidTarget and the like are answers, not refusals; only AWS failures count against a permission.
         // Discovery needs ecs:DescribeTasks where the metadata lacks the service (Fargate, older agents).
-        const optional = discovered() && action in optionalActions ? { optional: true as const } : {}
+        // With TARGET_GROUP_ARNS, DescribeTargetGroups only tells the protocol.
+        const optional = (discovered() || (standalone && action === "elasticloadbalancing:DescribeTargetGroups")) &&
+            action in optionalActions
+          ? { optional: true as const }
+          : {}
         uses.push(
           error === undefined
             ? { action, ok: true, ...optional }
@@ -213,7 +219,7 @@ export const check = Effect.gen(function*() {
     }
     return { discovery, targetGroups, drain }
   }).pipe(
-    Effect.provide(recording(uses, () => discovered)),
+    Effect.provide(recording(uses, () => discovered, settings.targetGroupArns.length > 0)),
     // The sidecar keeps trying through an AWS brownout; a check reports it.
     withinStartupTimeout((last, seconds) =>
       last?.error ?? new AwsCallFailed({

@@ -20,7 +20,8 @@ import {
   type StopReason
 } from "../metrics.ts"
 
-const unknownBecause = (error: AwsCallFailed, purpose: string) =>
+/** One warning for an optional call that failed: what stays unknown, and the permission to grant if it was denied. */
+export const unknownBecause = (error: AwsCallFailed, purpose: string) =>
   Effect.logWarning(`${error.action} failed: ${purpose} unknown; the sidecar works on without it`).pipe(
     Effect.annotateLogs({
       error: error.code,
