@@ -3,11 +3,11 @@
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
 import { Effect } from "effect"
 import { AwsCallFailed } from "../errors.ts"
-import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "../layers/AwsCredentials.ts"
 import { redact } from "../redact.ts"
+import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "./credentials.ts"
 
 /**
- * Retrying happens in the program (see src/schedules.ts), not in the SDK: one
+ * Retrying happens in the program (see src/layers/Startup.ts), not in the SDK: one
  * place decides, logs and bounds every retry, and SDK attempts never
  * multiply with ours. Hence `maxAttempts: 1` on every client.
  */
