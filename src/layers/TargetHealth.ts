@@ -5,7 +5,7 @@ import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client
 } from "@aws-sdk/client-elastic-load-balancing-v2"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 import { keepsRunning, type TargetGroup, type TargetObservation, type WatchedTarget } from "../domain.ts"
 import { AwsCallFailed } from "../errors.ts"
@@ -15,6 +15,9 @@ import { AwsRegion } from "./AwsRegion.ts"
 
 /** DescribeTargetGroups pages followed at most (asked by ARN, AWS answers in one). */
 const maxPages = 10
+
+/** ELBv2's answer that the targets asked about are not registered in the group: an answer, not a failure. */
+class InvalidTarget extends Schema.TaggedError<InvalidTarget>()("InvalidTarget", {}) {}
 
 export interface RegisteredTarget {
   readonly id: string
@@ -101,7 +104,8 @@ export class TargetHealth extends Context.Service<TargetHealth, {
                 Targets: targets.map((t) => ({ Id: t.id, Port: t.port }))
               }),
               { abortSignal }
-            )
+            ),
+          { InvalidTarget: () => new InvalidTarget() }
         ).pipe(
           Effect.flatMap((out) => {
             const observations = targets.map((target): TargetObservation | undefined => {
@@ -130,13 +134,10 @@ export class TargetHealth extends Context.Service<TargetHealth, {
                 })
               )
           }),
-          Effect.catchIf(
-            (error) => error.code === "InvalidTarget",
-            () =>
-              Effect.succeed(
-                targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget" }))
-              )
-          )
+          Effect.catchTag("InvalidTarget", () =>
+            Effect.succeed(
+              targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget" }))
+            ))
         )
       )
 

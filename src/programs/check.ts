@@ -1,6 +1,7 @@
 // `check`: everything the sidecar needs, tried once, as a report an operator
 // can read (or a script can parse with --json).
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Effect, Exit } from "effect"
+import { AwsCallLog, type AwsCallRecord } from "../aws/callAws.ts"
 import { AwsCallFailed, ExitCode, exitCodeOf } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import type { Settings } from "../layers/Config.ts"
@@ -102,63 +103,26 @@ const mergeUses = (all: ReadonlyArray<PermissionUse>): PermissionUse => {
     : { action: failed.action, ok: false, ...(failed.error === undefined ? {} : { error: failed.error }), ...optional }
 }
 
-/** Wraps the AWS services so that every call's IAM action and outcome is recorded. */
-const recording = (uses: Array<PermissionUse>, discovered: () => boolean) => {
-  const record = <A, E, R>(action: string, call: Effect.Effect<A, E, R>) =>
-    call.pipe(Effect.onExit((exit) =>
-      Effect.sync(() => {
-        // A call cut off by the check's own timeout says nothing about the permission.
-        if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return
-        const failure = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
-        const error = failure?._tag === "Fail" && failure.error instanceof AwsCallFailed ? failure.error : undefined
-        // InvalidTarget and the like are answers, not refusals; only AWS failures count against a permission.
-        // Discovery needs ecs:DescribeTasks where the metadata lacks the service (Fargate, older agents).
-        const optional = discovered() && action in optionalActions ? { optional: true as const } : {}
-        uses.push(
-          error === undefined
-            ? { action, ok: true, ...optional }
-            : { action, ok: false, error: error.code, ...optional }
-        )
-      })
-    ))
-  const ecs = Layer.effect(
-    Ecs,
-    Effect.gen(function*() {
-      const live = yield* Ecs
-      return Ecs.of({
-        describeTask: (...a) => record("ecs:DescribeTasks", live.describeTask(...a)),
-        describeServiceLoadBalancers: (...a) => record("ecs:DescribeServices", live.describeServiceLoadBalancers(...a)),
-        describeEc2InstanceId: (...a) => record("ecs:DescribeContainerInstances", live.describeEc2InstanceId(...a))
-      })
-    })
-  )
-  const elb = Layer.effect(
-    TargetHealth,
-    Effect.gen(function*() {
-      const live = yield* TargetHealth
-      return TargetHealth.of({
-        describeTargetGroups: (...a) =>
-          record("elasticloadbalancing:DescribeTargetGroups", live.describeTargetGroups(...a)),
-        poll: (...a) => record("elasticloadbalancing:DescribeTargetHealth", live.poll(...a)),
-        describeDeregistrationDelay: (...a) =>
-          record("elasticloadbalancing:DescribeTargetGroupAttributes", live.describeDeregistrationDelay(...a)),
-        listTargets: (...a) => record("elasticloadbalancing:DescribeTargetHealth", live.listTargets(...a))
-      })
-    })
-  )
-  return Layer.mergeAll(ecs, elb)
-}
+/** The calls callAws noted, as uses of their IAM actions; those made after discovery that it can do without are optional. */
+const permissionUses = (calls: ReadonlyArray<AwsCallRecord>, discoveredAt: number | undefined) =>
+  calls.map(({ action, error }, i): PermissionUse => ({
+    action,
+    ok: error === undefined,
+    ...(error === undefined ? {} : { error }),
+    // Discovery needs ecs:DescribeTasks where the metadata lacks the service (Fargate, older agents).
+    ...(discoveredAt !== undefined && i >= discoveredAt && action in optionalActions ? { optional: true as const } : {})
+  }))
 
 /** Discovery plus one DescribeTargetHealth per group; never fails, reports instead. */
 export const check = Effect.gen(function*() {
   const settings = yield* Config
-  const uses: Array<PermissionUse> = []
-  let discovered = false
+  const calls: Array<AwsCallRecord> = []
+  let discoveredAt: number | undefined
 
   const program = Effect.gen(function*() {
     const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets)
     const elb = yield* TargetHealth
-    discovered = true
+    discoveredAt = calls.length
     // The optional calls, as the sidecar makes them: their permissions are reported, their failures advised on.
     const delays = yield* deregistrationDelays(discovery.targetGroups)
     yield* whyStopping((yield* Ecs).describeTask(discovery.cluster, discovery.taskArn))
@@ -194,7 +158,7 @@ export const check = Effect.gen(function*() {
     }
     return { discovery, targetGroups, drain }
   }).pipe(
-    Effect.provide(recording(uses, () => discovered)),
+    Effect.provideService(AwsCallLog, calls),
     // The sidecar keeps trying through an AWS brownout; a check reports it.
     withinStartupTimeout((last, seconds) =>
       last?.error ?? new AwsCallFailed({
@@ -209,6 +173,7 @@ export const check = Effect.gen(function*() {
   const exit = yield* Effect.exit(program)
   const metadata = yield* Effect.exit((yield* Metadata).task)
   const task = Exit.isSuccess(metadata) ? metadata.value : undefined
+  const uses = permissionUses(calls, discoveredAt)
   const dedup = [...Map.groupBy(uses, (u) => u.action).values()].map(mergeUses)
   const common = {
     permissions: dedup,

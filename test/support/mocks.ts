@@ -1,6 +1,7 @@
 // Mock layers for unit tests: AWS answers scripted against virtual time.
 import { isThrottlingError } from "@smithy/core/retry"
 import { Clock, Effect, Layer, Random } from "effect"
+import { noteCall } from "../../src/aws/callAws.ts"
 import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/domain.ts"
 import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
@@ -61,10 +62,13 @@ export const scriptedTargetHealth = (options: {
 
   return TargetHealth.layerTest({
     describeTargetGroups: (arns) =>
-      Clock.currentTimeMillis.pipe(Effect.map((at) => {
-        options.calls.push({ at, action: "DescribeTargetGroups" })
-        return (options.groups ?? []).filter((g) => arns.includes(g.arn))
-      })),
+      Clock.currentTimeMillis.pipe(
+        Effect.map((at) => {
+          options.calls.push({ at, action: "DescribeTargetGroups" })
+          return (options.groups ?? []).filter((g) => arns.includes(g.arn))
+        }),
+        noteCall("elasticloadbalancing:DescribeTargetGroups")
+      ),
     poll: (targetGroupArn: string, targets: ReadonlyArray<WatchedTarget>) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
@@ -78,12 +82,15 @@ export const scriptedTargetHealth = (options: {
           return yield* awsError("elasticloadbalancing:DescribeTargetHealth", step.error, step.retryable ?? true)
         }
         return targets.map((target): TargetObservation => ({ target, state: step.state, reason: step.reason }))
-      }),
+      }).pipe(noteCall("elasticloadbalancing:DescribeTargetHealth")),
     listTargets: (targetGroupArn: string) =>
-      Clock.currentTimeMillis.pipe(Effect.map((at) => {
-        options.calls.push({ at, action: "DescribeTargetHealth", targetGroupArn })
-        return (options.registered?.[targetGroupArn] ?? []).filter((r) => r.at <= at).at(-1)?.targets ?? []
-      })),
+      Clock.currentTimeMillis.pipe(
+        Effect.map((at) => {
+          options.calls.push({ at, action: "DescribeTargetHealth", targetGroupArn })
+          return (options.registered?.[targetGroupArn] ?? []).filter((r) => r.at <= at).at(-1)?.targets ?? []
+        }),
+        noteCall("elasticloadbalancing:DescribeTargetHealth")
+      ),
     describeDeregistrationDelay: (targetGroupArn: string) =>
       Effect.gen(function*() {
         options.calls.push({
@@ -99,7 +106,7 @@ export const scriptedTargetHealth = (options: {
             answer.retryable ?? false
           )
           : answer.seconds
-      })
+      }).pipe(noteCall("elasticloadbalancing:DescribeTargetGroupAttributes"))
   })
 }
 
@@ -115,10 +122,13 @@ export const ecsTest = (options: {
   const record = (action: string) =>
     Clock.currentTimeMillis.pipe(Effect.map((at) => options.calls?.push({ at, action })))
   const answer = <A>(action: "DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", value: A) =>
-    record(action).pipe(Effect.andThen(() => {
-      const failure = options.failWith?.[action]
-      return failure === undefined ? Effect.succeed(value) : Effect.fail(failure)
-    }))
+    record(action).pipe(
+      Effect.andThen(() => {
+        const failure = options.failWith?.[action]
+        return failure === undefined ? Effect.succeed(value) : Effect.fail(failure)
+      }),
+      noteCall(`ecs:${action}`)
+    )
   return Ecs.layerTest({
     describeTask: () => answer("DescribeTasks", options.task),
     describeServiceLoadBalancers: () => answer("DescribeServices", options.loadBalancers),
