@@ -1,9 +1,9 @@
 // ELBv2: which target groups exist and what state this task's targets are in.
 import {
   DescribeTargetGroupAttributesCommand,
-  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
-  ElasticLoadBalancingV2Client
+  ElasticLoadBalancingV2Client,
+  paginateDescribeTargetGroups
 } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { Context, Effect, Layer, Schema } from "effect"
 import { callAws, sdkClientConfig } from "../aws/callAws.ts"
@@ -12,9 +12,6 @@ import { AwsCallFailed } from "../errors.ts"
 import { partialService } from "../testing.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
-
-/** DescribeTargetGroups pages followed at most (asked by ARN, AWS answers in one). */
-const maxPages = 10
 
 /** ELBv2's answer that the targets asked about are not registered in the group: an answer, not a failure. */
 class InvalidTarget extends Schema.TaggedError<InvalidTarget>()("InvalidTarget", {}) {}
@@ -60,39 +57,26 @@ export class TargetHealth extends Context.Service<TargetHealth, {
         (c) => Effect.sync(() => c.destroy())
       )
 
-      // Asked by ARN there is one page; NextMarker is followed all the same, up to a bound.
-      const describeTargetGroups = Effect.fn("TargetHealth.describeTargetGroups")((arns: ReadonlyArray<string>) => {
-        const page = (
-          marker: string | undefined,
-          found: ReadonlyArray<TargetGroup>,
-          pages: number
-        ): Effect.Effect<ReadonlyArray<TargetGroup>, AwsCallFailed> =>
-          callAws(
-            "elasticloadbalancing:DescribeTargetGroups",
-            (abortSignal) =>
-              client.send(
-                new DescribeTargetGroupsCommand({
-                  TargetGroupArns: [...arns],
-                  ...(marker === undefined ? {} : { Marker: marker })
-                }),
-                { abortSignal }
-              )
-          ).pipe(Effect.flatMap((out) => {
-            const all = [
-              ...found,
-              ...(out.TargetGroups ?? []).map((tg): TargetGroup => ({
+      // Asked by ARN there is one page; the SDK's paginator follows a NextMarker all the same.
+      const describeTargetGroups = Effect.fn("TargetHealth.describeTargetGroups")((arns: ReadonlyArray<string>) =>
+        callAws("elasticloadbalancing:DescribeTargetGroups", async (abortSignal) => {
+          const found: Array<TargetGroup> = []
+          const pages = paginateDescribeTargetGroups({ client, stopOnSameToken: true }, {
+            TargetGroupArns: [...arns]
+          }, { abortSignal })
+          for await (const page of pages) {
+            for (const tg of page.TargetGroups ?? []) {
+              found.push({
                 arn: tg.TargetGroupArn ?? "",
                 targetType: tg.TargetType ?? "",
                 protocol: tg.Protocol,
                 ipAddressType: tg.IpAddressType
-              }))
-            ]
-            return out.NextMarker === undefined || out.NextMarker === "" || pages >= maxPages
-              ? Effect.succeed(all)
-              : page(out.NextMarker, all, pages + 1)
-          }))
-        return page(undefined, [], 1)
-      })
+              })
+            }
+          }
+          return found
+        })
+      )
 
       const poll = Effect.fn("TargetHealth.poll")((targetGroupArn: string, targets: ReadonlyArray<WatchedTarget>) =>
         callAws(
