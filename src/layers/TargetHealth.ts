@@ -9,7 +9,6 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 import { keepsRunning, type TargetGroup, type TargetObservation, type WatchedTarget } from "../domain.ts"
 import { AwsCallFailed } from "../errors.ts"
-import { partialService } from "../testing.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
 
@@ -162,7 +161,7 @@ export class TargetHealth extends Context.Service<TargetHealth, {
   /** The live client, in the region and with the credentials the task has (one credentials fetch shared by every client). */
   static readonly layer = TargetHealth.layerNoDeps.pipe(Layer.provide([AwsRegion.layer, AwsCredentials.layer]))
 
-  /** Only the methods a test needs; any other dies naming itself. */
-  static readonly layerTest = (service: Partial<TargetHealth["Service"]>) =>
-    Layer.succeed(TargetHealth, TargetHealth.of(partialService<TargetHealth["Service"]>("TargetHealth", service)))
+  /** A test's own implementation (test/support/partialService.ts lets it implement only the methods it needs). */
+  static readonly layerTest = (service: TargetHealth["Service"]) =>
+    Layer.succeed(TargetHealth, TargetHealth.of(service))
 }

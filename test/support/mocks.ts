@@ -11,8 +11,9 @@ import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
 import * as Metrics from "../../src/layers/Metrics.ts"
 import { Startup } from "../../src/layers/Startup.ts"
 import { type RegisteredTarget, TargetHealth } from "../../src/layers/TargetHealth.ts"
-import type { EmfRecord } from "../../src/metrics.ts"
+import type { EmfRecord } from "../../src/metrics/emf.ts"
 import { captureLogs } from "./logs.ts"
+import { partialService } from "./partialService.ts"
 
 /** What a target group answers from virtual time `at` (ms) on, until the next step. */
 export type Step =
@@ -60,7 +61,7 @@ export const scriptedTargetHealth = (options: {
   const answerAt = (arn: string, now: number): Step | undefined =>
     (options.timelines[arn] ?? []).filter((s) => s.at <= now).at(-1)
 
-  return TargetHealth.layerTest({
+  return TargetHealth.layerTest(partialService(TargetHealth, {
     describeTargetGroups: (arns) =>
       Clock.currentTimeMillis.pipe(
         Effect.map((at) => {
@@ -107,7 +108,7 @@ export const scriptedTargetHealth = (options: {
           )
           : answer.seconds
       }).pipe(noteCall("elasticloadbalancing:DescribeTargetGroupAttributes"))
-  })
+  }))
 }
 
 export const ecsTest = (options: {
@@ -129,11 +130,11 @@ export const ecsTest = (options: {
       }),
       noteCall(`ecs:${action}`)
     )
-  return Ecs.layerTest({
+  return Ecs.layerTest(partialService(Ecs, {
     describeTask: () => answer("DescribeTasks", options.task),
     describeServiceLoadBalancers: () => answer("DescribeServices", options.loadBalancers),
     describeEc2InstanceId: () => answer("DescribeContainerInstances", options.ec2InstanceId)
-  })
+  }))
 }
 
 export const metadataTest = (task: TaskMetadata) => Metadata.layerTest(Effect.succeed(task))
