@@ -3,11 +3,18 @@ import {
   DescribeTargetGroupAttributesCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
-  paginateDescribeTargetGroups
+  paginateDescribeTargetGroups,
+  type TargetHealthDescription
 } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { Context, Effect, Layer, Schema } from "effect"
 import { callAws, sdkClientConfig } from "../aws/callAws.ts"
-import { keepsRunning, type TargetGroup, type TargetObservation, type WatchedTarget } from "../domain.ts"
+import {
+  readTargets,
+  type TargetGroup,
+  type TargetHealthEntry,
+  type TargetObservation,
+  type WatchedTarget
+} from "../domain.ts"
 import { AwsCallFailed } from "../errors.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
@@ -15,12 +22,18 @@ import { AwsRegion } from "./AwsRegion.ts"
 /** ELBv2's answer that the targets asked about are not registered in the group: an answer, not a failure. */
 class InvalidTarget extends Schema.TaggedError<InvalidTarget>()("InvalidTarget", {}) {}
 
-export interface RegisteredTarget {
-  readonly id: string
+export interface RegisteredTarget extends TargetHealthEntry {
   readonly port: number
-  readonly state: string
-  readonly reason: string | undefined
 }
+
+/** One DescribeTargetHealth entry as the sidecar reads it; none for an entry without a target id. */
+const entryOf = (d: TargetHealthDescription): Array<TargetHealthEntry> =>
+  d.Target?.Id === undefined ? [] : [{
+    id: d.Target.Id,
+    port: d.Target.Port,
+    state: d.TargetHealth?.State ?? "unknown",
+    reason: d.TargetHealth?.Reason
+  }]
 
 export class TargetHealth extends Context.Service<TargetHealth, {
   readonly describeTargetGroups: (
@@ -91,22 +104,12 @@ export class TargetHealth extends Context.Service<TargetHealth, {
           { InvalidTarget: () => new InvalidTarget() }
         ).pipe(
           Effect.flatMap((out) => {
-            const observations = targets.map((target): TargetObservation | undefined => {
-              const readings = (out.TargetHealthDescriptions ?? []).filter((d) =>
-                d.Target?.Id === target.id && (d.Target.Port === undefined || d.Target.Port === target.port)
-              ).map((d): TargetObservation => ({
-                target,
-                state: d.TargetHealth?.State ?? "unknown",
-                reason: d.TargetHealth?.Reason
-              }))
-              // A target listed twice: the reading that keeps the task running wins, so
-              // that a duplicate alone can never end it.
-              return readings.toSorted((a, b) => keepsRunning(b) - keepsRunning(a))[0]
-            })
-            const missing = targets.filter((_, i) => observations[i] === undefined)
-            // A 200 that says nothing about this task's target is as good as no answer.
+            const { observations, missing } = readTargets(
+              targets,
+              (out.TargetHealthDescriptions ?? []).flatMap(entryOf)
+            )
             return missing.length === 0
-              ? Effect.succeed(observations.filter((o) => o !== undefined))
+              ? Effect.succeed(observations)
               : Effect.fail(
                 new AwsCallFailed({
                   action: "elasticloadbalancing:DescribeTargetHealth",
@@ -130,14 +133,10 @@ export class TargetHealth extends Context.Service<TargetHealth, {
           (abortSignal) =>
             client.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }), { abortSignal })
         ).pipe(Effect.map((out) =>
-          (out.TargetHealthDescriptions ?? []).flatMap((d): Array<RegisteredTarget> =>
-            d.Target?.Id === undefined ? [] : [{
-              id: d.Target.Id,
-              port: d.Target.Port ?? 0,
-              state: d.TargetHealth?.State ?? "unknown",
-              reason: d.TargetHealth?.Reason
-            }]
-          )
+          (out.TargetHealthDescriptions ?? []).flatMap(entryOf).map((e): RegisteredTarget => ({
+            ...e,
+            port: e.port ?? 0
+          }))
         ))
       )
 
