@@ -26,21 +26,22 @@ const publicCluster = (scope: Construct) =>
     containerInsightsV2: ecs.ContainerInsights.ENABLED
   })
 
-const application = { image: ecs.ContainerImage.fromRegistry("public.ecr.aws/nginx/nginx:stable"), containerPort: 80 }
+/** Two tasks of the application (nginx on port 80) with public IPs, each a quarter vCPU and 1 GiB. */
+const fargateService = (scope: Construct) => ({
+  cluster: publicCluster(scope),
+  cpu: 256,
+  memoryLimitMiB: 1024,
+  desiredCount: 2,
+  assignPublicIp: true,
+  taskSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+  taskImageOptions: { image: ecs.ContainerImage.fromRegistry("public.ecr.aws/nginx/nginx:stable"), containerPort: 80 }
+})
 
 /** Behind an ALB: `connections` exits seconds after the last request (at most 280 s, below the 300 s delay). */
 export class AlbFargateStack extends Stack {
   constructor(scope: Construct, id: string, props: ExampleProps) {
     super(scope, id, props)
-    const web = new ecsPatterns.ApplicationLoadBalancedFargateService(this, "Web", {
-      cluster: publicCluster(this),
-      cpu: 256,
-      memoryLimitMiB: 1024,
-      desiredCount: 2,
-      assignPublicIp: true,
-      taskSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-      taskImageOptions: application
-    })
+    const web = new ecsPatterns.ApplicationLoadBalancedFargateService(this, "Web", fargateService(this))
     web.targetGroup.setAttribute("deregistration_delay.timeout_seconds", "300")
     new NlbSidecar(this, "Sidecar", {
       taskDefinition: web.taskDefinition,
@@ -57,14 +58,8 @@ export class NlbFargateStack extends Stack {
   constructor(scope: Construct, id: string, props: ExampleProps) {
     super(scope, id, props)
     const tcp = new ecsPatterns.NetworkLoadBalancedFargateService(this, "Tcp", {
-      cluster: publicCluster(this),
-      cpu: 256,
-      memoryLimitMiB: 1024,
-      desiredCount: 2,
-      assignPublicIp: true,
-      taskSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-      listenerPort: 80,
-      taskImageOptions: application
+      ...fargateService(this),
+      listenerPort: 80
     })
     // An NLB without security groups passes the clients' addresses through: the tasks admit them.
     tcp.service.connections.allowFromAnyIpv4(ec2.Port.tcp(80))

@@ -1,10 +1,9 @@
 // The container and the task role's policy the construct adds, in each network mode.
 import { Duration, Stack } from "aws-cdk-lib"
-import { Annotations, Match, Template } from "aws-cdk-lib/assertions"
+import { Annotations, Match, type Template } from "aws-cdk-lib/assertions"
 import { describe, expect, it } from "vitest"
-import { NlbSidecar } from "../src/index.ts"
 import { actionsOf } from "../src/permissions.ts"
-import { actionsOfStatements, containersOf, image, sidecarStatements, type TaskKind, taskStack } from "./stacks.ts"
+import { actionsOfStatements, containersOf, sidecarStatements, type TaskKind, withSidecar } from "./stacks.ts"
 
 const sidecarIn = (template: Template) => {
   const sidecar = containersOf(template).find((c) => c.Name === "nlb-sidecar")
@@ -22,9 +21,8 @@ describe.each<[TaskKind, "awsvpc" | "bridgeOrHost"]>([
   ["bridge", "bridgeOrHost"],
   ["host", "bridgeOrHost"]
 ])("%s task", (kind, mode) => {
-  const setup = taskStack(kind)
-  new NlbSidecar(setup.stack, "Sidecar", { taskDefinition: setup.taskDefinition, service: setup.service, image })
-  const template = Template.fromStack(setup.stack)
+  const task = withSidecar(kind, (s) => ({ service: s.service }))
+  const template = task.synth()
 
   it("adds an essential container with 96 MiB, after the application's START, the exec-form health check and awslogs", () => {
     const sidecar = sidecarIn(template)
@@ -39,20 +37,24 @@ describe.each<[TaskKind, "awsvpc" | "bridgeOrHost"]>([
       Retries: 3
     })
     expect(sidecar.LogConfiguration?.LogDriver).toBe("awslogs")
-    expect(sidecar.LogConfiguration?.Options).toMatchObject({ "awslogs-stream-prefix": "nlb-sidecar" })
+    expect(sidecar.LogConfiguration?.Options).toMatchObject({
+      "awslogs-stream-prefix": "nlb-sidecar",
+      "awslogs-group": {
+        Ref: Object.keys(template.findResources("AWS::Logs::LogGroup", { Properties: { RetentionInDays: 30 } }))[0]
+      }
+    })
     // (CDK itself adds AWS_REGION to the containers of an EC2 awsvpc task.)
     expect(sidecar.Environment?.filter((e) => e.Name !== "AWS_REGION")).toEqual([
       { Name: "DEREGISTRATION_WAIT", Value: "120" },
       { Name: "DRAIN_STRATEGY", Value: "fixed" }
     ])
-    template.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 })
   })
 
   it("grants the task role the mode's actions and the optional ones, ECS limited to the cluster", () => {
     const statements = sidecarStatements(template)
     expect(new Set(actionsOfStatements(statements))).toEqual(new Set([...actionsOf(mode), ...actionsOf("optional")]))
     const ecsStatement = statements.find((s) => actionsOfStatements([s]).some((a) => a.startsWith("ecs:")))
-    expect(ecsStatement?.Condition).toEqual(clusterCondition(setup.stack))
+    expect(ecsStatement?.Condition).toEqual(clusterCondition(task.stack))
     const elbStatement = statements.find((s) => actionsOfStatements([s]).every((a) => a.startsWith("elastic")))
     expect(elbStatement).toMatchObject({ Resource: "*" })
     expect(elbStatement?.Condition).toBeUndefined()
@@ -65,62 +67,48 @@ describe.each<[TaskKind, "awsvpc" | "bridgeOrHost"]>([
 
 describe("TARGET_GROUP_ARNS", () => {
   it("awsvpc, without the optional actions: DescribeTargetHealth only, and the variable set", () => {
-    const setup = taskStack("fargate")
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      image,
-      targetGroupArns: [setup.targetGroup.targetGroupArn],
+    const task = withSidecar("fargate", (s) => ({
+      targetGroupArns: [s.targetGroup.targetGroupArn],
       optionalPermissions: false
-    })
-    const template = Template.fromStack(setup.stack)
-    const statements = sidecarStatements(template)
-    expect(actionsOfStatements(statements)).toEqual(["elasticloadbalancing:DescribeTargetHealth"])
+    }))
+    const template = task.synth()
+    expect(actionsOfStatements(sidecarStatements(template))).toEqual(["elasticloadbalancing:DescribeTargetHealth"])
     expect(sidecarIn(template).Environment).toContainEqual({
       Name: "TARGET_GROUP_ARNS",
-      Value: setup.stack.resolve(setup.targetGroup.targetGroupArn)
+      Value: task.stack.resolve(task.targetGroup.targetGroupArn)
     })
   })
 
   it("bridge, with the cluster given: the ECS actions limited to it", () => {
-    const setup = taskStack("bridge")
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      cluster: setup.cluster,
-      image,
-      targetGroupArns: [setup.targetGroup.targetGroupArn],
+    const task = withSidecar("bridge", (s) => ({
+      cluster: s.cluster,
+      targetGroupArns: [s.targetGroup.targetGroupArn],
       optionalPermissions: false
-    })
-    const statements = sidecarStatements(Template.fromStack(setup.stack))
+    }))
+    const statements = sidecarStatements(task.synth())
     expect(new Set(actionsOfStatements(statements))).toEqual(new Set(actionsOf("targetGroupArnsBridgeOrHost")))
-    expect(statements.find((s) => s.Condition !== undefined)?.Condition).toEqual(clusterCondition(setup.stack))
+    expect(statements.find((s) => s.Condition !== undefined)?.Condition).toEqual(clusterCondition(task.stack))
   })
 
   it("without a service or cluster: the ECS actions on every cluster, and a warning that says how to limit them", () => {
-    const setup = taskStack("host")
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      image,
-      targetGroupArns: [setup.targetGroup.targetGroupArn]
-    })
-    const statements = sidecarStatements(Template.fromStack(setup.stack))
+    const task = withSidecar("host", (s) => ({ targetGroupArns: [s.targetGroup.targetGroupArn] }))
+    const statements = sidecarStatements(task.synth())
+    expect(statements.some((s) => actionsOfStatements([s]).some((a) => a.startsWith("ecs:")))).toBe(true)
     expect(statements.every((s) => s.Condition === undefined)).toBe(true)
-    Annotations.fromStack(setup.stack).hasWarning("/Test/Sidecar", Match.stringLikeRegexp("set service or cluster"))
+    Annotations.fromStack(task.stack).hasWarning("/Test/Sidecar", Match.stringLikeRegexp("set service or cluster"))
   })
 })
 
 describe("settings", () => {
   it("writes drainStrategy, deregistrationWait, targetContainer and other settings into the environment", () => {
-    const setup = taskStack("host")
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      service: setup.service,
-      image,
+    const task = withSidecar("host", (s) => ({
+      service: s.service,
       drainStrategy: "connections",
       deregistrationWait: Duration.seconds(280),
-      targetContainer: setup.app,
+      targetContainer: s.app,
       environment: { POLLING_FREQUENCY: "20" }
-    })
-    expect(sidecarIn(Template.fromStack(setup.stack)).Environment).toEqual([
+    }))
+    expect(sidecarIn(task.synth()).Environment).toEqual([
       { Name: "DEREGISTRATION_WAIT", Value: "280" },
       { Name: "DRAIN_STRATEGY", Value: "connections" },
       { Name: "TARGET_CONTAINER_NAME", Value: "app" },

@@ -1,15 +1,12 @@
 // cdk-nag's AwsSolutions pack on the sidecar's resources: nothing, but for the one wildcard IAM
 // requires, acknowledged with its reason.
 import { Validations } from "aws-cdk-lib"
-import { Template } from "aws-cdk-lib/assertions"
 import cdkNag from "cdk-nag"
 import { describe, expect, it } from "vitest"
-import { NlbSidecar } from "../src/index.ts"
-import { image, sidecarStatements, type TaskKind, taskStack } from "./stacks.ts"
+import { sidecarStatements, type TaskKind, withSidecar } from "./stacks.ts"
 
 const findings = (kind: TaskKind) => {
-  const setup = taskStack(kind)
-  new NlbSidecar(setup.stack, "Sidecar", { taskDefinition: setup.taskDefinition, service: setup.service, image })
+  const setup = withSidecar(kind, (s) => ({ service: s.service }))
   const report = new cdkNag.AwsSolutionsChecks().validateScope(setup.stack)
   return {
     setup,
@@ -29,7 +26,7 @@ describe.each<TaskKind>(["fargate", "ec2-awsvpc", "bridge", "host"])("cdk-nag Aw
   })
 
   it("the policy's wildcard resource is there, acknowledged with the reason IAM allows no narrower one", () => {
-    const statements = sidecarStatements(Template.fromStack(setup.stack))
+    const statements = sidecarStatements(setup.synth())
     expect(statements.some((s) => s.Resource === "*")).toBe(true)
     const acknowledged = setup.stack.node.findAll().flatMap((c) =>
       c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).map((m) => m.data)

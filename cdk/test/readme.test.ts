@@ -1,11 +1,9 @@
 // The README's IAM permissions table is the one list of actions: permissions.json holds it row by
 // row, and the policy the construct synthesises for each mode grants exactly that row's actions.
-import { Template } from "aws-cdk-lib/assertions"
 import { describe, expect, it } from "vitest"
 import { codeSpans, readRepoFile, tableWithHeader } from "../../test/support/readme.ts"
-import { NlbSidecar } from "../src/index.ts"
 import { permissionRows } from "../src/permissions.ts"
-import { actionsOfStatements, image, sidecarStatements, type TaskKind, taskStack } from "./stacks.ts"
+import { actionsOfStatements, sidecarStatements, type TaskKind, withSidecar } from "./stacks.ts"
 
 /** The table's rows: `mode` cell and actions; "the above and …" adds to the row above. */
 const readmeRows = tableWithHeader(readRepoFile("README.md"), "mode", "actions").rows.reduce<
@@ -37,15 +35,12 @@ describe("the README's IAM permissions table", () => {
     ["bridge", true, "`TARGET_GROUP_ARNS`, bridge or host"]
   ])("%s task, TARGET_GROUP_ARNS %s: the synthesised policy grants the row %s", (kind, withArns, mode) => {
     it.each([false, true])("with the optional actions: %s", (optional) => {
-      const setup = taskStack(kind)
-      new NlbSidecar(setup.stack, "Sidecar", {
-        taskDefinition: setup.taskDefinition,
-        service: setup.service,
-        image,
+      const task = withSidecar(kind, (s) => ({
+        service: s.service,
         optionalPermissions: optional,
-        ...(withArns ? { targetGroupArns: [setup.targetGroup.targetGroupArn] } : {})
-      })
-      const granted = actionsOfStatements(sidecarStatements(Template.fromStack(setup.stack)))
+        ...(withArns ? { targetGroupArns: [s.targetGroup.targetGroupArn] } : {})
+      }))
+      const granted = actionsOfStatements(sidecarStatements(task.synth()))
       expect(granted.length).toBe(new Set(granted).size)
       const expected = new Set([...readmeActions(mode), ...(optional ? readmeActions("optional, any mode") : [])])
       expect(new Set(granted)).toEqual(expected)

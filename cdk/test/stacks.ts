@@ -1,9 +1,10 @@
 // Tasks in each network mode, in a stack of their own, for the construct to be added to.
 import { App, Duration, Stack } from "aws-cdk-lib"
-import type { Template } from "aws-cdk-lib/assertions"
+import { Template } from "aws-cdk-lib/assertions"
 import * as ec2 from "aws-cdk-lib/aws-ec2"
 import * as ecs from "aws-cdk-lib/aws-ecs"
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2"
+import { NlbSidecar, type NlbSidecarProps } from "../src/index.ts"
 
 export const image = ecs.ContainerImage.fromRegistry("ghcr.io/example/nlb-sidecar-for-ecs:0.1.0")
 
@@ -62,6 +63,21 @@ export const taskStack = (kind: TaskKind, options: { readonly deregistrationDela
   targetGroup.addTarget(service as ecs.FargateService)
   const otherTargetGroup = new elbv2.NetworkTargetGroup(stack, "OtherTargetGroup", { vpc, port: 9090, targetType })
   return { stack, cluster, taskDefinition, app, service, targetGroup, otherTargetGroup }
+}
+
+/** A task of `kind` with the sidecar (id `Sidecar`, the test image), and what `props` adds given the task. */
+export const withSidecar = (
+  kind: TaskKind,
+  props: (setup: TaskStack) => Partial<NlbSidecarProps> = () => ({}),
+  options: { readonly deregistrationDelay?: Duration } = {}
+) => {
+  const setup = taskStack(kind, options)
+  const sidecar = new NlbSidecar(setup.stack, "Sidecar", {
+    taskDefinition: setup.taskDefinition,
+    image,
+    ...props(setup)
+  })
+  return { ...setup, sidecar, synth: () => Template.fromStack(setup.stack) }
 }
 
 export interface ContainerDefinition {

@@ -1,78 +1,48 @@
 // Settings that would make the sidecar save nothing, or stop the task for nothing, fail the
 // synthesis with a message naming the setting.
 import { Duration } from "aws-cdk-lib"
-import { Template } from "aws-cdk-lib/assertions"
 import * as ecs from "aws-cdk-lib/aws-ecs"
 import { describe, expect, it } from "vitest"
 import { NlbSidecar } from "../src/index.ts"
-import { image, type TaskKind, taskStack } from "./stacks.ts"
-
-const synth = (setup: ReturnType<typeof taskStack>) => () => Template.fromStack(setup.stack)
+import { image, type TaskKind, taskStack, withSidecar } from "./stacks.ts"
 
 describe("deregistrationWait against the target groups' deregistration delay", () => {
   it("a wait at the service's target group's delay fails, naming deregistrationWait and the group", () => {
-    const setup = taskStack("fargate", { deregistrationDelay: Duration.seconds(120) })
-    new NlbSidecar(setup.stack, "Sidecar", { taskDefinition: setup.taskDefinition, service: setup.service, image })
-    expect(synth(setup)).toThrow(
+    const task = withSidecar("fargate", (s) => ({ service: s.service }), { deregistrationDelay: Duration.seconds(120) })
+    expect(task.synth).toThrow(
       /deregistrationWait \(DEREGISTRATION_WAIT=120\) is not below the deregistration delay of target group Test\/TargetGroup \(120 s\)/
     )
   })
 
   it("a wait above ELBv2's default delay of 300 s fails when the group sets none; below it passes", () => {
-    const above = taskStack("fargate")
-    new NlbSidecar(above.stack, "Sidecar", {
-      taskDefinition: above.taskDefinition,
-      service: above.service,
-      image,
-      deregistrationWait: Duration.seconds(301)
-    })
-    expect(synth(above)).toThrow(/DEREGISTRATION_WAIT=301\) is not below .* \(300 s\)/)
-    const below = taskStack("fargate")
-    new NlbSidecar(below.stack, "Sidecar", {
-      taskDefinition: below.taskDefinition,
-      service: below.service,
-      image,
-      deregistrationWait: Duration.seconds(299)
-    })
-    expect(synth(below)).not.toThrow()
+    const above = withSidecar("fargate", (s) => ({ service: s.service, deregistrationWait: Duration.seconds(301) }))
+    expect(above.synth).toThrow(/DEREGISTRATION_WAIT=301\) is not below .* \(300 s\)/)
+    const below = withSidecar("fargate", (s) => ({ service: s.service, deregistrationWait: Duration.seconds(299) }))
+    expect(below.synth).not.toThrow()
   })
 
   it("checks the groups attached to the service after the sidecar was added", () => {
-    const setup = taskStack("bridge", { deregistrationDelay: Duration.seconds(200) })
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      service: setup.service,
-      image,
-      deregistrationWait: Duration.seconds(150)
+    const task = withSidecar("bridge", (s) => ({ service: s.service, deregistrationWait: Duration.seconds(150) }), {
+      deregistrationDelay: Duration.seconds(200)
     })
-    setup.otherTargetGroup.setAttribute("deregistration_delay.timeout_seconds", "60")
-    setup.otherTargetGroup.addTarget(setup.service as never)
-    expect(synth(setup)).toThrow(/DEREGISTRATION_WAIT=150\) is not below .* Test\/OtherTargetGroup \(60 s\)/)
+    task.otherTargetGroup.setAttribute("deregistration_delay.timeout_seconds", "60")
+    task.otherTargetGroup.addTarget(task.service as ecs.Ec2Service)
+    expect(task.synth).toThrow(/DEREGISTRATION_WAIT=150\) is not below .* Test\/OtherTargetGroup \(60 s\)/)
   })
 
   it("a wait that is not whole seconds from 0 to 86400 is refused, naming deregistrationWait", () => {
     for (const wait of [Duration.millis(1500), Duration.seconds(86_401)]) {
-      const setup = taskStack("fargate")
-      expect(() =>
-        new NlbSidecar(setup.stack, "Sidecar", {
-          taskDefinition: setup.taskDefinition,
-          image,
-          deregistrationWait: wait
-        })
-      ).toThrow(/deregistrationWait \(DEREGISTRATION_WAIT\) is .*: whole seconds from 0 to 86400/)
+      expect(() => withSidecar("fargate", () => ({ deregistrationWait: wait }))).toThrow(
+        /deregistrationWait \(DEREGISTRATION_WAIT\) is .*: whole seconds from 0 to 86400/
+      )
     }
   })
 })
 
 describe("the container", () => {
   it("a non-essential sidecar fails, naming containerOptions.essential", () => {
-    const setup = taskStack("fargate")
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      image,
-      containerOptions: { essential: false }
-    })
-    expect(synth(setup)).toThrow(/containerOptions\.essential is false: the sidecar must be essential/)
+    const task = withSidecar("fargate", () => ({ containerOptions: { essential: false } }))
+    expect(task.synth).toThrow(/containerOptions\.essential is false: the sidecar must be essential/)
   })
 
   it("a task without an application container yet is refused", () => {
@@ -84,36 +54,19 @@ describe("the container", () => {
   })
 
   it("a setting the construct writes is refused in environment, naming the property to use", () => {
-    const setup = taskStack("fargate")
-    expect(() =>
-      new NlbSidecar(setup.stack, "Sidecar", {
-        taskDefinition: setup.taskDefinition,
-        image,
-        environment: { DEREGISTRATION_WAIT: "60" }
-      })
-    ).toThrow(/environment DEREGISTRATION_WAIT: set the property deregistrationWait instead/)
+    expect(() => withSidecar("fargate", () => ({ environment: { DEREGISTRATION_WAIT: "60" } }))).toThrow(
+      /environment DEREGISTRATION_WAIT: set the property deregistrationWait instead/
+    )
   })
 })
 
 describe("drainStrategy connections", () => {
   it.each<TaskKind>(["fargate", "ec2-awsvpc", "host"])("%s: allowed", (kind) => {
-    const setup = taskStack(kind)
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      image,
-      drainStrategy: "connections"
-    })
-    expect(synth(setup)).not.toThrow()
+    expect(withSidecar(kind, () => ({ drainStrategy: "connections" })).synth).not.toThrow()
   })
 
   it("bridge: fails, naming drainStrategy", () => {
-    const setup = taskStack("bridge")
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      image,
-      drainStrategy: "connections"
-    })
-    expect(synth(setup)).toThrow(
+    expect(withSidecar("bridge", () => ({ drainStrategy: "connections" })).synth).toThrow(
       /drainStrategy "connections" \(DRAIN_STRATEGY\) cannot see the application's connections in bridge mode/
     )
   })
@@ -121,38 +74,29 @@ describe("drainStrategy connections", () => {
 
 describe("targetGroupArns against the service's target groups", () => {
   it("a group that is not the service's fails, naming targetGroupArns and the service's groups", () => {
-    const setup = taskStack("fargate")
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      service: setup.service,
-      image,
-      targetGroupArns: [setup.otherTargetGroup.targetGroupArn]
-    })
-    expect(synth(setup)).toThrow(
+    const task = withSidecar("fargate", (s) => ({
+      service: s.service,
+      targetGroupArns: [s.otherTargetGroup.targetGroupArn]
+    }))
+    expect(task.synth).toThrow(
       /targetGroupArns \(TARGET_GROUP_ARNS\) names Test\/OtherTargetGroup, not a target group of service Test\/Service \(its groups: Test\/TargetGroup\)/
     )
   })
 
   it("the service's own group passes", () => {
-    const setup = taskStack("fargate")
-    new NlbSidecar(setup.stack, "Sidecar", {
-      taskDefinition: setup.taskDefinition,
-      service: setup.service,
-      image,
-      targetGroupArns: [setup.targetGroup.targetGroupArn]
-    })
-    expect(synth(setup)).not.toThrow()
+    const task = withSidecar(
+      "fargate",
+      (s) => ({ service: s.service, targetGroupArns: [s.targetGroup.targetGroupArn] })
+    )
+    expect(task.synth).not.toThrow()
   })
 
   it("an empty list, or more than 10 ARNs, is refused", () => {
     for (const count of [0, 11]) {
-      const setup = taskStack("fargate")
       expect(() =>
-        new NlbSidecar(setup.stack, "Sidecar", {
-          taskDefinition: setup.taskDefinition,
-          image,
-          targetGroupArns: Array.from({ length: count }, () => setup.targetGroup.targetGroupArn)
-        })
+        withSidecar("fargate", (s) => ({
+          targetGroupArns: Array.from({ length: count }, () => s.targetGroup.targetGroupArn)
+        }))
       ).toThrow(new RegExp(`targetGroupArns \\(TARGET_GROUP_ARNS\\) has ${count} ARNs: 1 to 10`))
     }
   })
