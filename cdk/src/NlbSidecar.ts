@@ -129,6 +129,13 @@ export class NlbSidecar extends Construct {
       logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: "nlb-sidecar" }),
       ...props.containerOptions
     })
+    const memory = props.containerOptions?.memoryLimitMiB
+    if (memory !== undefined && memory < defaultMemoryLimitMiB) {
+      Annotations.of(this).addWarningV2(
+        "nlb-sidecar:memoryLimitBelow96MiB",
+        `containerOptions.memoryLimitMiB ${memory}: the sidecar runs under 64 MiB, but below a hard limit of ${defaultMemoryLimitMiB} MiB the kernel keeps re-reading node's code and each poll costs many times the CPU; set ${defaultMemoryLimitMiB}, or memoryReservationMiB 64 without a hard limit`
+      )
+    }
     this.container.addContainerDependencies({
       container: application,
       condition: ecs.ContainerDependencyCondition.START

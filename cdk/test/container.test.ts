@@ -99,6 +99,17 @@ describe("TARGET_GROUP_ARNS", () => {
   })
 })
 
+describe("memory", () => {
+  it("a hard limit below 96 MiB is warned about, naming containerOptions.memoryLimitMiB", () => {
+    const task = withSidecar("fargate", () => ({ containerOptions: { memoryLimitMiB: 64 } }))
+    expect(sidecarIn(task.synth()).Memory).toBe(64)
+    Annotations.fromStack(task.stack).hasWarning(
+      "/Test/Sidecar",
+      Match.stringLikeRegexp("containerOptions.memoryLimitMiB 64: .* below a hard limit of 96 MiB")
+    )
+  })
+})
+
 describe("settings", () => {
   it("writes drainStrategy, deregistrationWait, targetContainer and other settings into the environment", () => {
     const task = withSidecar("host", (s) => ({

@@ -24,10 +24,10 @@ export interface TaskStack {
 
 export const taskStack = (kind: TaskKind, options: { readonly deregistrationDelay?: Duration } = {}): TaskStack => {
   const stack = new Stack(new App(), "Test", { env: { account: "123456789012", region: "us-east-1" } })
-  const vpc = new ec2.Vpc(stack, "Vpc", {
-    maxAzs: 1,
-    natGateways: 0,
-    subnetConfiguration: [{ name: "public", subnetType: ec2.SubnetType.PUBLIC }]
+  const vpc = ec2.Vpc.fromVpcAttributes(stack, "Vpc", {
+    vpcId: "vpc-0123456789abcdef0",
+    availabilityZones: ["us-east-1a"],
+    publicSubnetIds: ["subnet-0123456789abcdef0"]
   })
   const cluster = ecs.Cluster.fromClusterAttributes(stack, "Cluster", {
     clusterName: "web",
