@@ -89,6 +89,11 @@ export class NlbSidecar extends Construct {
         `${this.node.path}: taskDefinition has no application container yet: add it before the sidecar, or set applicationContainer`
       )
     }
+    if (props.service !== undefined && props.service.taskDefinition !== taskDefinition) {
+      throw new Error(
+        `${this.node.path}: service ${props.service.node.path} runs task definition ${props.service.taskDefinition.node.path}, not ${taskDefinition.node.path}`
+      )
+    }
     for (const name of Object.keys(props.environment ?? {})) {
       const property = settingOf[name]
       if (property !== undefined) {

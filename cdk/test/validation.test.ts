@@ -53,6 +53,14 @@ describe("the container", () => {
     )
   })
 
+  it("a service that runs another task definition is refused", () => {
+    const setup = taskStack("fargate")
+    const other = new ecs.FargateTaskDefinition(setup.stack, "Other")
+    other.addContainer("app", { image })
+    expect(() => new NlbSidecar(setup.stack, "Sidecar", { taskDefinition: other, service: setup.service, image }))
+      .toThrow(/service Test\/Service runs task definition Test\/Task, not Test\/Other/)
+  })
+
   it("a setting the construct writes is refused in environment, naming the property to use", () => {
     expect(() => withSidecar("fargate", () => ({ environment: { DEREGISTRATION_WAIT: "60" } }))).toThrow(
       /environment DEREGISTRATION_WAIT: set the property deregistrationWait instead/
