@@ -111,10 +111,11 @@ export class NlbSidecar extends Construct {
       )
     }
 
+    const image = props.image ?? imageFromRepository(taskDefinition)
     const logGroup = props.logGroup ??
       new logs.LogGroup(this, "Logs", { retention: logs.RetentionDays.ONE_MONTH })
     this.container = taskDefinition.addContainer(props.containerName ?? "nlb-sidecar", {
-      image: props.image ?? imageFromRepository(taskDefinition),
+      image,
       essential: true,
       memoryLimitMiB: defaultMemoryLimitMiB,
       environment: {
