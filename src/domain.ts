@@ -54,7 +54,7 @@ export const isUnregistered = (o: Pick<TargetObservation, "state" | "reason">): 
   o.state === "not-found" || (o.state === "unused" && o.reason === "Target.NotRegistered")
 
 /** The rank of a reading when ELBv2 lists one target twice: the higher keeps the task running. */
-export const keepsRunning = (o: Pick<TargetObservation, "state" | "reason">): number =>
+export const keepRunningRank = (o: Pick<TargetObservation, "state" | "reason">): number =>
   isUnregistered(o) ? 0 : o.state === "draining" ? 1 : 2
 
 /** One entry of a DescribeTargetHealth answer; `port` is left out by ELBv2 for a Lambda target. */
@@ -80,7 +80,7 @@ export const readTargets = (
   for (const target of targets) {
     const best = entries.filter((e) => e.id === target.id && (e.port === undefined || e.port === target.port))
       .map((e): TargetObservation => ({ target, state: e.state, reason: e.reason }))
-      .toSorted((a, b) => keepsRunning(b) - keepsRunning(a))[0]
+      .toSorted((a, b) => keepRunningRank(b) - keepRunningRank(a))[0]
     if (best === undefined) missing.push(target)
     else observations.push(best)
   }
