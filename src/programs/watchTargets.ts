@@ -1,7 +1,14 @@
 // The poll loop: one DescribeTargetHealth per target group per poll, until a
 // watched target is leaving. No API failure ends it.
 import { Clock, Effect, Schedule } from "effect"
-import { isUnregistered, targetKey, type TargetObservation, type TargetSearch, type WatchedTarget } from "../domain.ts"
+import {
+  isUnregistered,
+  readTargets,
+  targetKey,
+  type TargetObservation,
+  type TargetSearch,
+  type WatchedTarget
+} from "../domain.ts"
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
@@ -66,17 +73,15 @@ export const readGroup = (elb: TargetHealth["Service"], group: WatchedGroup): Ef
   return search === undefined || group.targets.length > 0
     ? elb.poll(group.targetGroupArn, group.targets).pipe(Effect.map((observations) => ({ group, observations })))
     : elb.listTargets(group.targetGroupArn).pipe(Effect.map((registered) => {
-      const observations = registered.filter((r) => search.isOurs(r.id, r.port)).map((r): TargetObservation => ({
-        target: {
-          targetGroupArn: group.targetGroupArn,
-          id: r.id,
-          port: r.port,
-          containerName: search.containerName,
-          containerPort: r.port
-        },
-        state: r.state,
-        reason: r.reason
+      const ours = registered.filter((r) => search.isOurs(r.id, r.port))
+      const targets = [...new Map(ours.map((r) => [`${r.id}|${r.port}`, r])).values()].map((r): WatchedTarget => ({
+        targetGroupArn: group.targetGroupArn,
+        id: r.id,
+        port: r.port,
+        containerName: search.containerName,
+        containerPort: r.port
       }))
+      const { observations } = readTargets(targets, ours)
       return {
         group: observations.length === 0 ? group : { ...group, targets: observations.map((o) => o.target) },
         observations
