@@ -51,7 +51,9 @@ const start = (options: {
       metrics,
       ...(options.openConnections === undefined
         ? {}
-        : { connections: (ports) => Effect.succeed(new Map(ports.map((p) => [p, options.openConnections ?? 0]))) })
+        : {
+          connections: (ports) => Effect.succeed({ open: new Map(ports.map((p) => [p, options.openConnections ?? 0])) })
+        })
     })
     const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
     return { fiber, metrics, ...world }

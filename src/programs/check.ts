@@ -9,7 +9,7 @@ import { Ecs } from "../layers/Ecs.ts"
 import { Metadata } from "../layers/Metadata.ts"
 import { withinStartupTimeout } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { advise } from "./checkAdvice.ts"
+import { advise, loopbackAdvice } from "./checkAdvice.ts"
 import { permissionsUsed } from "./checkPermissions.ts"
 import type { CheckReport } from "./checkReport.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
@@ -55,11 +55,17 @@ export const check = Effect.gen(function*() {
     yield* checkDrainStrategy(discovery.networkMode)
     const ports = [...new Set(targetGroups.flatMap((g) => g.targets.map((t) => t.port)))]
     const counted = settings.drainStrategy === "connections"
-      ? yield* (yield* Connections).count(ports).pipe(Effect.orElseSucceed(() => new Map<number, number>()))
+      ? yield* (yield* Connections).sample(ports).pipe(Effect.orElseSucceed(() => undefined))
       : undefined
     const drain = {
       strategy: settings.drainStrategy,
-      ...(counted === undefined ? {} : { ports: ports.map((port) => ({ port, connections: counted.get(port) ?? 0 })) })
+      ...(counted === undefined ? {} : {
+        ports: ports.map((port) => ({
+          port,
+          connections: counted.open.get(port) ?? 0,
+          loopbackPeers: [...(counted.loopbackPeers.get(port) ?? [])].sort()
+        }))
+      })
     }
     return { discovery, targetGroups, drain }
   }).pipe(
@@ -93,7 +99,7 @@ export const check = Effect.gen(function*() {
       networkMode: discovery.networkMode,
       targetGroups,
       drain,
-      advice: advise(settings, targetGroups, permissions)
+      advice: [...advise(settings, targetGroups, permissions), ...loopbackAdvice(drain)]
     } satisfies CheckReport
   }
   return { ...failedCheck(exit), ...common }

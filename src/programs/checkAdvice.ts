@@ -39,3 +39,11 @@ export const advise = (
     )
   ]
 }
+
+/** Connections from inside the task hold a target port like clients do: `connections` waits for them too. */
+export const loopbackAdvice = (drain: CheckReport["drain"]): Array<string> =>
+  (drain?.ports ?? []).filter((p) => p.loopbackPeers.length > 0).map((p) =>
+    `port ${p.port} has connections from loopback peers (${
+      p.loopbackPeers.join(", ")
+    }): a metrics scraper or a proxy's pool inside the task holds the port like a client, so DRAIN_STRATEGY=connections waits for it to close (up to DEREGISTRATION_WAIT); serve those on a port of their own`
+  )

@@ -31,7 +31,12 @@ export interface CheckReport {
   /** DRAIN_STRATEGY, and for `connections` the open connections on each target port now (what the wait would see). */
   readonly drain?: {
     readonly strategy: string
-    readonly ports?: ReadonlyArray<{ readonly port: number; readonly connections: number }>
+    readonly ports?: ReadonlyArray<{
+      readonly port: number
+      readonly connections: number
+      /** Peers on loopback (inside the task, or on the instance in host mode): they hold the port like clients. */
+      readonly loopbackPeers: ReadonlyArray<string>
+    }>
   }
   /** What to change for the sidecar to do better; never a failure (the exit code does not change). */
   readonly advice: ReadonlyArray<string>
@@ -56,7 +61,9 @@ export const formatCheckReport = (r: CheckReport): string => {
     ...(r.drain === undefined ? [] : [
       `  drain:        DRAIN_STRATEGY=${r.drain.strategy}`,
       ...(r.drain.ports ?? []).map((p) =>
-        `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now`
+        `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now${
+          p.loopbackPeers.length === 0 ? "" : `, from loopback peers ${p.loopbackPeers.join(", ")}`
+        }`
       )
     ]),
     "  IAM permissions used:",

@@ -5,7 +5,7 @@ import { noteCall } from "../../src/aws/callAws.ts"
 import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/domain.ts"
 import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
-import { type ConnectionsService, connectionsTest } from "../../src/layers/Connections.ts"
+import { connectionsTest } from "../../src/layers/Connections.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
 import * as Metrics from "../../src/layers/Metrics.ts"
@@ -202,7 +202,7 @@ export const testLayer = (options: {
   readonly elb?: Omit<Parameters<typeof scriptedTargetHealth>[0], "calls">
   /** Instead of `elb`: a layer of the test's own. */
   readonly elbLayer?: Layer.Layer<TargetHealth>
-  readonly connections?: ConnectionsService["count"]
+  readonly connections?: Parameters<typeof connectionsTest>[0]
   /** Collects the EMF records the program writes (otherwise metrics are off). */
   readonly metrics?: Array<EmfRecord>
   readonly random?: number
