@@ -16,6 +16,8 @@ export interface TaskDescription {
   /** Why ECS stops it: `stopCode` (`ServiceSchedulerInitiated`…) and `stoppedReason` ("Scaling activity initiated by…"). */
   readonly stopCode?: string | undefined
   readonly stoppedReason?: string | undefined
+  /** When ECS started stopping the task (epoch ms): its targets' deregistration starts then. */
+  readonly stoppingAt?: number | undefined
   readonly containerInstanceArn: string | undefined
   readonly containers: ReadonlyArray<{
     readonly name: string
@@ -72,6 +74,7 @@ export class Ecs extends Context.Service<Ecs, {
             lastStatus: task.lastStatus,
             stopCode: task.stopCode,
             stoppedReason: task.stoppedReason,
+            stoppingAt: task.stoppingAt?.getTime(),
             containerInstanceArn: task.containerInstanceArn,
             containers: (task.containers ?? []).map((c) => ({
               name: c.name ?? "",

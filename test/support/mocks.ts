@@ -112,7 +112,8 @@ export const scriptedTargetHealth = (options: {
 }
 
 export const ecsTest = (options: {
-  readonly task?: TaskDescription | undefined
+  /** What DescribeTasks says of the task, or says by virtual time. */
+  readonly task?: TaskDescription | undefined | ((atMillis: number) => TaskDescription | undefined)
   readonly loadBalancers?: ReadonlyArray<ServiceLoadBalancer> | undefined
   readonly ec2InstanceId?: string
   readonly failWith?: Partial<
@@ -131,7 +132,12 @@ export const ecsTest = (options: {
       noteCall(`ecs:${action}`)
     )
   return Ecs.layerTest(partialService(Ecs, {
-    describeTask: () => answer("DescribeTasks", options.task),
+    describeTask: () =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((at) =>
+          answer("DescribeTasks", typeof options.task === "function" ? options.task(at) : options.task)
+        )
+      ),
     describeServiceLoadBalancers: () => answer("DescribeServices", options.loadBalancers),
     describeEc2InstanceId: () => answer("DescribeContainerInstances", options.ec2InstanceId)
   }))
