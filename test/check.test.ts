@@ -25,6 +25,8 @@ describe("check", () => {
       assert.strictEqual(report.networkMode, "awsvpc")
       assert.deepStrictEqual(report.targetGroups, [{
         arn: web,
+        role: "primary",
+        registered: true,
         targetType: "ip",
         protocol: "TCP",
         deregistrationDelaySeconds: 300,
@@ -85,6 +87,8 @@ describe("check through an AWS brownout", () => {
 describe("check advises", () => {
   const group = (protocol: string, deregistrationDelaySeconds: number | null) => ({
     arn: web,
+    role: "primary" as const,
+    registered: true,
     targetType: "ip",
     protocol,
     deregistrationDelaySeconds,

@@ -11,7 +11,16 @@ import { Startup } from "../src/layers/Startup.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsError, type Call, fixedRandom, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+import {
+  awsError,
+  type Call,
+  ecsService,
+  fixedRandom,
+  ipGroup,
+  testLayer,
+  tgArn,
+  webLoadBalancer
+} from "./support/mocks.ts"
 
 const web = tgArn("web")
 const s = 1000
@@ -25,10 +34,10 @@ const ecsBrownout = (
   )
 ) =>
   Ecs.layerTest({
-    describeServiceLoadBalancers: () =>
+    describeService: () =>
       Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
         calls.push({ at, action: "DescribeServices" })
-        return at < until ? failure : Effect.succeed([webLoadBalancer])
+        return at < until ? failure : Effect.succeed(ecsService([webLoadBalancer]))
       }))
   })
 

@@ -1,6 +1,7 @@
 // `check`: everything the sidecar needs, tried once, as a report an operator
 // can read (or a script can parse with --json).
 import { Cause, Effect, Exit, Layer } from "effect"
+import { type GroupRole, isUnregistered } from "../domain.ts"
 import { AwsCallFailed, ExitCode, exitCodeOf } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import type { Settings } from "../layers/Config.ts"
@@ -36,9 +37,20 @@ export interface CheckReport {
   readonly cluster?: string
   readonly taskArn?: string
   readonly service?: string | null
+  /** `ECS`, `CODE_DEPLOY` or `EXTERNAL` (null with TARGET_GROUP_ARNS), and this task's task set under the last two. */
+  readonly deploymentController?: string | null
+  readonly taskSet?: string | null
   readonly networkMode?: string
   readonly targetGroups: ReadonlyArray<{
     readonly arn: string
+    /** primary, alternate (blue/green) or task set; null with TARGET_GROUP_ARNS. */
+    readonly role: GroupRole | null
+    /**
+     * Whether this task is registered there now. A blue/green task is in one of
+     * its primary and alternate groups; both are watched, each at one
+     * DescribeTargetHealth per poll.
+     */
+    readonly registered: boolean
     readonly targetType: string
     readonly protocol: string | null
     /** deregistration_delay.timeout_seconds, when it could be read. */
@@ -127,7 +139,7 @@ const recording = (uses: Array<PermissionUse>, discovered: () => boolean) => {
       const live = yield* Ecs
       return Ecs.of({
         describeTask: (...a) => record("ecs:DescribeTasks", live.describeTask(...a)),
-        describeServiceLoadBalancers: (...a) => record("ecs:DescribeServices", live.describeServiceLoadBalancers(...a)),
+        describeService: (...a) => record("ecs:DescribeServices", live.describeService(...a)),
         describeEc2InstanceId: (...a) => record("ecs:DescribeContainerInstances", live.describeEc2InstanceId(...a))
       })
     })
@@ -169,6 +181,8 @@ export const check = Effect.gen(function*() {
           const group = discovery.targetGroups.find((g) => g.arn === watched.targetGroupArn)
           return {
             arn: watched.targetGroupArn,
+            role: watched.targets[0]?.role ?? null,
+            registered: observations.some((o) => !isUnregistered(o)),
             targetType: group?.targetType ?? "",
             protocol: group?.protocol ?? null,
             deregistrationDelaySeconds: delays.get(watched.targetGroupArn) ?? null,
@@ -221,6 +235,8 @@ export const check = Effect.gen(function*() {
       exitCode: ExitCode.drained,
       ...common,
       service: discovery.serviceName ?? null,
+      deploymentController: discovery.deploymentController ?? null,
+      taskSet: discovery.taskSet ?? null,
       networkMode: discovery.networkMode,
       targetGroups,
       drain,
@@ -243,15 +259,25 @@ export const formatCheckReport = (r: CheckReport): string => {
     ...(r.error === undefined ? [] : [`  problem:      ${r.error}`]),
     ...(r.cluster === undefined ? [] : [`  cluster:      ${r.cluster}`, `  task:         ${r.taskArn}`]),
     ...(r.service === undefined ? [] : [`  service:      ${r.service ?? "(none: TARGET_GROUP_ARNS)"}`]),
+    ...(r.deploymentController === undefined || r.deploymentController === null
+      ? []
+      : [
+        `  deployments:  ${r.deploymentController}${
+          (r.taskSet ?? null) === null ? "" : `, this task's task set ${r.taskSet}`
+        }`
+      ]),
     ...(r.networkMode === undefined ? [] : [`  network mode: ${r.networkMode}`]),
     ...r.targetGroups.flatMap((g) => [
-      `  target group: ${g.arn}`,
+      `  target group: ${g.arn}${g.role === null ? "" : ` (${g.role})`}`,
       `                type ${g.targetType}${g.protocol === null ? "" : `, protocol ${g.protocol}`}${
         g.deregistrationDelaySeconds === null ? "" : `, deregistration delay ${g.deregistrationDelaySeconds} s`
       }`,
       ...g.targets.map((t) =>
         `                this task: ${t.id}:${t.port} is ${t.state}${t.reason === null ? "" : ` (${t.reason})`}`
-      )
+      ),
+      ...(g.registered || g.role === null ? [] : [
+        "                this task is not registered here now: watched all the same, at one DescribeTargetHealth per poll"
+      ])
     ]),
     ...(r.drain === undefined ? [] : [
       `  drain:        DRAIN_STRATEGY=${r.drain.strategy}`,

@@ -5,7 +5,7 @@ import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/do
 import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
 import { type ConnectionsService, connectionsTest } from "../../src/layers/Connections.ts"
-import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
+import { Ecs, type ServiceDescription, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
 import * as Metrics from "../../src/layers/Metrics.ts"
 import { Startup } from "../../src/layers/Startup.ts"
@@ -103,9 +103,19 @@ export const scriptedTargetHealth = (options: {
   })
 }
 
+/** A service of the ECS deployment controller with these load balancers. */
+export const ecsService = (loadBalancers: ReadonlyArray<ServiceLoadBalancer>): ServiceDescription => ({
+  deploymentController: "ECS",
+  loadBalancers,
+  taskSets: []
+})
+
 export const ecsTest = (options: {
   readonly task?: TaskDescription | undefined
+  /** The service's load balancers under the ECS controller (a shorthand for `service`). */
   readonly loadBalancers?: ReadonlyArray<ServiceLoadBalancer> | undefined
+  /** The whole service: blue/green alternates, CODE_DEPLOY and EXTERNAL task sets. */
+  readonly service?: ServiceDescription
   readonly ec2InstanceId?: string
   readonly failWith?: Partial<
     Record<"DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", AwsCallFailed>
@@ -121,7 +131,11 @@ export const ecsTest = (options: {
     }))
   return Ecs.layerTest({
     describeTask: () => answer("DescribeTasks", options.task),
-    describeServiceLoadBalancers: () => answer("DescribeServices", options.loadBalancers),
+    describeService: () =>
+      answer(
+        "DescribeServices",
+        options.service ?? (options.loadBalancers === undefined ? undefined : ecsService(options.loadBalancers))
+      ),
     describeEc2InstanceId: () => answer("DescribeContainerInstances", options.ec2InstanceId)
   })
 }
