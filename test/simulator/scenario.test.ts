@@ -147,7 +147,10 @@ describe("a bad scenario is rejected with a message naming the field", () => {
     }, /targetGroups\[0\]\.targets\[0\]\.id: not an IPv4 address/],
     ["task sets under the ECS controller", {
       ...awsvpc,
-      service: { ...awsvpc.service, taskSets: [{ id: "ecs-svc/1234567890123456789", status: "PRIMARY", loadBalancers: [] }] }
+      service: {
+        ...awsvpc.service,
+        taskSets: [{ id: "ecs-svc/1234567890123456789", status: "PRIMARY", loadBalancers: [] }]
+      }
     }, /service\.taskSets: only CODE_DEPLOY and EXTERNAL services have task sets/],
     ["an alternate target group without the BLUE_GREEN strategy", {
       ...awsvpc,
