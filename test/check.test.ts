@@ -65,28 +65,27 @@ describe("check", () => {
 
 describe("check on blue/green services", () => {
   const green = tgArn("web-green", "5c1f0e8a9b7d3e21")
+  const checkWith = (world: Pick<NonNullable<Parameters<typeof testLayer>[0]>, "ecs" | "elb">) =>
+    check.pipe(Effect.provide(testLayer({ settings: { startupTimeoutSeconds: 10 }, ...world }).layer))
 
   it.effect("lists each group with its role and whether the task is registered there; the group it is not in costs a poll all the same", () =>
     Effect.gen(function*() {
-      const report = yield* check.pipe(Effect.provide(
-        testLayer({
-          settings: { startupTimeoutSeconds: 10 },
-          ecs: {
-            service: {
-              deploymentController: "ECS",
-              loadBalancers: [{ ...webLoadBalancer, alternateTargetGroupArn: green }],
-              taskSets: []
-            }
-          },
-          elb: {
-            timelines: {
-              [web]: [{ at: 0, state: "unused", reason: "Target.NotRegistered" }],
-              [green]: [{ at: 0, state: "healthy" }]
-            },
-            groups: [ipGroup(web), ipGroup(green)]
+      const report = yield* checkWith({
+        ecs: {
+          service: {
+            deploymentController: "ECS",
+            loadBalancers: [{ ...webLoadBalancer, alternateTargetGroupArn: green }],
+            taskSets: []
           }
-        }).layer
-      ))
+        },
+        elb: {
+          timelines: {
+            [web]: [{ at: 0, state: "unused", reason: "Target.NotRegistered" }],
+            [green]: [{ at: 0, state: "healthy" }]
+          },
+          groups: [ipGroup(web), ipGroup(green)]
+        }
+      })
       assert.deepStrictEqual(report.targetGroups.map((g) => [g.arn, g.role, g.registered]), [
         [web, "primary", false],
         [green, "alternate", true]
@@ -105,30 +104,27 @@ describe("check on blue/green services", () => {
 
   it.effect("a CODE_DEPLOY task: its task set, and the task set's group", () =>
     Effect.gen(function*() {
-      const report = yield* check.pipe(Effect.provide(
-        testLayer({
-          settings: { startupTimeoutSeconds: 10 },
-          ecs: {
-            task: {
-              group: "service:web",
-              startedBy: "ecs-svc/1234567890123456789",
-              containerInstanceArn: undefined,
-              containers: []
-            },
-            service: {
-              deploymentController: "CODE_DEPLOY",
-              loadBalancers: [webLoadBalancer],
-              taskSets: [{
-                id: "ecs-svc/1234567890123456789",
-                taskSetArn: "arn:aws:ecs:us-east-1:111122223333:task-set/default/web/ecs-svc/1234567890123456789",
-                status: "PRIMARY",
-                loadBalancers: [{ ...webLoadBalancer, targetGroupArn: green }]
-              }]
-            }
+      const report = yield* checkWith({
+        ecs: {
+          task: {
+            group: "service:web",
+            startedBy: "ecs-svc/1234567890123456789",
+            containerInstanceArn: undefined,
+            containers: []
           },
-          elb: { timelines: { [green]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web), ipGroup(green)] }
-        }).layer
-      ))
+          service: {
+            deploymentController: "CODE_DEPLOY",
+            loadBalancers: [webLoadBalancer],
+            taskSets: [{
+              id: "ecs-svc/1234567890123456789",
+              taskSetArn: "arn:aws:ecs:us-east-1:111122223333:task-set/default/web/ecs-svc/1234567890123456789",
+              status: "PRIMARY",
+              loadBalancers: [{ ...webLoadBalancer, targetGroupArn: green }]
+            }]
+          }
+        },
+        elb: { timelines: { [green]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web), ipGroup(green)] }
+      })
       assert.deepStrictEqual(report.targetGroups.map((g) => [g.arn, g.role, g.registered]), [[green, "task set", true]])
       assert.include(
         formatCheckReport(report),
