@@ -16,6 +16,7 @@ import {
   testLayer,
   tgArn
 } from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
 const udp = tgArn("dns", "1111222233334444")
@@ -314,14 +315,14 @@ describe("discoverTargets: AWS failures at startup", () => {
   it.effect("a throttled call that then succeeds goes on", () =>
     Effect.gen(function*() {
       let failuresLeft = 2
-      const ecs = Ecs.layerTest({
+      const ecs = Ecs.layerTest(partialService(Ecs, {
         describeService: () =>
           Effect.suspend(() =>
             failuresLeft-- > 0
               ? Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))
               : Effect.succeed(ecsService([lb(web)]))
           )
-      })
+      }))
       const { layer } = testLayer({ ecsLayer: ecs, random: 0.5 })
       const fiber = yield* Effect.forkChild(discoverTargets.pipe(Effect.provide(layer)))
       yield* TestClock.adjust("1 second")

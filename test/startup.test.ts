@@ -21,6 +21,7 @@ import {
   tgArn,
   webLoadBalancer
 } from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
 const s = 1000
@@ -33,13 +34,13 @@ const ecsBrownout = (
     awsError("ecs:DescribeServices", "ThrottlingException", true)
   )
 ) =>
-  Ecs.layerTest({
+  Ecs.layerTest(partialService(Ecs, {
     describeService: () =>
       Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
         calls.push({ at, action: "DescribeServices" })
         return at < until ? failure : Effect.succeed(ecsService([webLoadBalancer]))
       }))
-  })
+  }))
 
 const startSidecar = (ecs: Layer.Layer<Ecs>) =>
   Effect.gen(function*() {
