@@ -27,6 +27,8 @@ describe("check", () => {
       assert.strictEqual(report.networkMode, "awsvpc")
       assert.deepStrictEqual(report.targetGroups, [{
         arn: web,
+        role: "primary",
+        registered: true,
         targetType: "ip",
         protocol: "TCP",
         deregistrationDelaySeconds: 300,
@@ -89,6 +91,78 @@ describe("check: the connections a drain would wait for", () => {
     }))
 })
 
+describe("check on blue/green services", () => {
+  const green = tgArn("web-green", "5c1f0e8a9b7d3e21")
+  const checkWith = (world: Pick<NonNullable<Parameters<typeof testLayer>[0]>, "ecs" | "elb">) =>
+    check.pipe(Effect.provide(testLayer({ settings: { startupTimeoutSeconds: 10 }, ...world }).layer))
+
+  it.effect("lists each group with its role and whether the task is registered there; the group it is not in costs a poll all the same", () =>
+    Effect.gen(function*() {
+      const report = yield* checkWith({
+        ecs: {
+          service: {
+            deploymentController: "ECS",
+            loadBalancers: [{ ...webLoadBalancer, alternateTargetGroupArn: green }],
+            taskSets: []
+          }
+        },
+        elb: {
+          timelines: {
+            [web]: [{ at: 0, state: "unused", reason: "Target.NotRegistered" }],
+            [green]: [{ at: 0, state: "healthy" }]
+          },
+          groups: [ipGroup(web), ipGroup(green)]
+        }
+      })
+      assert.deepStrictEqual(report.targetGroups.map((g) => [g.arn, g.role, g.registered]), [
+        [web, "primary", false],
+        [green, "alternate", true]
+      ])
+      assert.strictEqual(report.deploymentController, "ECS")
+      const text = formatCheckReport(report)
+      assert.include(text, `target group: ${web} (primary)`)
+      assert.include(text, `target group: ${green} (alternate)`)
+      assert.strictEqual(
+        text.split("\n").filter((l) =>
+          l.includes("not registered here now: watched all the same, at one DescribeTargetHealth per poll")
+        ).length,
+        1
+      )
+    }))
+
+  it.effect("a CODE_DEPLOY task: its task set, and the task set's group", () =>
+    Effect.gen(function*() {
+      const report = yield* checkWith({
+        ecs: {
+          task: {
+            group: "service:web",
+            startedBy: "ecs-svc/1234567890123456789",
+            containerInstanceArn: undefined,
+            containers: []
+          },
+          service: {
+            deploymentController: "CODE_DEPLOY",
+            loadBalancers: [webLoadBalancer],
+            taskSets: [{
+              id: "ecs-svc/1234567890123456789",
+              taskSetArn: "arn:aws:ecs:us-east-1:111122223333:task-set/default/web/ecs-svc/1234567890123456789",
+              status: "PRIMARY",
+              loadBalancers: [{ ...webLoadBalancer, targetGroupArn: green }]
+            }]
+          }
+        },
+        elb: { timelines: { [green]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web), ipGroup(green)] }
+      })
+      assert.deepStrictEqual(report.targetGroups.map((g) => [g.arn, g.role, g.registered]), [[green, "task set", true]])
+      assert.include(
+        formatCheckReport(report),
+        "deployments:  CODE_DEPLOY, this task's task set ecs-svc/1234567890123456789"
+      )
+      // DescribeTasks is what names the task set: needed here, not optional.
+      assert.deepInclude(report.permissions, { action: "ecs:DescribeTasks", ok: true })
+    }))
+})
+
 describe("check through an AWS brownout", () => {
   it.effect("gives up at its timeout with exit 6 and the last failure, where `run` would go on trying", () =>
     Effect.gen(function*() {
@@ -113,6 +187,8 @@ describe("check through an AWS brownout", () => {
 describe("check advises", () => {
   const group = (protocol: string, deregistrationDelaySeconds: number | null) => ({
     arn: web,
+    role: "primary" as const,
+    registered: true,
     targetType: "ip",
     protocol,
     deregistrationDelaySeconds,

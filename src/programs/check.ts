@@ -2,6 +2,7 @@
 // can read (or a script can parse with --json).
 import { Effect, Exit } from "effect"
 import { AwsCallLog, type AwsCallRecord } from "../aws/callAws.ts"
+import { isUnregistered } from "../domain.ts"
 import { AwsCallFailed, ExitCode, exitCodeOf } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Connections } from "../layers/Connections.ts"
@@ -38,6 +39,8 @@ export const check = Effect.gen(function*() {
           const group = discovery.targetGroups.find((g) => g.arn === watched.targetGroupArn)
           return {
             arn: watched.targetGroupArn,
+            role: watched.targets[0]?.role ?? null,
+            registered: observations.some((o) => !isUnregistered(o)),
             targetType: group?.targetType ?? "",
             protocol: group?.protocol ?? null,
             deregistrationDelaySeconds: delays.get(watched.targetGroupArn) ?? null,
@@ -96,6 +99,8 @@ export const check = Effect.gen(function*() {
       exitCode: ExitCode.drained,
       ...common,
       service: discovery.serviceName ?? null,
+      deploymentController: discovery.deploymentController ?? null,
+      taskSet: discovery.taskSet ?? null,
       networkMode: discovery.networkMode,
       targetGroups,
       drain,

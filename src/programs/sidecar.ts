@@ -50,12 +50,16 @@ export const sidecar = Effect.gen(function*() {
     cluster: discovery.cluster,
     taskArn: discovery.taskArn,
     service: discovery.serviceName ?? null,
+    ...(discovery.deploymentController === undefined || discovery.deploymentController === "ECS"
+      ? {}
+      : { deploymentController: discovery.deploymentController, taskSet: discovery.taskSet ?? null }),
     networkMode: discovery.networkMode,
     targets: discovery.targets.map((t) => ({
       targetGroupArn: t.targetGroupArn,
       targetId: t.id,
       port: t.port,
-      container: t.containerName
+      container: t.containerName,
+      ...(t.role === undefined ? {} : { role: t.role })
     })),
     ...(discovery.searches.length === 0 ? {} : { searching: discovery.searches.map((s) => s.targetGroupArn) })
   }))
