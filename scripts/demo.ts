@@ -96,6 +96,14 @@ app?.close()
 
 const polls = requests.filter((r) => r.action === "DescribeTargetHealth")
 const firstDraining = polls.find((r) => r.t >= drainAtMs)
+// Blue/green: one request per watched group per poll, whether the task is registered there or not.
+const groups = new Set(polls.map((r) => String(r.params.TargetGroupArn)))
+const perGroup = groups.size > 1
+  ? `: ${
+    [...groups].map((g) => `${polls.filter((r) => r.params.TargetGroupArn === g).length} for ${g.split(":").at(-1)}`)
+      .join(", ")
+  }`
+  : ""
 console.log("\nsummary")
 console.log(`  scenario:        ${scenario.name}`)
 console.log(`  discovered:      ${discovered || "(nothing)"}`)
@@ -104,7 +112,7 @@ console.log(
     requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action).filter((a, i, all) =>
       all.indexOf(a) === i
     ).join(", ")
-  } (${polls.length} DescribeTargetHealth)`
+  } (${polls.length} DescribeTargetHealth${perGroup})`
 )
 console.log(
   `  draining seen:   ${

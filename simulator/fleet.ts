@@ -295,15 +295,19 @@ export const runFleet = (input: FleetOptions) =>
             containers: []
           }
         }),
-      describeServiceLoadBalancers: (_, service) =>
-        charged("ecs:DescribeServices", () => [{
-          targetGroupArn: groupArn(Number(service.replace("svc-", ""))),
-          loadBalancerName: undefined,
-          containerName: "app",
-          containerPort: 8080
-        }]),
-      describeEc2InstanceId: () => Effect.die("the fleet runs awsvpc tasks"),
-      describeServiceDesiredCount: () => Effect.die("the sidecar never asks")
+      describeService: (_, service) =>
+        charged("ecs:DescribeServices", () => ({
+          deploymentController: "ECS",
+          loadBalancers: [{
+            targetGroupArn: groupArn(Number(service.replace("svc-", ""))),
+            loadBalancerName: undefined,
+            containerName: "app",
+            containerPort: 8080
+          }],
+          taskSets: [],
+          desiredCount: options.tasksPerService
+        })),
+      describeEc2InstanceId: () => Effect.die("the fleet runs awsvpc tasks")
     })
 
     // Fargate's metadata names no service: discovery asks DescribeTasks, then DescribeServices.

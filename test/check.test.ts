@@ -1,8 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { advise, check, formatCheckReport } from "../src/programs/check.ts"
-import { awsError, awsvpcTask, type ecsTest, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+import { check } from "../src/programs/check.ts"
+import { advise } from "../src/programs/checkAdvice.ts"
+import { formatCheckReport } from "../src/programs/checkReport.ts"
+import {
+  awsError,
+  awsvpcTask,
+  ecsService,
+  type ecsTest,
+  ipGroup,
+  testLayer,
+  tgArn,
+  webLoadBalancer
+} from "./support/mocks.ts"
 
 const web = tgArn("web")
 
@@ -25,6 +36,8 @@ describe("check", () => {
       assert.strictEqual(report.networkMode, "awsvpc")
       assert.deepStrictEqual(report.targetGroups, [{
         arn: web,
+        role: "primary",
+        registered: true,
         targetType: "ip",
         protocol: "TCP",
         deregistrationDelaySeconds: 300,
@@ -67,7 +80,7 @@ describe("check counts the API calls", () => {
       const report = yield* check.pipe(Effect.provide(
         testLayer({
           settings: { pollingFrequencySeconds: 30 },
-          ecs: { loadBalancers: [webLoadBalancer], desiredCount: 300 },
+          ecs: { service: { ...ecsService([webLoadBalancer]), desiredCount: 300 } },
           elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }
         }).layer
       ))
@@ -102,6 +115,104 @@ describe("check counts the API calls", () => {
     }))
 })
 
+describe("check: the connections a drain would wait for", () => {
+  it.effect("lists the loopback peers connected to a target port, and advises a port of their own for them", () =>
+    Effect.gen(function*() {
+      const report = yield* check.pipe(Effect.provide(
+        testLayer({
+          settings: { startupTimeoutSeconds: 10, drainStrategy: "connections" },
+          ecs: { loadBalancers: [webLoadBalancer] },
+          elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] },
+          connections: (ports) =>
+            Effect.succeed({
+              open: new Map(ports.map((p) => [p, 3])),
+              loopbackPeers: new Map(ports.map((p) => [p, new Set(["::1", "127.0.0.1"])]))
+            })
+        }).layer
+      ))
+      assert.deepStrictEqual(report.drain, {
+        strategy: "connections",
+        ports: [{ port: 8080, connections: 3, loopbackPeers: ["127.0.0.1", "::1"] }]
+      })
+      assert.include(formatCheckReport(report), "port 8080: 3 connections open now, from loopback peers 127.0.0.1, ::1")
+      assert.strictEqual(report.advice.length, 1)
+      assert.include(report.advice[0], "port 8080 has connections from loopback peers (127.0.0.1, ::1)")
+      assert.include(report.advice[0], "serve those on a port of their own")
+    }))
+})
+
+describe("check on blue/green services", () => {
+  const green = tgArn("web-green", "5c1f0e8a9b7d3e21")
+  const checkWith = (world: Pick<NonNullable<Parameters<typeof testLayer>[0]>, "ecs" | "elb">) =>
+    check.pipe(Effect.provide(testLayer({ settings: { startupTimeoutSeconds: 10 }, ...world }).layer))
+
+  it.effect("lists each group with its role and whether the task is registered there; the group it is not in costs a poll all the same", () =>
+    Effect.gen(function*() {
+      const report = yield* checkWith({
+        ecs: {
+          service: {
+            deploymentController: "ECS",
+            loadBalancers: [{ ...webLoadBalancer, alternateTargetGroupArn: green }],
+            taskSets: []
+          }
+        },
+        elb: {
+          timelines: {
+            [web]: [{ at: 0, state: "unused", reason: "Target.NotRegistered" }],
+            [green]: [{ at: 0, state: "healthy" }]
+          },
+          groups: [ipGroup(web), ipGroup(green)]
+        }
+      })
+      assert.deepStrictEqual(report.targetGroups.map((g) => [g.arn, g.role, g.registered]), [
+        [web, "primary", false],
+        [green, "alternate", true]
+      ])
+      assert.strictEqual(report.deploymentController, "ECS")
+      const text = formatCheckReport(report)
+      assert.include(text, `target group: ${web} (primary)`)
+      assert.include(text, `target group: ${green} (alternate)`)
+      assert.strictEqual(
+        text.split("\n").filter((l) =>
+          l.includes("not registered here now: watched all the same, at one DescribeTargetHealth per poll")
+        ).length,
+        1
+      )
+    }))
+
+  it.effect("a CODE_DEPLOY task: its task set, and the task set's group", () =>
+    Effect.gen(function*() {
+      const report = yield* checkWith({
+        ecs: {
+          task: {
+            group: "service:web",
+            startedBy: "ecs-svc/1234567890123456789",
+            containerInstanceArn: undefined,
+            containers: []
+          },
+          service: {
+            deploymentController: "CODE_DEPLOY",
+            loadBalancers: [webLoadBalancer],
+            taskSets: [{
+              id: "ecs-svc/1234567890123456789",
+              taskSetArn: "arn:aws:ecs:us-east-1:111122223333:task-set/default/web/ecs-svc/1234567890123456789",
+              status: "PRIMARY",
+              loadBalancers: [{ ...webLoadBalancer, targetGroupArn: green }]
+            }]
+          }
+        },
+        elb: { timelines: { [green]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web), ipGroup(green)] }
+      })
+      assert.deepStrictEqual(report.targetGroups.map((g) => [g.arn, g.role, g.registered]), [[green, "task set", true]])
+      assert.include(
+        formatCheckReport(report),
+        "deployments:  CODE_DEPLOY, this task's task set ecs-svc/1234567890123456789"
+      )
+      // DescribeTasks is what names the task set: needed here, not optional.
+      assert.deepInclude(report.permissions, { action: "ecs:DescribeTasks", ok: true })
+    }))
+})
+
 describe("check through an AWS brownout", () => {
   it.effect("gives up at its timeout with exit 6 and the last failure, where `run` would go on trying", () =>
     Effect.gen(function*() {
@@ -126,6 +237,8 @@ describe("check through an AWS brownout", () => {
 describe("check advises", () => {
   const group = (protocol: string, deregistrationDelaySeconds: number | null) => ({
     arn: web,
+    role: "primary" as const,
+    registered: true,
     targetType: "ip",
     protocol,
     deregistrationDelaySeconds,

@@ -6,7 +6,17 @@ import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../src/laye
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { awsError, awsvpcTask, type ecsTest, instanceGroup, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+import {
+  awsError,
+  awsvpcTask,
+  ecsService,
+  type ecsTest,
+  instanceGroup,
+  ipGroup,
+  testLayer,
+  tgArn
+} from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
 const udp = tgArn("dns", "1111222233334444")
@@ -92,7 +102,8 @@ describe("discoverTargets: awsvpc", () => {
         id: "10.0.2.106",
         port: 8080,
         containerName: "app",
-        containerPort: 8080
+        containerPort: 8080,
+        role: "primary"
       }])
       // ServiceName in the metadata: no DescribeTasks needed.
       assert.deepStrictEqual(actions, ["DescribeServices", "DescribeTargetGroups"])
@@ -155,7 +166,8 @@ describe("discoverTargets: bridge and host", () => {
         id: "i-0abcdef1234567890",
         port: 32768,
         containerName: "app",
-        containerPort: 8080
+        containerPort: 8080,
+        role: "primary"
       }])
       assert.strictEqual(exit.value.networkMode, "bridge")
       assert.deepStrictEqual(actions, [
@@ -303,14 +315,14 @@ describe("discoverTargets: AWS failures at startup", () => {
   it.effect("a throttled call that then succeeds goes on", () =>
     Effect.gen(function*() {
       let failuresLeft = 2
-      const ecs = Ecs.layerTest({
-        describeServiceLoadBalancers: () =>
+      const ecs = Ecs.layerTest(partialService(Ecs, {
+        describeService: () =>
           Effect.suspend(() =>
             failuresLeft-- > 0
               ? Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))
-              : Effect.succeed([lb(web)])
+              : Effect.succeed(ecsService([lb(web)]))
           )
-      })
+      }))
       const { layer } = testLayer({ ecsLayer: ecs, random: 0.5 })
       const fiber = yield* Effect.forkChild(discoverTargets.pipe(Effect.provide(layer)))
       yield* TestClock.adjust("1 second")

@@ -2,9 +2,9 @@
 // and its confirmation, AIMD with full jitter. The arithmetic on its own, then
 // the sidecar on TestClock.
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { Ecs, type TaskDescription } from "../src/layers/Ecs.ts"
+import type { TaskDescription } from "../src/layers/Ecs.ts"
 import {
   afterReading,
   decreaseFactor,
@@ -16,7 +16,7 @@ import {
 } from "../src/programs/pacing.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { awsError, type Call, ipGroup, type Step, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+import { awsError, type Call, ecsTest, ipGroup, type Step, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const s = 1000
@@ -89,20 +89,16 @@ describe("pacing: the arithmetic", () => {
 
 /** ECS's DescribeTasks on this task: RUNNING, then STOPPED from `stoppingAt`; every call recorded. */
 const ecsStoppingAt = (stoppingAt: number, calls: Array<Call>, denied = false) =>
-  Ecs.layerTest({
-    describeServiceLoadBalancers: () => Effect.succeed([webLoadBalancer]),
-    describeTask: () =>
-      Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
-        calls.push({ at, action: "DescribeTasks" })
-        if (denied) return Effect.fail(awsError("ecs:DescribeTasks", "AccessDeniedException", false))
-        const task: TaskDescription = {
-          group: "service:web",
-          containerInstanceArn: undefined,
-          containers: [],
-          desiredStatus: at >= stoppingAt ? "STOPPED" : "RUNNING"
-        }
-        return Effect.succeed(task)
-      }))
+  ecsTest({
+    loadBalancers: [webLoadBalancer],
+    calls,
+    task: (at): TaskDescription => ({
+      group: "service:web",
+      containerInstanceArn: undefined,
+      containers: [],
+      desiredStatus: at >= stoppingAt ? "STOPPED" : "RUNNING"
+    }),
+    ...(denied ? { failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) } } : {})
   })
 
 const start = (timeline: ReadonlyArray<Step>, stoppingAt: number, denied = false) =>
@@ -115,20 +111,20 @@ const start = (timeline: ReadonlyArray<Step>, stoppingAt: number, denied = false
       random: 0.5
     })
     const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
-    return { fiber, ecsCalls, ...world }
+    return { fiber, describeTasks: (): Array<Call> => ecsCalls.filter((c) => c.action === "DescribeTasks"), ...world }
   })
 
 describe("pacing: ECS when ELBv2 throttles", () => {
   it.effect("a STOPPED answer is confirmed with one ELBv2 reading of the task's own target before the wait starts", () =>
     Effect.gen(function*() {
       // ELBv2 throttles from 20 s to 230 s; the drain starts at 200 s (ECS says STOPPED from then on).
-      const { fiber, ecsCalls, polls, logs } = yield* start(
+      const { fiber, describeTasks, polls, logs } = yield* start(
         [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 230 * s, state: "draining" }],
         200 * s
       )
       yield* TestClock.setTime(200 * s)
-      assert.isAbove(ecsCalls.length, 0, "ECS read while ELBv2 throttles")
-      assert.isTrue(ecsCalls.every((c) => c.at > 20 * s), "ECS only after a throttle")
+      assert.isAbove(describeTasks().length, 0, "ECS read while ELBv2 throttles")
+      assert.isTrue(describeTasks().every((c) => c.at > 20 * s), "ECS only after a throttle")
       // Past the confirmation (at most 162 s after the drain's start), before the end of its wait.
       yield* TestClock.setTime(363 * s)
       const stoppingSaid = logs.findIndex((l) => l.message === "ECS is stopping this task: confirming with ELBv2")
@@ -136,7 +132,7 @@ describe("pacing: ECS when ELBv2 throttles", () => {
       assert.isAbove(stoppingSaid, -1)
       assert.isAbove(leaving, stoppingSaid, "the drain is acted on after ELBv2 confirms it")
       // The confirmation: ELBv2 within 2 s of ECS's STOPPED; seen within the detection budget of the drain.
-      const firstStopped = ecsCalls.find((c) => c.at >= 200 * s)?.at ?? Infinity
+      const firstStopped = describeTasks().find((c) => c.at >= 200 * s)?.at ?? Infinity
       const confirmed = polls().find((c) => c.at >= firstStopped)?.at ?? Infinity
       assert.isAtMost(confirmed - firstStopped, 2 * s)
       assert.isAtMost(confirmed - 200 * s, 162 * s)
@@ -148,25 +144,25 @@ describe("pacing: ECS when ELBv2 throttles", () => {
 
   it.effect("ECS's STOPPED alone never ends the sidecar: ELBv2 must confirm", () =>
     Effect.gen(function*() {
-      const { fiber, ecsCalls } = yield* start(
+      const { fiber, describeTasks } = yield* start(
         [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }],
         60 * s
       )
       yield* TestClock.setTime(3600 * s)
       assert.isUndefined(fiber.pollUnsafe())
-      assert.isAbove(ecsCalls.filter((c) => c.at >= 60 * s).length, 0)
+      assert.isAbove(describeTasks().filter((c) => c.at >= 60 * s).length, 0)
       yield* Fiber.interrupt(fiber)
     }))
 
   it.effect("where ecs:DescribeTasks is denied, ELBv2 alone: ECS is asked once, and the budget warning comes once with the arithmetic", () =>
     Effect.gen(function*() {
-      const { fiber, ecsCalls, logs, polls } = yield* start(
+      const { fiber, describeTasks, logs, polls } = yield* start(
         [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 900 * s, state: "draining" }],
         Infinity,
         true
       )
       yield* TestClock.setTime(899 * s)
-      assert.strictEqual(ecsCalls.length, 1)
+      assert.strictEqual(describeTasks().length, 1)
       const warnings = logs.filter((l) => l.message.startsWith("detection budget exceeded"))
       assert.strictEqual(warnings.length, 1)
       assert.deepInclude(warnings[0], {

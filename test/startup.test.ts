@@ -11,7 +11,17 @@ import { Startup } from "../src/layers/Startup.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsError, type Call, fixedRandom, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+import {
+  awsError,
+  type Call,
+  ecsService,
+  fixedRandom,
+  ipGroup,
+  testLayer,
+  tgArn,
+  webLoadBalancer
+} from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
 const s = 1000
@@ -24,13 +34,13 @@ const ecsBrownout = (
     awsError("ecs:DescribeServices", "ThrottlingException", true)
   )
 ) =>
-  Ecs.layerTest({
-    describeServiceLoadBalancers: () =>
+  Ecs.layerTest(partialService(Ecs, {
+    describeService: () =>
       Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
         calls.push({ at, action: "DescribeServices" })
-        return at < until ? failure : Effect.succeed([webLoadBalancer])
+        return at < until ? failure : Effect.succeed(ecsService([webLoadBalancer]))
       }))
-  })
+  }))
 
 const startSidecar = (ecs: Layer.Layer<Ecs>) =>
   Effect.gen(function*() {

@@ -4,7 +4,8 @@
 import { Config as EffectConfig, ConfigProvider, Context, Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { ConfigInvalid } from "../errors.ts"
 import { defaultHeartbeatFile, heartbeatFileFrom } from "../heartbeat.ts"
-import { defaultNamespace, namespaceProblem } from "../metrics.ts"
+import { namespaceProblem } from "../metrics/emf.ts"
+import { defaultNamespace } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
 
 export type LogLevelName = Settings["logLevel"]
@@ -100,7 +101,7 @@ const variables = {
   METRICS_NAMESPACE: variable(
     "METRICS_NAMESPACE",
     Namespace,
-    "a CloudWatch namespace: up to 255 letters, digits and . - _ / # : or space, not starting with AWS/"
+    "a CloudWatch namespace: up to 255 letters, digits and . - _ / # : or space, not starting with AWS/ or :"
   )
 } as const
 

@@ -1,17 +1,18 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
 import { Clock, Duration, Effect, Fiber, Ref, Schedule } from "effect"
+import { targetKey } from "../domain.ts"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
-import { Ecs } from "../layers/Ecs.ts"
+import { Ecs, type TaskDescription } from "../layers/Ecs.ts"
 import { Startup } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics.ts"
+import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { checkDrainStrategy, drainWait } from "./drainWait.ts"
+import { checkDrainStrategy, drainWait, type EvidenceTarget } from "./drainWait.ts"
 import { deregistrationDelays, emitPerGroup, pollProblemsReporter, whyStopping } from "./stopReport.ts"
-import { watchUntilDeregistering } from "./watchTargets.ts"
+import { type WatchPollResult, watchTargets } from "./watchTargets.ts"
 
 /** How often a start that AWS keeps failing is reported again, after STARTUP_TIMEOUT. */
 export const slowStartReportEvery = Duration.minutes(5)
@@ -56,12 +57,16 @@ export const sidecar = Effect.gen(function*() {
     cluster: discovery.cluster,
     taskArn: discovery.taskArn,
     service: discovery.serviceName ?? null,
+    ...(discovery.deploymentController === undefined || discovery.deploymentController === "ECS"
+      ? {}
+      : { deploymentController: discovery.deploymentController, taskSet: discovery.taskSet ?? null }),
     networkMode: discovery.networkMode,
     targets: discovery.targets.map((t) => ({
       targetGroupArn: t.targetGroupArn,
       targetId: t.id,
       port: t.port,
-      container: t.containerName
+      container: t.containerName,
+      ...(t.role === undefined ? {} : { role: t.role })
     })),
     ...(discovery.searches.length === 0 ? {} : { searching: discovery.searches.map((s) => s.targetGroupArn) })
   }))
@@ -69,22 +74,22 @@ export const sidecar = Effect.gen(function*() {
   // Optional, for operators: the delay a drain saves against (logged once if it cannot be read).
   const delays = yield* deregistrationDelays(discovery.targetGroups)
   const elb = yield* TargetHealth
-  const ecs = yield* Ecs
   const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
   const pollProblems = yield* pollProblemsReporter(task)
   // This task as ECS describes it: evidence for a drain with no own state before it, and the
-  // stop reason once draining is seen; one answer serves both when they come together.
-  const describeTask = yield* Effect.cachedWithTTL(
-    ecs.describeTask(discovery.cluster, discovery.taskArn),
-    "10 seconds"
+  // stop reason once draining is seen. A drain of its own always asks afresh, unless ECS's last
+  // answer already said it is stopping the task (then that answer carries the reason).
+  const lastEcsAnswer = yield* Ref.make<TaskDescription | undefined>(undefined)
+  const describeTask = (yield* Ecs).describeTask(discovery.cluster, discovery.taskArn).pipe(
+    Effect.tap((described) => Ref.set(lastEcsAnswer, described))
+  )
+  const stopAnswer = Ref.get(lastEcsAnswer).pipe(
+    Effect.filterOrElse((last) => last?.desiredStatus === "STOPPED", () => describeTask)
   )
   const isTaskStopping = describeTask.pipe(Effect.map((described) => described?.desiredStatus === "STOPPED"))
-  const leavingTargets = yield* watchUntilDeregistering(discovery.targets, {
+  const watch = yield* watchTargets(discovery.targets, {
     searches: discovery.searches,
     isTaskStopping,
-    isTaskStoppingNow: ecs.describeTask(discovery.cluster, discovery.taskArn).pipe(
-      Effect.map((described) => described?.desiredStatus === "STOPPED")
-    ),
     onPollFailed: pollProblems.onPollFailed,
     deregistrationDelaySeconds: shortestDelay(delays),
     rereadDelay: Effect.forEach(
@@ -92,9 +97,29 @@ export const sidecar = Effect.gen(function*() {
       (g) => elb.describeDeregistrationDelay(g.arn)
     ).pipe(Effect.map((read) => shortestDelay(new Map([...delays, ...read.map((d, i) => [String(i), d] as const)]))))
   })
+  const leavingTargets = yield* watch.untilLeaving
   const [leaving] = leavingTargets
   if (leaving === undefined) return yield* Effect.die("the poll loop ended without a leaving target")
   const seenAt = yield* Clock.currentTimeMillis
+  // Every target of the task from here on, each with when it was seen leaving: the wait covers them all.
+  const evidence = yield* Ref.make(
+    new Map<string, EvidenceTarget>([
+      ...(yield* watch.watched).map((target) => [targetKey(target), { target, leavingSince: undefined }] as const),
+      ...leavingTargets.map((o) => [targetKey(o.target), { target: o.target, leavingSince: seenAt }] as const)
+    ])
+  )
+  const noteLeaving = (result: WatchPollResult) =>
+    Clock.currentTimeMillis.pipe(Effect.flatMap((now) =>
+      Ref.update(evidence, (known) => {
+        const next = new Map(known)
+        for (const { o, verdict } of result.judged) {
+          const key = targetKey(o.target)
+          const since = known.get(key)?.leavingSince
+          next.set(key, { target: o.target, leavingSince: since ?? (verdict === "leaving" ? now : undefined) })
+        }
+        return next
+      })
+    ))
   const target = {
     targetGroupArn: leaving.target.targetGroupArn,
     targetId: leaving.target.id,
@@ -102,7 +127,12 @@ export const sidecar = Effect.gen(function*() {
   }
 
   // Why ECS stops the task (one DescribeTasks), on every line from here to the last.
-  const stop = yield* whyStopping(describeTask)
+  const stop = yield* whyStopping(stopAnswer)
+  // Where the deregistration began, as near as it is known: what SecondsSaved counts from.
+  const stoppingAt = (yield* Ref.get(lastEcsAnswer))?.stoppingAt
+  const deregisteredFrom = stoppingAt !== undefined && stoppingAt <= seenAt
+    ? stoppingAt
+    : (yield* watch.lastInServiceAt(leavingTargets.map((o) => o.target))) ?? seenAt
   const leavingGroups = [...new Set(leavingTargets.map((o) => o.target.targetGroupArn))]
   yield* emitPerGroup(task, leavingGroups, (at) => drainDetectedRecord(at, stop))
 
@@ -118,18 +148,27 @@ export const sidecar = Effect.gen(function*() {
     targetGroupDelaySeconds: delay ?? null,
     plan: delay === undefined ? plan : `target group delay ${delay} s; ${plan}`
   }))
-  const waited = yield* drainWait(leavingTargets, discovery.targetGroups)
-  const drainWaitMs = (yield* Clock.currentTimeMillis) - seenAt
+  // `connections` goes on polling while it waits, for a drain seen later (or a deregistration cancelled);
+  // under `fixed` nothing a poll finds changes the exit, so no call is spent on it.
+  const polling = settings.drainStrategy === "connections"
+    ? yield* Effect.forkChild(watch.whileWaiting(noteLeaving))
+    : undefined
+  const waited = yield* drainWait(Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])), discovery.targetGroups)
+  if (polling !== undefined) yield* Fiber.interrupt(polling)
+  const exitAt = yield* Clock.currentTimeMillis
+  const drainWaitMs = exitAt - seenAt
+  const stayedMs = exitAt - deregisteredFrom
   yield* emitPerGroup(task, leavingGroups, (at, arn) =>
     exitRecord(at, {
       ...stop,
       drainWaitMs,
+      stayedMs,
       deregistrationDelaySeconds: delays.get(arn),
       connectionsAtExit: waited.connectionsAtExit
     }))
   yield* pollProblems.flush
   const why = settings.drainStrategy === "fixed" ? {} : { why: waited.why }
-  const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, drainWaitMs) }
+  const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, stayedMs) }
 
   if (settings.dryRun) {
     // Rolling the sidecar out: show when it would have stopped the task, and do not.

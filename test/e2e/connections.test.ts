@@ -1,8 +1,14 @@
 // DRAIN_STRATEGY=connections with the built sidecar as a process: the test holds
 // real TCP connections to a dual-stack listener on the target's port (IPv4
 // clients show up in /proc/net/tcp6 as ::ffff:127.0.0.1) and closes them.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { connect, createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it, type TestContext } from "vitest"
+import type { Scenario } from "../../simulator/scenario.ts"
+import { adminGroupArn, webGroupArn } from "../../simulator/scenarios.ts"
+import { writeSocketTables } from "../../simulator/socketTables.ts"
 import { clock, healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
 /** A listener on a free port, on :: (dual stack, as Node, Java, Go and nginx listen by default); closed with the test. */
@@ -35,6 +41,13 @@ const hold = (test: TestContext, port: number, n: number, closeAfterMs?: number)
 }
 
 const env = (extra: Record<string, string>) => ({ DRAIN_STRATEGY: "connections", ...extra })
+
+/** The ENV lines of the Dockerfile's runtime stage (PATH aside). */
+const imageEnv: Record<string, string> = Object.fromEntries(
+  [...(readFileSync("Dockerfile", "utf8").split(/^FROM /m).at(-1) ?? "").matchAll(/^ENV (\w+)=(.*)$/gm)]
+    .filter(([, k]) => k !== "PATH")
+    .map(([, k = "", v = ""]) => [k, v.replace(/^"(.*)"$/, "$1")])
+)
 
 const drainAtMs = 4000
 /** The awsvpc task with DRAIN_STRATEGY=connections, its target on `port`, draining at `drainAtMs`. */
@@ -145,12 +158,150 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
     const run = await runScenario("awsvpc", { targetPort: port, drainAtMs: 60_000, args: ["check"], env: env({}) })
     expect(run.code, run.stdout).toBe(0)
     expect(run.stdout).toContain("drain:        DRAIN_STRATEGY=connections")
-    expect(run.stdout).toContain(`port ${port}: 2 connections open now`)
+    // The test's clients are on loopback (IPv4 and IPv6), as a scraper inside the task would be.
+    expect(run.stdout).toContain(`port ${port}: 2 connections open now, from loopback peers 127.0.0.1, ::1`)
   })
 
   it("check in bridge mode: exit 4, as the sidecar would end", async () => {
     const run = await runScenario("bridge", { drainAtMs: 60_000, args: ["check", "--json"], env: env({}) })
     expect(run.code).toBe(4)
     expect(JSON.parse(run.stdout.trim())).toMatchObject({ ok: false, exitCode: 4 })
+  })
+})
+
+/** A listener that closes each connection itself after `closeAfterMs` (HTTP/1.0 style): its side keeps a TIME_WAIT. */
+const listenClosing = (test: TestContext, closeAfterMs: number) =>
+  new Promise<number>((resolve) => {
+    const server = createServer((socket) => {
+      socket.on("error", () => {})
+      setTimeout(() => socket.end(), closeAfterMs)
+    })
+    test.onTestFinished(() => void server.close())
+    server.listen(0, "::", () => resolve((server.address() as { port: number }).port))
+  })
+
+/**
+ * The two-group task, both groups HTTP: `web` (on `webPort`) drains at `drainAtMs`, `admin` (on
+ * `adminPort`) a poll and a half later, as ECS's two DeregisterTargets calls land in ELBv2.
+ */
+const drainsAPollApart = (webPort: number, adminPort: number, adminLaterMs: number) => (s: Scenario): Scenario => ({
+  ...s,
+  task: {
+    ...s.task,
+    containers: s.task.containers.map((c) =>
+      c.name === "app"
+        ? { ...c, ports: c.ports.map((p) => (p.containerPort === webPort ? p : { ...p, containerPort: adminPort })) }
+        : c
+    )
+  },
+  service: {
+    loadBalancers: (s.service?.loadBalancers ?? []).map((lb) =>
+      lb.targetGroupArn === adminGroupArn ? { ...lb, containerPort: adminPort } : lb
+    )
+  },
+  targetGroups: s.targetGroups.map((g) => ({
+    ...g,
+    protocol: "HTTP" as const,
+    ...(g.arn === adminGroupArn ? { port: adminPort } : {}),
+    targets: g.targets.map((t) =>
+      t.id !== "10.0.1.23" ? t : {
+        ...t,
+        port: g.arn === adminGroupArn ? adminPort : t.port,
+        timeline: [{ at: 0, state: "healthy" }, {
+          at: drainAtMs + (g.arn === adminGroupArn ? adminLaterMs : 0),
+          state: "draining"
+        }]
+      }
+    )
+  }))
+})
+
+describe.concurrent("e2e: DRAIN_STRATEGY=connections on complete evidence", () => {
+  it("two groups draining a poll apart: the second group's open connection keeps the task until it closes", async (test) => {
+    const webPort = await listen(test)
+    const adminPort = await listen(test)
+    // One connection to the admin port, closed about 4 s after web's drain starts (2.5 s after admin's).
+    const closed = await hold(test, adminPort, 1, drainAtMs + 4000)
+    const run = await runScenario("two-target-groups", {
+      drainAtMs,
+      targetPort: webPort,
+      scenario: drainsAPollApart(webPort, adminPort, 1500),
+      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" })
+    })
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    const firstDraining = (arn: string) =>
+      run.logs.findIndex((l) => l.message === "target is deregistering" && l.targetGroupArn === arn)
+    // web's drain is seen first and starts the wait; admin's is seen by a poll made while waiting.
+    const waitStarts = run.logs.findIndex((l) => l.message === "waiting for connections to close")
+    expect(firstDraining(webGroupArn)).toBeGreaterThan(-1)
+    expect(firstDraining(webGroupArn)).toBeLessThan(waitStarts)
+    expect(firstDraining(adminGroupArn)).toBeGreaterThan(waitStarts)
+    // Each group's drain is logged once, though it is polled on while the sidecar waits.
+    expect(run.logs.filter((l) => l.message === "target is deregistering").length).toBe(2)
+    // The admin port's connection held the task: it left at least the idle window after the close.
+    expect(run.exitedAt - closed.at).toBeGreaterThanOrEqual(1000)
+    expect(lastLine(run)).toMatch(/connections drained after \d+ s, exiting with code 0/)
+  })
+
+  it("a stream of sub-second connections keeps the task until it stops, then it exits about DRAIN_IDLE_SECONDS later", async (test) => {
+    // Each connection lasts 100 ms (the server closes it) and a new one comes every 250 ms: a sample a
+    // second finds the port empty more often than not; the new TIME_WAIT entries show the arrivals.
+    const port = await listenClosing(test, 100)
+    let lastArrival = 0
+    let stopped = false
+    const streamUntil = clock() + drainAtMs + 6000
+    const stream = setInterval(() => {
+      if (clock() >= streamUntil) {
+        stopped = true
+        clearInterval(stream)
+        return
+      }
+      const socket = connect(port, "127.0.0.1", () => (lastArrival = clock()))
+      socket.on("error", () => {})
+      test.onTestFinished(() => void socket.destroy())
+    }, 250)
+    test.onTestFinished(() => clearInterval(stream))
+    const run = await drain(port, { DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "2" })
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(stopped).toBe(true)
+    // The wait saw the arrivals, and restarted the idle window at each: the exit comes after the last one.
+    const changes = run.logs.filter((l) => l.message === "open connections changed")
+    const arrived = changes.reduce(
+      (n, l) => n + ((l.arrivedSinceLastLine as Record<string, number> | null)?.[String(port)] ?? 0),
+      0
+    )
+    expect(arrived).toBeGreaterThan(5)
+    expect(run.exitedAt - lastArrival).toBeGreaterThanOrEqual(2000)
+    // About DRAIN_IDLE_SECONDS after the stream stops, far from the 30 s bound: the arrival is seen at
+    // the next sample (1 s), the window is 2 s; the rest is room for a loaded machine.
+    expect(run.exitedAt - lastArrival).toBeLessThan(10_000)
+    expect(lastLine(run)).toMatch(/connections drained after \d+ s/)
+  })
+})
+
+describe("e2e: a socket table of any size", () => {
+  it("50,000 sockets in the tables (5,000 on the target port) keep peak RSS within 2 MiB of a run with 20", async (test) => {
+    const dir = mkdtempSync(join(tmpdir(), "nlb-sidecar-tables-"))
+    test.onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const port = 8080
+    const run = async (sockets: number) => {
+      const tables = writeSocketTables(join(dir, String(sockets)), { sockets, port, onPortEvery: 10 })
+      const done = await drain(port, {
+        DEREGISTRATION_WAIT: "4",
+        NLB_SIDECAR_TEST_SOCKET_TABLES: tables.paths,
+        // The image's runtime environment (NODE_OPTIONS, MALLOC_*), which the budget is stated for.
+        ...imageEnv
+      })
+      return { ...done, openOnPort: tables.openOnPort }
+    }
+    const small = await run(20)
+    const large = await run(50_000)
+    for (const r of [small, large]) {
+      expect(r.code, r.stdout.slice(-2000)).toBe(0)
+      // The sidecar read the generated tables: their connections on the port held it to the bound.
+      expect(lastLine(r)).toContain(`DEREGISTRATION_WAIT reached with ${r.openOnPort} connections open`)
+    }
+    expect(small.peakRssMiB).toBeGreaterThan(0)
+    expect(large.peakRssMiB - small.peakRssMiB).toBeLessThan(2)
   })
 })

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import type { Fault } from "../../simulator/scenario.ts"
+import type { Fault, Scenario } from "../../simulator/scenario.ts"
 import { loadScenario, type ScenarioOptions } from "../../simulator/scenarios.ts"
 import {
   type RecordedRequest,
@@ -142,6 +142,8 @@ export const runScenario = async (
     readonly env?: Record<string, string | undefined> | ((sim: RunningSimulator) => Record<string, string | undefined>)
     /** Added to the scenario's own. */
     readonly faults?: ReadonlyArray<Fault>
+    /** Changes the built-in scenario before the simulator serves it. */
+    readonly scenario?: (scenario: Scenario) => Scenario
   } = {}
 ): Promise<ScenarioRun> => {
   const { drainAtMs, deregistrationDelayMs, targetPort, protocol } = options
@@ -151,11 +153,12 @@ export const runScenario = async (
     ...(targetPort === undefined ? {} : { targetPort }),
     ...(protocol === undefined ? {} : { protocol })
   })
+  const changed = options.scenario?.(scenario) ?? scenario
   const sim = await startSimulator({
-    scenario: { ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] }
+    scenario: { ...changed, faults: [...changed.faults, ...(options.faults ?? [])] }
   })
   try {
-    const { env, faults: _, drainAtMs: __, deregistrationDelayMs: ___, ...runOptions } = options
+    const { env, faults: _, drainAtMs: __, scenario: ___, deregistrationDelayMs: ____, ...runOptions } = options
     const run = await runSidecar({
       ...runOptions,
       env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) }

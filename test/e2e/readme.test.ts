@@ -105,7 +105,10 @@ describe("e2e: the README's IAM table is what each mode needs", () => {
     ["fargate", "awsvpc on Fargate"],
     ["bridge", "bridge or host"],
     ["host", "bridge or host"],
-    ["standalone", "`TARGET_GROUP_ARNS`, awsvpc"]
+    ["standalone", "`TARGET_GROUP_ARNS`, awsvpc"],
+    // Native blue/green needs nothing beyond its network mode; a task set's task needs DescribeTasks.
+    ["blue-green", "awsvpc on EC2"],
+    ["codedeploy", "`CODE_DEPLOY` or `EXTERNAL`"]
   ])("%s: the actions of the row %j are enough, and each of them is needed", async (scenario, mode) => {
     const needed = actionsOf(mode)
     expect(needed.length).toBeGreaterThan(0)
