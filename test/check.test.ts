@@ -65,6 +65,32 @@ describe("check", () => {
     }))
 })
 
+describe("check: the connections a drain would wait for", () => {
+  it.effect("lists the loopback peers connected to a target port, and advises a port of their own for them", () =>
+    Effect.gen(function*() {
+      const report = yield* check.pipe(Effect.provide(
+        testLayer({
+          settings: { startupTimeoutSeconds: 10, drainStrategy: "connections" },
+          ecs: { loadBalancers: [webLoadBalancer] },
+          elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] },
+          connections: (ports) =>
+            Effect.succeed({
+              open: new Map(ports.map((p) => [p, 3])),
+              loopbackPeers: new Map(ports.map((p) => [p, new Set(["::1", "127.0.0.1"])]))
+            })
+        }).layer
+      ))
+      assert.deepStrictEqual(report.drain, {
+        strategy: "connections",
+        ports: [{ port: 8080, connections: 3, loopbackPeers: ["127.0.0.1", "::1"] }]
+      })
+      assert.include(formatCheckReport(report), "port 8080: 3 connections open now, from loopback peers 127.0.0.1, ::1")
+      assert.strictEqual(report.advice.length, 1)
+      assert.include(report.advice[0], "port 8080 has connections from loopback peers (127.0.0.1, ::1)")
+      assert.include(report.advice[0], "serve those on a port of their own")
+    }))
+})
+
 describe("check on blue/green services", () => {
   const green = tgArn("web-green", "5c1f0e8a9b7d3e21")
   const checkWith = (world: Pick<NonNullable<Parameters<typeof testLayer>[0]>, "ecs" | "elb">) =>

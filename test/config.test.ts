@@ -128,6 +128,7 @@ describe("Config", () => {
       ["METRICS", "prometheus"],
       ["METRICS_NAMESPACE", "AWS/ECS"],
       ["METRICS_NAMESPACE", "bad*namespace"],
+      ["METRICS_NAMESPACE", ":ns"],
       ["DRAIN_EXIT_CODE", "-1"],
       ["LOG_LEVEL", "verbose"],
       ["LOG_FORMAT", "xml"],

@@ -101,7 +101,7 @@ const variables = {
   METRICS_NAMESPACE: variable(
     "METRICS_NAMESPACE",
     Namespace,
-    "a CloudWatch namespace: up to 255 letters, digits and . - _ / # : or space, not starting with AWS/"
+    "a CloudWatch namespace: up to 255 letters, digits and . - _ / # : or space, not starting with AWS/ or :"
   )
 } as const
 

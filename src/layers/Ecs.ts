@@ -17,6 +17,8 @@ export interface TaskDescription {
   /** Why ECS stops it: `stopCode` (`ServiceSchedulerInitiated`…) and `stoppedReason` ("Scaling activity initiated by…"). */
   readonly stopCode?: string | undefined
   readonly stoppedReason?: string | undefined
+  /** When ECS started stopping the task (epoch ms): its targets' deregistration starts then. */
+  readonly stoppingAt?: number | undefined
   /** The service's deployment (or, under CODE_DEPLOY and EXTERNAL, the task set id) that started it. */
   readonly startedBy?: string | undefined
   readonly containerInstanceArn: string | undefined
@@ -119,6 +121,7 @@ export class Ecs extends Context.Service<Ecs, {
             lastStatus: task.lastStatus,
             stopCode: task.stopCode,
             stoppedReason: task.stoppedReason,
+            stoppingAt: task.stoppingAt?.getTime(),
             startedBy: task.startedBy,
             containerInstanceArn: task.containerInstanceArn,
             containers: (task.containers ?? []).map((c) => ({

@@ -87,7 +87,7 @@ export const check = Effect.gen(function*() {
   const exit = yield* Effect.exit(program)
   const metadata = yield* Effect.exit((yield* Metadata).task)
   const task = Exit.isSuccess(metadata) ? metadata.value : undefined
-  const permissions = permissionsUsed(calls, discoveredAt)
+  const permissions = permissionsUsed(calls, discoveredAt, settings.targetGroupArns.length > 0)
   const common = {
     permissions,
     ...(task === undefined ? {} : { cluster: task.Cluster, taskArn: task.TaskARN })

@@ -3,7 +3,7 @@ import { Clock, Duration, Effect, Fiber, Ref, Schedule } from "effect"
 import { targetKey } from "../domain.ts"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
-import { Ecs } from "../layers/Ecs.ts"
+import { Ecs, type TaskDescription } from "../layers/Ecs.ts"
 import { Startup } from "../layers/Startup.ts"
 import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
@@ -69,10 +69,14 @@ export const sidecar = Effect.gen(function*() {
   const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
   const pollProblems = yield* pollProblemsReporter(task)
   // This task as ECS describes it: evidence for a drain with no own state before it, and the
-  // stop reason once draining is seen; one answer serves both when they come together.
-  const describeTask = yield* Effect.cachedWithTTL(
-    (yield* Ecs).describeTask(discovery.cluster, discovery.taskArn),
-    "10 seconds"
+  // stop reason once draining is seen. A drain of its own always asks afresh, unless ECS's last
+  // answer already said it is stopping the task (then that answer carries the reason).
+  const lastEcsAnswer = yield* Ref.make<TaskDescription | undefined>(undefined)
+  const describeTask = (yield* Ecs).describeTask(discovery.cluster, discovery.taskArn).pipe(
+    Effect.tap((described) => Ref.set(lastEcsAnswer, described))
+  )
+  const stopAnswer = Ref.get(lastEcsAnswer).pipe(
+    Effect.filterOrElse((last) => last?.desiredStatus === "STOPPED", () => describeTask)
   )
   const isTaskStopping = describeTask.pipe(Effect.map((described) => described?.desiredStatus === "STOPPED"))
   const watch = yield* watchTargets(discovery.targets, {
@@ -110,7 +114,12 @@ export const sidecar = Effect.gen(function*() {
   }
 
   // Why ECS stops the task (one DescribeTasks), on every line from here to the last.
-  const stop = yield* whyStopping(describeTask)
+  const stop = yield* whyStopping(stopAnswer)
+  // Where the deregistration began, as near as it is known: what SecondsSaved counts from.
+  const stoppingAt = (yield* Ref.get(lastEcsAnswer))?.stoppingAt
+  const deregisteredFrom = stoppingAt !== undefined && stoppingAt <= seenAt
+    ? stoppingAt
+    : (yield* watch.lastInServiceAt(leavingTargets.map((o) => o.target))) ?? seenAt
   const leavingGroups = [...new Set(leavingTargets.map((o) => o.target.targetGroupArn))]
   yield* emitPerGroup(task, leavingGroups, (at) => drainDetectedRecord(at, stop))
 
@@ -133,17 +142,20 @@ export const sidecar = Effect.gen(function*() {
     : undefined
   const waited = yield* drainWait(Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])), discovery.targetGroups)
   if (polling !== undefined) yield* Fiber.interrupt(polling)
-  const drainWaitMs = (yield* Clock.currentTimeMillis) - seenAt
+  const exitAt = yield* Clock.currentTimeMillis
+  const drainWaitMs = exitAt - seenAt
+  const stayedMs = exitAt - deregisteredFrom
   yield* emitPerGroup(task, leavingGroups, (at, arn) =>
     exitRecord(at, {
       ...stop,
       drainWaitMs,
+      stayedMs,
       deregistrationDelaySeconds: delays.get(arn),
       connectionsAtExit: waited.connectionsAtExit
     }))
   yield* pollProblems.flush
   const why = settings.drainStrategy === "fixed" ? {} : { why: waited.why }
-  const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, drainWaitMs) }
+  const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, stayedMs) }
 
   if (settings.dryRun) {
     // Rolling the sidecar out: show when it would have stopped the task, and do not.

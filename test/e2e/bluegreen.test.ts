@@ -16,6 +16,7 @@ const expectDrainIn = (run: ScenarioRun, group: string) => {
   expect(run.code, run.stdout.slice(-3000) + run.stderr).toBe(0)
   expect(run.exitT).toBeGreaterThanOrEqual(drainAtMs + 1000)
   expect(messages(run, "target is deregistering").map((l) => l.targetGroupArn)).toEqual([group])
+  expect(run.logs.at(-1)).not.toHaveProperty("error")
   expect(run.logs.at(-1)).toMatchObject({
     level: "info",
     exitCode: 0,

@@ -1,10 +1,14 @@
 // DRAIN_STRATEGY=connections with the built sidecar as a process: the test holds
 // real TCP connections to a dual-stack listener on the target's port (IPv4
 // clients show up in /proc/net/tcp6 as ::ffff:127.0.0.1) and closes them.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { connect, createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it, type TestContext } from "vitest"
 import type { Scenario } from "../../simulator/scenario.ts"
 import { adminGroupArn, webGroupArn } from "../../simulator/scenarios.ts"
+import { writeSocketTables } from "../../simulator/socketTables.ts"
 import { clock, healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
 /** A listener on a free port, on :: (dual stack, as Node, Java, Go and nginx listen by default); closed with the test. */
@@ -37,6 +41,13 @@ const hold = (test: TestContext, port: number, n: number, closeAfterMs?: number)
 }
 
 const env = (extra: Record<string, string>) => ({ DRAIN_STRATEGY: "connections", ...extra })
+
+/** The ENV lines of the Dockerfile's runtime stage (PATH aside). */
+const imageEnv: Record<string, string> = Object.fromEntries(
+  [...(readFileSync("Dockerfile", "utf8").split(/^FROM /m).at(-1) ?? "").matchAll(/^ENV (\w+)=(.*)$/gm)]
+    .filter(([, k]) => k !== "PATH")
+    .map(([, k = "", v = ""]) => [k, v.replace(/^"(.*)"$/, "$1")])
+)
 
 const drainAtMs = 4000
 /** The awsvpc task with DRAIN_STRATEGY=connections, its target on `port`, draining at `drainAtMs`. */
@@ -147,7 +158,8 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
     const run = await runScenario("awsvpc", { targetPort: port, drainAtMs: 60_000, args: ["check"], env: env({}) })
     expect(run.code, run.stdout).toBe(0)
     expect(run.stdout).toContain("drain:        DRAIN_STRATEGY=connections")
-    expect(run.stdout).toContain(`port ${port}: 2 connections open now`)
+    // The test's clients are on loopback (IPv4 and IPv6), as a scraper inside the task would be.
+    expect(run.stdout).toContain(`port ${port}: 2 connections open now, from loopback peers 127.0.0.1, ::1`)
   })
 
   it("check in bridge mode: exit 4, as the sidecar would end", async () => {
@@ -264,5 +276,32 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections on complete evidence", () =
     // the next sample (1 s), the window is 2 s; the rest is room for a loaded machine.
     expect(run.exitedAt - lastArrival).toBeLessThan(10_000)
     expect(lastLine(run)).toMatch(/connections drained after \d+ s/)
+  })
+})
+
+describe("e2e: a socket table of any size", () => {
+  it("50,000 sockets in the tables (5,000 on the target port) keep peak RSS within 2 MiB of a run with 20", async (test) => {
+    const dir = mkdtempSync(join(tmpdir(), "nlb-sidecar-tables-"))
+    test.onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const port = 8080
+    const run = async (sockets: number) => {
+      const tables = writeSocketTables(join(dir, String(sockets)), { sockets, port, onPortEvery: 10 })
+      const done = await drain(port, {
+        DEREGISTRATION_WAIT: "4",
+        NLB_SIDECAR_TEST_SOCKET_TABLES: tables.paths,
+        // The image's runtime environment (NODE_OPTIONS, MALLOC_*), which the budget is stated for.
+        ...imageEnv
+      })
+      return { ...done, openOnPort: tables.openOnPort }
+    }
+    const small = await run(20)
+    const large = await run(50_000)
+    for (const r of [small, large]) {
+      expect(r.code, r.stdout.slice(-2000)).toBe(0)
+      // The sidecar read the generated tables: their connections on the port held it to the bound.
+      expect(lastLine(r)).toContain(`DEREGISTRATION_WAIT reached with ${r.openOnPort} connections open`)
+    }
+    expect(small.peakRssMiB).toBeGreaterThan(0)
+    expect(large.peakRssMiB - small.peakRssMiB).toBeLessThan(2)
   })
 })

@@ -119,7 +119,8 @@ export const ecsService = (loadBalancers: ReadonlyArray<ServiceLoadBalancer>): S
 })
 
 export const ecsTest = (options: {
-  readonly task?: TaskDescription | undefined
+  /** What DescribeTasks says of the task, or says by virtual time. */
+  readonly task?: TaskDescription | undefined | ((atMillis: number) => TaskDescription | undefined)
   /** The service's load balancers under the ECS controller (a shorthand for `service`). */
   readonly loadBalancers?: ReadonlyArray<ServiceLoadBalancer> | undefined
   /** The whole service: blue/green alternates, CODE_DEPLOY and EXTERNAL task sets. */
@@ -141,7 +142,12 @@ export const ecsTest = (options: {
       noteCall(`ecs:${action}`)
     )
   return Ecs.layerTest(partialService(Ecs, {
-    describeTask: () => answer("DescribeTasks", options.task),
+    describeTask: () =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((at) =>
+          answer("DescribeTasks", typeof options.task === "function" ? options.task(at) : options.task)
+        )
+      ),
     describeService: () =>
       answer(
         "DescribeServices",
