@@ -10,6 +10,7 @@ import { accountBuckets, type BucketedAction, type BucketName, bucketNames, buck
 import type { TargetObservation } from "../src/domain.ts"
 import { AwsCallFailed, Drained } from "../src/errors.ts"
 import { Config } from "../src/layers/Config.ts"
+import { DrainStrategy } from "../src/layers/DrainStrategy.ts"
 import { Ecs, type TaskDescription } from "../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../src/layers/Metadata.ts"
 import { Startup } from "../src/layers/Startup.ts"
@@ -341,7 +342,7 @@ export const runFleet = (input: FleetOptions) =>
         yield* Effect.sleep(task.startAt)
         const stopAt = task.drainAt === undefined ? endAt : task.drainAt + options.delaySeconds * 1000
         const layer = Layer.mergeAll(
-          Startup.layerTest.pipe(Layer.provideMerge(config)),
+          DrainStrategy.layer.pipe(Layer.provideMerge(Startup.layerTest), Layer.provideMerge(config)),
           Metadata.layerTest(Effect.succeed(metadataOf(task))),
           shared
         )

@@ -6,6 +6,7 @@ import { isUnregistered } from "../domain.ts"
 import { AwsCallFailed, ExitCode, exitCodeOf } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Connections } from "../layers/Connections.ts"
+import { DrainStrategy } from "../layers/DrainStrategy.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { Metadata } from "../layers/Metadata.ts"
 import { withinStartupTimeout } from "../layers/Startup.ts"
@@ -16,7 +17,6 @@ import { permissionsUsed } from "./checkPermissions.ts"
 import type { CheckReport } from "./checkReport.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { checkDrainStrategy } from "./drainWait.ts"
 import { deregistrationDelays, whyStopping } from "./stopReport.ts"
 import { pollConcurrency, readGroup, watchedGroups } from "./watchTargets.ts"
 
@@ -55,14 +55,18 @@ export const check = Effect.gen(function*() {
         })),
       { concurrency: pollConcurrency }
     )
-    // The drain strategy's own startup check, then what a `connections` wait would count now.
-    yield* checkDrainStrategy(discovery.networkMode)
+    // The drain strategy's own startup check (`auto` decides here), then what a `connections` wait would count now.
+    const drainStrategy = yield* DrainStrategy
+    yield* drainStrategy.preflight(discovery.networkMode)
+    const chosen = yield* drainStrategy.describe
     const ports = [...new Set(targetGroups.flatMap((g) => g.targets.map((t) => t.port)))]
-    const counted = settings.drainStrategy === "connections"
+    const counted = chosen.strategy === "connections"
       ? yield* (yield* Connections).sample(ports).pipe(Effect.orElseSucceed(() => undefined))
       : undefined
+    const strategyAdvice = yield* drainStrategy.advise(targetGroups)
     const drain = {
-      strategy: settings.drainStrategy,
+      strategy: chosen.strategy,
+      why: chosen.why,
       ...(counted === undefined ? {} : {
         ports: ports.map((port) => ({
           port,
@@ -88,7 +92,7 @@ export const check = Effect.gen(function*() {
       viaService,
       desiredCount
     })
-    return { discovery, targetGroups, drain, apiCalls }
+    return { discovery, targetGroups, drain, strategyAdvice, apiCalls }
   }).pipe(
     Effect.provideService(AwsCallLog, calls),
     // The sidecar keeps trying through an AWS brownout; a check reports it.
@@ -111,7 +115,7 @@ export const check = Effect.gen(function*() {
     ...(task === undefined ? {} : { cluster: task.Cluster, taskArn: task.TaskARN })
   }
   if (Exit.isSuccess(exit)) {
-    const { discovery, targetGroups, drain, apiCalls } = exit.value
+    const { discovery, targetGroups, drain, strategyAdvice, apiCalls } = exit.value
     return {
       ok: true,
       exitCode: ExitCode.drained,
@@ -123,7 +127,7 @@ export const check = Effect.gen(function*() {
       targetGroups,
       drain,
       calls: apiCalls,
-      advice: [...advise(settings, targetGroups, permissions), ...loopbackAdvice(drain)]
+      advice: [...advise(settings, targetGroups, permissions), ...strategyAdvice, ...loopbackAdvice(drain)]
     } satisfies CheckReport
   }
   return { ...failedCheck(exit), ...common }
