@@ -74,7 +74,7 @@ const loadBalancerOf = (lb: LoadBalancer): ServiceLoadBalancer => ({
 /** DescribeServices' `services[0]` as discovery needs it. */
 export const serviceDescriptionOf = (service: Service): ServiceDescription => ({
   deploymentController: service.deploymentController?.type ?? "ECS",
-  desiredCount: service.desiredCount,
+  ...(service.desiredCount === undefined ? {} : { desiredCount: service.desiredCount }),
   loadBalancers: (service.loadBalancers ?? []).map(loadBalancerOf),
   taskSets: (service.taskSets ?? []).map((ts) => ({
     id: ts.id ?? "",
