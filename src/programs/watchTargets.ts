@@ -12,7 +12,7 @@ import {
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { type PollOutcome, pollSchedule } from "../schedules.ts"
+import { type PollOutcome, pollSchedule } from "../pollSchedule.ts"
 import { hasChanged, initialMemory, judge, type TargetMemory, type Verdict } from "./deregistration.ts"
 
 /** Target groups read at the same time, at most: each is one request from the account's shared ELBv2 budget. */
