@@ -72,11 +72,16 @@ const child = spawn(process.execPath, ["dist/main.js"], {
 // The demo must end by itself, whatever happens.
 const guard = setTimeout(() => child.kill("SIGTERM"), 45_000)
 let discovered = ""
+let strategy = ""
 child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
   for (const line of chunk.split("\n").filter((l) => l.trim() !== "")) {
     try {
       const { time: _, level, message, ...fields } = JSON.parse(line) as Record<string, unknown>
       if (message === "watching targets") discovered = JSON.stringify(fields.targets)
+      if (typeof message === "string" && message.startsWith("drain strategy: ")) {
+        strategy = `${message.slice("drain strategy: ".length)} (${String(fields.why)})`
+      }
+      if (message === "waiting before exit" && strategy === "") strategy = String(fields.strategy)
       console.log(`${t(sinceStart())} ${String(level).padEnd(5)} ${message} ${JSON.stringify(fields)}`)
     } catch {
       console.log(line)
@@ -107,6 +112,7 @@ const perGroup = groups.size > 1
 console.log("\nsummary")
 console.log(`  scenario:        ${scenario.name}`)
 console.log(`  discovered:      ${discovered || "(nothing)"}`)
+console.log(`  drain strategy:  ${strategy || "(not reached)"}`)
 console.log(
   `  AWS requests:    ${
     requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action).filter((a, i, all) =>

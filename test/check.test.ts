@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
+import { connectionsStrategy } from "../src/drain/connections.ts"
+import { fixedStrategy } from "../src/drain/fixed.ts"
 import { check } from "../src/programs/check.ts"
 import { advise } from "../src/programs/checkAdvice.ts"
 import { formatCheckReport } from "../src/programs/checkReport.ts"
@@ -82,6 +84,7 @@ describe("check: the connections a drain would wait for", () => {
       ))
       assert.deepStrictEqual(report.drain, {
         strategy: "connections",
+        why: "DRAIN_STRATEGY=connections",
         ports: [{ port: 8080, connections: 3, loopbackPeers: ["127.0.0.1", "::1"] }]
       })
       assert.include(formatCheckReport(report), "port 8080: 3 connections open now, from loopback peers 127.0.0.1, ::1")
@@ -194,7 +197,7 @@ describe("check advises", () => {
     deregistrationDelaySeconds,
     targets: []
   })
-  const fixed = { deregistrationWaitSeconds: 120, drainStrategy: "fixed" as const, drainMinWaitSeconds: undefined }
+  const fixed = { deregistrationWaitSeconds: 120 }
 
   it("when DEREGISTRATION_WAIT is not below the group's deregistration delay: it saves nothing", () => {
     const [advice] = advise(fixed, [group("TCP", 120)], [])
@@ -203,22 +206,18 @@ describe("check advises", () => {
   })
 
   it("when an NLB group has DRAIN_STRATEGY=connections with DRAIN_MIN_WAIT under 120", () => {
-    const [advice] = advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 30 }, [
-      group("TLS", 300)
-    ], [])
+    const connections = (drainMinWaitSeconds: number) =>
+      connectionsStrategy({ deregistrationWaitSeconds: 280, drainIdleSeconds: 5, drainMinWaitSeconds })
+    const [advice] = connections(30).advise([group("TLS", 300)])
     assert.include(advice, "DRAIN_MIN_WAIT=30 with the Network Load Balancer group")
-    assert.deepStrictEqual(
-      advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 120 }, [
-        group("TLS", 300)
-      ], []),
-      []
-    )
+    assert.deepStrictEqual(connections(120).advise([group("TLS", 300)]), [])
+    assert.deepStrictEqual(connections(30).advise([group("HTTP", 300)]), [])
   })
 
   it("when an ALB group waits a fixed time over 30 s: suggests connections", () => {
-    const [advice] = advise(fixed, [group("HTTPS", 300)], [])
+    const [advice] = fixedStrategy(fixed).advise([group("HTTPS", 300)])
     assert.include(advice, "DRAIN_STRATEGY=connections exits when the last request is done instead of after 120 s")
-    assert.deepStrictEqual(advise({ ...fixed, deregistrationWaitSeconds: 30 }, [group("HTTPS", 300)], []), [])
+    assert.deepStrictEqual(fixedStrategy({ deregistrationWaitSeconds: 30 }).advise([group("HTTPS", 300)]), [])
   })
 
   it("when an optional permission is missing, naming it and what it is for", () => {

@@ -9,7 +9,7 @@ const load = (env: Record<string, string>) => readSettings(env)
 /** The defaults the README documents. */
 const defaults: Settings = {
   deregistrationWaitSeconds: 120,
-  drainStrategy: "fixed",
+  drainStrategy: "auto",
   drainMinWaitSeconds: undefined,
   drainIdleSeconds: 5,
   pollingFrequencySeconds: 30,

@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
+import { planWait } from "../src/drain/connections.ts"
 import { exitCodeOf } from "../src/errors.ts"
 import { Config } from "../src/layers/Config.ts"
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { discoverStandaloneTargets } from "../src/programs/discoverStandaloneTargets.ts"
-import { planWait } from "../src/programs/drainWait.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { readGroup, watchedGroups } from "../src/programs/watchTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
@@ -92,7 +92,7 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
       const discovery = yield* discoverStandaloneTargets.pipe(Effect.provide(layer))
       assert.deepStrictEqual(discovery.targetGroups.map((g) => [g.arn, g.protocol]), [[web, "HTTP"], [admin, "TCP"]])
       const plan = planWait(
-        { ...(yield* Config.pipe(Effect.provide(configTest()))), drainStrategy: "connections" },
+        yield* Config.pipe(Effect.provide(configTest())),
         discovery.targetGroups.map((g, i) => ({
           target: {
             targetGroupArn: g.arn,

@@ -42,7 +42,9 @@ export interface CheckReport {
   readonly permissions: ReadonlyArray<PermissionUse>
   /** DRAIN_STRATEGY, and for `connections` the open connections on each target port now (what the wait would see). */
   readonly drain?: {
+    /** What DRAIN_STRATEGY is (`auto`: what it resolved to), and why. */
     readonly strategy: string
+    readonly why: string
     readonly ports?: ReadonlyArray<{
       readonly port: number
       readonly connections: number
@@ -81,7 +83,9 @@ export const formatCheckReport = (r: CheckReport): string => {
       ])
     ]),
     ...(r.drain === undefined ? [] : [
-      `  drain:        DRAIN_STRATEGY=${r.drain.strategy}`,
+      `  drain:        ${
+        r.drain.why === `DRAIN_STRATEGY=${r.drain.strategy}` ? r.drain.why : `${r.drain.strategy} (${r.drain.why})`
+      }`,
       ...(r.drain.ports ?? []).map((p) =>
         `                port ${p.port}: ${p.connections} connection${p.connections === 1 ? "" : "s"} open now${
           p.loopbackPeers.length === 0 ? "" : `, from loopback peers ${p.loopbackPeers.join(", ")}`

@@ -1,15 +1,16 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
 import { Clock, Effect, Fiber, Ref } from "effect"
 import { targetKey } from "../domain.ts"
+import type { EvidenceTarget } from "../drain/strategy.ts"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
+import { DrainStrategy } from "../layers/DrainStrategy.ts"
 import { Ecs, type TaskDescription } from "../layers/Ecs.ts"
 import { reportSlowStart } from "../layers/Startup.ts"
 import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { checkDrainStrategy, drainWait, type EvidenceTarget } from "./drainWait.ts"
 import { emitPerGroup, pollProblemsReporter } from "./emitMetrics.ts"
 import { deregistrationDelays, whyStopping } from "./stopReport.ts"
 import { type WatchPollResult, watchTargets } from "./watchTargets.ts"
@@ -23,7 +24,8 @@ export const sidecar = Effect.gen(function*() {
   const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets).pipe(
     Effect.ensuring(Fiber.interrupt(slowStart))
   )
-  yield* checkDrainStrategy(discovery.networkMode)
+  const drainStrategy = yield* DrainStrategy
+  yield* drainStrategy.preflight(discovery.networkMode)
   yield* Effect.logInfo("watching targets").pipe(Effect.annotateLogs({
     cluster: discovery.cluster,
     taskArn: discovery.taskArn,
@@ -102,23 +104,24 @@ export const sidecar = Effect.gen(function*() {
   yield* emitPerGroup(task, leavingGroups, (at) => drainDetectedRecord(at, stop))
 
   const delay = delays.get(leaving.target.targetGroupArn)
-  const plan = settings.drainStrategy === "fixed"
-    ? `exiting after ${settings.deregistrationWaitSeconds} s`
-    : `exiting when the connections are done, after at most ${settings.deregistrationWaitSeconds} s`
+  const { strategy, plan } = yield* drainStrategy.describe
   yield* Effect.logInfo("waiting before exit").pipe(Effect.annotateLogs({
     ...target,
     ...stop,
-    strategy: settings.drainStrategy,
+    strategy,
     deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
     targetGroupDelaySeconds: delay ?? null,
     plan: delay === undefined ? plan : `target group delay ${delay} s; ${plan}`
   }))
-  // `connections` goes on polling while it waits, for a drain seen later (or a deregistration cancelled);
-  // under `fixed` nothing a poll finds changes the exit, so no call is spent on it.
-  const polling = settings.drainStrategy === "connections"
+  // Polling goes on while waiting, for a drain seen later (or a deregistration cancelled), where that
+  // can change when the wait ends; elsewhere no call is spent on it.
+  const polling = (yield* drainStrategy.watchesWhileWaiting(discovery.targetGroups))
     ? yield* Effect.forkChild(watch.whileWaiting(noteLeaving))
     : undefined
-  const waited = yield* drainWait(Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])), discovery.targetGroups)
+  const waited = yield* drainStrategy.wait(
+    Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])),
+    discovery.targetGroups
+  )
   if (polling !== undefined) yield* Fiber.interrupt(polling)
   const exitAt = yield* Clock.currentTimeMillis
   const drainWaitMs = exitAt - seenAt
@@ -132,7 +135,7 @@ export const sidecar = Effect.gen(function*() {
       connectionsAtExit: waited.connectionsAtExit
     }))
   yield* pollProblems.flush
-  const why = settings.drainStrategy === "fixed" ? {} : { why: waited.why }
+  const why = strategy === "fixed" ? {} : { why: waited.why }
   const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, stayedMs) }
 
   if (settings.dryRun) {

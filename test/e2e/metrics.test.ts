@@ -10,7 +10,7 @@ const stoppedReason = "Scaling activity initiated by (deployment ecs-svc/"
 
 describe.concurrent("e2e: metrics and stop reasons", () => {
   it("EMF records for the drain and the exit, with the stop reason and the time saved against the 300 s delay", async () => {
-    const run = await runScenario("awsvpc", { drainAtMs: 4000 })
+    const run = await runScenario("awsvpc", { drainAtMs: 4000, env: { DRAIN_STRATEGY: "fixed" } })
     expect(run.code, run.stdout.slice(-2000)).toBe(0)
     const records = emf(run)
     for (const record of records) expect(emfProblems(record)).toEqual([])
@@ -95,7 +95,7 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
     const run = await runScenario("connections", {
       drainAtMs: 60_000,
       args: ["check"],
-      env: { DEREGISTRATION_WAIT: "120" },
+      env: { DEREGISTRATION_WAIT: "120", DRAIN_STRATEGY: "fixed" },
       faults: [{ api: "ecs", action: "DescribeTasks", from: 0, until: 600_000, kind: "access-denied" }]
     })
     expect(run.code, run.stdout).toBe(0)

@@ -53,6 +53,8 @@ describe("e2e: the README's commands", () => {
     expect(demo.stderr).toBe("")
     expect(demo.stdout).toMatch(/^ {2}draining seen: {3}at +[\d.]+s \(drain started at +5\.0s\)$/m)
     expect(demo.stdout).toMatch(/^ {2}sidecar exited: {2}at +[\d.]+s with exit code 0$/m)
+    // The default strategy, and why: the demo's task is in awsvpc mode, where connections can be seen.
+    expect(demo.stdout).toMatch(/^ {2}drain strategy: {2}connections \(DRAIN_STRATEGY=auto in awsvpc mode: .+\)$/m)
     expect(demo.code).toBe(0)
   }, 60_000)
 

@@ -6,6 +6,7 @@ import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/do
 import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
 import { connectionsTest } from "../../src/layers/Connections.ts"
+import { DrainStrategy } from "../../src/layers/DrainStrategy.ts"
 import { Ecs, type ServiceDescription, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
 import * as Metrics from "../../src/layers/Metrics.ts"
@@ -231,8 +232,9 @@ export const testLayer = (options: {
   const logs = captureLogs()
   const elb = options.elbLayer ??
     scriptedTargetHealth({ timelines: {}, groups: [ipGroup(webGroup)], ...options.elb, calls })
+  // DRAIN_STRATEGY is pinned to `fixed` unless a test is about it: `auto` would read this machine's sockets.
   const layer = Layer.mergeAll(
-    configTest(options.settings),
+    DrainStrategy.layer.pipe(Layer.provideMerge(configTest({ drainStrategy: "fixed", ...options.settings }))),
     metadataTest(options.task ?? awsvpcTask()),
     options.ecsLayer ?? ecsTest({ loadBalancers: [webLoadBalancer], ...options.ecs, calls }),
     elb,
