@@ -1,9 +1,9 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
 import { Clock, Effect, Fiber, Ref } from "effect"
 import { targetKey } from "../domain.ts"
-import type { EvidenceTarget } from "../drain/strategy.ts"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
+import type { EvidenceTarget } from "../layers/drain/strategy.ts"
 import { DrainStrategy } from "../layers/DrainStrategy.ts"
 import { Ecs, type TaskDescription } from "../layers/Ecs.ts"
 import { reportSlowStart } from "../layers/Startup.ts"
