@@ -175,3 +175,18 @@ export const healthPolls = (requests: ReadonlyArray<RecordedRequest>, targetGrou
     r.api === "elbv2" && r.action === "DescribeTargetHealth" &&
     (targetGroupArn === undefined || r.params.TargetGroupArn === targetGroupArn)
   )
+
+/** What the sidecar logs once per group per poll: the reading of its target, no target yet, or a failure. */
+const pollMessages = new Set([
+  "target state changed",
+  "target state unchanged",
+  "target is deregistering",
+  "target reads as not registered: confirming with one more poll",
+  "target still draining from an earlier task",
+  "waiting for this task to be registered",
+  "poll failed"
+])
+
+/** The polls of one target group as the sidecar logged them, in order. */
+export const pollsLogged = (logs: ReadonlyArray<Record<string, unknown>>, targetGroupArn: string) =>
+  logs.filter((l) => l.targetGroupArn === targetGroupArn && pollMessages.has(String(l.message)))
