@@ -54,10 +54,12 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
   })
 
   it("METRICS=off: no EMF record; METRICS_NAMESPACE names the namespace", async () => {
-    const off = await runScenario("awsvpc", { drainAtMs: 4000, env: { METRICS: "off" } })
+    const [off, named] = await Promise.all([
+      runScenario("awsvpc", { drainAtMs: 2500, env: { METRICS: "off" } }),
+      runScenario("awsvpc", { drainAtMs: 2500, env: { METRICS_NAMESPACE: "Platform/Sidecars" } })
+    ])
     expect(off.code).toBe(0)
     expect(emf(off)).toEqual([])
-    const named = await runScenario("awsvpc", { drainAtMs: 4000, env: { METRICS_NAMESPACE: "Platform/Sidecars" } })
     expect((emf(named)[0]?._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]?.Namespace)
       .toBe("Platform/Sidecars")
   })

@@ -46,7 +46,7 @@ interface CheckReport {
   readonly permissions: ReadonlyArray<{ readonly action: string; readonly ok: boolean; readonly optional?: true }>
 }
 
-describe("e2e: the README's commands", () => {
+describe.concurrent("e2e: the README's commands", () => {
   it("npm run demo: the sidecar ends with exit code 0 after the drain, and the summary says so", async () => {
     // `npm run demo` is `npm run build && node scripts/demo.ts` (test/readme.test.ts): dist/ is built.
     const demo = await run(process.execPath, [join(root, "scripts/demo.ts")])
@@ -71,7 +71,7 @@ describe("e2e: the README's commands", () => {
   }, 60_000)
 })
 
-describe("e2e: the README's IAM table is what each mode needs", () => {
+describe.concurrent("e2e: the README's IAM table is what each mode needs", () => {
   const table = tableWithHeader(readme, "mode", "actions")
   const isAction = (a: string) => /^[a-z]+:\w+$/.test(a)
   const actionsOf = (mode: string): ReadonlyArray<string> => {
