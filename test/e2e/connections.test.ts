@@ -41,7 +41,8 @@ const hold = async (test: TestContext, port: number, n: number) => {
 
 const env = (extra: Record<string, string>) => ({ DRAIN_STRATEGY: "connections", ...extra })
 
-const drainAtMs = 4000
+/** On the simulator's clock from when the sidecar is watching. */
+const drainAtMs = 2500
 /** The awsvpc task with DRAIN_STRATEGY=connections, its target on `port`, draining at `drainAtMs`. */
 const drain = (
   port: number,
@@ -50,6 +51,7 @@ const drain = (
   onLog?: (line: Record<string, unknown>) => void
 ) =>
   runScenario("awsvpc", {
+    clockStarts: "when-watching",
     drainAtMs,
     targetPort: port,
     protocol,
@@ -121,6 +123,7 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
     const port = await listen(test)
     const held = await hold(test, port, 2)
     const run = await runScenario("host", {
+      clockStarts: "when-watching",
       drainAtMs,
       targetPort: port,
       protocol: "HTTP",

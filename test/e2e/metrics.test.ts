@@ -10,7 +10,7 @@ const stoppedReason = "Scaling activity initiated by (deployment ecs-svc/"
 
 describe.concurrent("e2e: metrics and stop reasons", () => {
   it("EMF records for the drain and the exit, with the stop reason and the time saved against the 300 s delay", async () => {
-    const run = await runScenario("awsvpc", { drainAtMs: 4000 })
+    const run = await runScenario("awsvpc", { clockStarts: "when-watching", drainAtMs: 2500 })
     expect(run.code, run.stdout.slice(-2000)).toBe(0)
     const records = emf(run)
     for (const record of records) expect(emfProblems(record)).toEqual([])
@@ -43,7 +43,7 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
   })
 
   it("throttled polls: PollFailures and ThrottledPolls, at once and at the end", async () => {
-    const run = await runScenario("throttling", { drainAtMs: 6000 })
+    const run = await runScenario("throttling", { clockStarts: "when-watching", drainAtMs: 4000 })
     expect(run.code).toBe(0)
     const problems = emf(run).filter((r) => r.event === "poll-problems")
     expect(problems.length).toBeGreaterThanOrEqual(1)
@@ -55,8 +55,12 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
 
   it("METRICS=off: no EMF record; METRICS_NAMESPACE names the namespace", async () => {
     const [off, named] = await Promise.all([
-      runScenario("awsvpc", { drainAtMs: 2500, env: { METRICS: "off" } }),
-      runScenario("awsvpc", { drainAtMs: 2500, env: { METRICS_NAMESPACE: "Platform/Sidecars" } })
+      runScenario("awsvpc", { clockStarts: "when-watching", drainAtMs: 2500, env: { METRICS: "off" } }),
+      runScenario("awsvpc", {
+        clockStarts: "when-watching",
+        drainAtMs: 2500,
+        env: { METRICS_NAMESPACE: "Platform/Sidecars" }
+      })
     ])
     expect(off.code).toBe(0)
     expect(emf(off)).toEqual([])
@@ -65,8 +69,10 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
   })
 
   it("the optional permissions denied: each logged once, and the drain goes as before", async () => {
+    // ECS may not be asked whose drain it is: the sidecar must see its target healthy first.
     const run = await runScenario("awsvpc", {
-      drainAtMs: 4000,
+      clockStarts: "when-watching",
+      drainAtMs: 2500,
       faults: [
         { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 0, until: 600_000, kind: "access-denied" },
         { api: "ecs", action: "DescribeTasks", from: 0, until: 600_000, kind: "access-denied" }

@@ -4,11 +4,12 @@ import { describe, expect, it } from "vitest"
 import { webGroupArn } from "../../simulator/scenarios.ts"
 import { healthPolls, pollsLogged, runScenario } from "./harness.ts"
 
-const drainAtMs = 6000
+/** On the simulator's clock from when the sidecar is watching: the throttling comes between polls that see it. */
+const drainAtMs = 4000
 
 describe.concurrent("e2e: faults", () => {
   it("a throttling burst on DescribeTargetHealth: logged, backed off, then drains normally", async () => {
-    const run = await runScenario("throttling", { drainAtMs })
+    const run = await runScenario("throttling", { clockStarts: "when-watching", drainAtMs })
     expect(run.code, run.stdout).toBe(0)
     const throttled = healthPolls(run.requests).filter((r) => r.errorCode === "Throttling")
     expect(throttled.length).toBeGreaterThan(0)
@@ -26,7 +27,7 @@ describe.concurrent("e2e: faults", () => {
 
   it("5xx from ECS at startup are retried; 5xx while polling are ridden out", async () => {
     // The first two DescribeServices and the first two DescribeTargetHealth answer 5xx.
-    const run = await runScenario("server-errors", { drainAtMs: 4000 })
+    const run = await runScenario("server-errors", { clockStarts: "when-watching", drainAtMs })
     expect(run.code, run.stdout).toBe(0)
     const describeServices = run.requests.filter((r) => r.action === "DescribeServices")
     expect(describeServices[0]?.status).toBe(500)
@@ -36,7 +37,7 @@ describe.concurrent("e2e: faults", () => {
   })
 
   it("slow ELBv2 answers (700 ms each) are waited for: one request per poll, none given up and sent again, and the drain", async () => {
-    const run = await runScenario("slow-answers", { drainAtMs: 4000 })
+    const run = await runScenario("slow-answers", { clockStarts: "when-watching", drainAtMs: 2500 })
     expect(run.code, run.stdout).toBe(0)
     expect(run.logs.filter((l) => l.message === "poll failed")).toEqual([])
     expect(healthPolls(run.requests).length).toBe(pollsLogged(run.logs, webGroupArn).length)
@@ -44,7 +45,7 @@ describe.concurrent("e2e: faults", () => {
   })
 
   it("the metadata endpoint dropping connections at start: retried until it answers", async () => {
-    const run = await runScenario("metadata-not-ready", { drainAtMs: 2500 })
+    const run = await runScenario("metadata-not-ready", { clockStarts: "when-watching", drainAtMs: 2500 })
     expect(run.code, run.stdout).toBe(0)
     const metadata = run.requests.filter((r) => r.api === "metadata")
     expect(metadata.filter((r) => r.errorCode === "ECONNRESET").length).toBeGreaterThan(0)

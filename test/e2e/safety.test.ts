@@ -16,8 +16,8 @@ const expectOwnDrain = (run: ScenarioRun, drainAtMs: number) => {
 
 describe.concurrent("e2e: decisions on evidence", () => {
   it("host mode on the port of a task still draining: waited out, logged once; its own drain later ends it", async () => {
-    const run = await runScenario("earlier-task-draining", { drainAtMs: 9000 })
-    expectOwnDrain(run, 9000)
+    const run = await runScenario("earlier-task-draining", { clockStarts: "when-watching", drainAtMs: 5000 })
+    expectOwnDrain(run, 5000)
     const earlier = messages(run, "target still draining from an earlier task")
     expect(earlier).toHaveLength(1)
     // ECS, asked, says the task is running: its own drain comes later.
@@ -26,8 +26,21 @@ describe.concurrent("e2e: decisions on evidence", () => {
   })
 
   it("one stale not-registered reading: confirmed by the next poll as registered, the task runs on until its own drain", async () => {
-    const run = await runScenario("stale-reading", { drainAtMs: 6000 })
-    expectOwnDrain(run, 6000)
+    // One stale answer after the first poll (within 1 s of watching) has seen the target healthy,
+    // and the confirming poll a second later, both well before the drain at 5 s.
+    const run = await runScenario("awsvpc", {
+      clockStarts: "when-watching",
+      drainAtMs: 5000,
+      faults: [{
+        api: "elbv2",
+        action: "DescribeTargetHealth",
+        from: 1500,
+        until: 5000,
+        kind: "not-registered",
+        times: 1
+      }]
+    })
+    expectOwnDrain(run, 5000)
     expect(messages(run, "target reads as not registered: confirming with one more poll")).toHaveLength(1)
     // The poll right after the stale reading reads the target registered. How soon it comes (a
     // second, not a whole interval) is exact on TestClock (test/sidecar.test.ts).
@@ -48,10 +61,11 @@ describe.concurrent("e2e: decisions on evidence", () => {
     "a 200 answer without the target (%s) is a failed poll, counted toward the back-off, not a success",
     async (kind, error) => {
       const run = await runScenario("awsvpc", {
-        drainAtMs: 4000,
+        clockStarts: "when-watching",
+        drainAtMs: 3000,
         faults: [{ api: "elbv2", action: "DescribeTargetHealth", from: 0, until: 600_000, kind, times: 1 }]
       })
-      expectOwnDrain(run, 4000)
+      expectOwnDrain(run, 3000)
       // Counted as a failure: the counter the back-off doubles the interval by (exact on TestClock,
       // test/sidecar.test.ts) says 1, and the poll after it succeeds.
       expect(messages(run, "poll failed")).toEqual([
@@ -66,16 +80,20 @@ describe.concurrent("e2e: decisions on evidence", () => {
 
 describe.concurrent("e2e: a control-plane brownout never ends it", () => {
   it("ECS throttling past STARTUP_TIMEOUT at startup: an error line, no exit; watching as soon as ECS answers", async () => {
-    // STARTUP_TIMEOUT counts from process start: 3 s leaves room for a slow start under load
-    // (the sidecar is asking ECS within 2 s of its start with 20 others starting beside it).
-    const run = await runScenario("brownout", { drainAtMs: 7000, env: { STARTUP_TIMEOUT: "3" } })
-    expectOwnDrain(run, 7000)
+    // The scenario's clock starts at the first error line (STARTUP_TIMEOUT from process start):
+    // ECS throttles for 1.8 s more, the drain comes at 3 s.
+    const run = await runScenario("brownout", {
+      clockStarts: "when-watching",
+      drainAtMs: 3000,
+      env: { STARTUP_TIMEOUT: "2" }
+    })
+    expectOwnDrain(run, 3000)
     const report = messages(run, "still not watching: startup keeps failing; retrying")
     expect(report.length).toBeGreaterThanOrEqual(1)
-    expect(report[0]).toMatchObject({ level: "error", failing: "ecs:DescribeServices", startupTimeoutSeconds: 3 })
-    // ECS throttles until 4.2 s: DescribeServices went on past STARTUP_TIMEOUT until it answered.
+    expect(report[0]).toMatchObject({ level: "error", failing: "ecs:DescribeServices", startupTimeoutSeconds: 2 })
+    // ECS throttles until 1.8 s after the error line: DescribeServices went on until it answered.
     const firstAnswered = run.requests.find((r) => r.action === "DescribeServices" && r.status === 200)
-    expect(firstAnswered?.t ?? 0).toBeGreaterThanOrEqual(4200)
+    expect(firstAnswered?.t ?? 0).toBeGreaterThanOrEqual(1800)
   })
 
   it("STARTUP_TIMEOUT counts from process start: a metadata request that hangs ends in exit 3 at the deadline, not after its own timeout", async () => {
@@ -91,8 +109,8 @@ describe.concurrent("e2e: a control-plane brownout never ends it", () => {
   })
 
   it("a clock 20 minutes behind AWS: the first signatures are refused, retried with the SDK's corrected clock, and it drains normally", async () => {
-    const run = await runScenario("clock-skew", { drainAtMs: 4000 })
-    expectOwnDrain(run, 4000)
+    const run = await runScenario("clock-skew", { clockStarts: "when-watching", drainAtMs: 2500 })
+    expectOwnDrain(run, 2500)
     const refused = run.requests.filter((r) =>
       r.errorCode === "InvalidSignatureException" || r.errorCode === "SignatureDoesNotMatch"
     )

@@ -8,8 +8,9 @@ import { healthPolls, pollsLogged, runScenario, type ScenarioRun, stopWhen } fro
 /** A preload that holds the command chunk's loading for a second, and says so on stderr. */
 const holdCommandChunk = fileURLToPath(new URL("../support/hold-command-chunk.mjs", import.meta.url))
 
-// Late enough that the sidecar sees its target healthy first, even when it starts slowly under load.
-const drainAtMs = 4000
+// On the simulator's clock from when the sidecar is watching: a poll or two sees the target healthy first.
+const drainAtMs = 2500
+const watching = { clockStarts: "when-watching" } as const
 const waitMs = 1000
 
 /**
@@ -56,7 +57,7 @@ const message = (run: ScenarioRun, level = "error") =>
 
 describe.concurrent("e2e: drains and exits", () => {
   it("EC2 awsvpc: the task IP and container port", async () => {
-    const run = await runScenario("awsvpc", { drainAtMs })
+    const run = await runScenario("awsvpc", { ...watching, drainAtMs })
     expectDrained(run)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({
       "Targets.member.1.Id": "10.0.1.23",
@@ -86,7 +87,7 @@ describe.concurrent("e2e: drains and exits", () => {
   })
 
   it("Fargate (cluster ARN, no Ports in the metadata)", async () => {
-    const run = await runScenario("fargate", { drainAtMs })
+    const run = await runScenario("fargate", { ...watching, drainAtMs })
     expectDrained(run)
     expect(run.logs.find((l) => l.message === "watching targets")?.cluster).toBe(
       "arn:aws:ecs:us-east-1:111122223333:cluster/production"
@@ -94,7 +95,7 @@ describe.concurrent("e2e: drains and exits", () => {
   })
 
   it("EC2 bridge: the instance id and the dynamic host port", async () => {
-    const run = await runScenario("bridge", { drainAtMs })
+    const run = await runScenario("bridge", { ...watching, drainAtMs })
     expectDrained(run)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({
       "Targets.member.1.Id": "i-0598c7d356eba48d7",
@@ -103,7 +104,7 @@ describe.concurrent("e2e: drains and exits", () => {
   })
 
   it("EC2 bridge on an old agent (no ServiceName, no HostPort in the metadata): asks ECS", async () => {
-    const run = await runScenario("old-agent-bridge", { drainAtMs })
+    const run = await runScenario("old-agent-bridge", { ...watching, drainAtMs })
     expectDrained(run)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({ "Targets.member.1.Port": "32768" })
     const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
@@ -115,7 +116,7 @@ describe.concurrent("e2e: drains and exits", () => {
   })
 
   it("EC2 host mode: the instance id and the container port", async () => {
-    const run = await runScenario("host", { drainAtMs })
+    const run = await runScenario("host", { ...watching, drainAtMs })
     expectDrained(run)
     expect(healthPolls(run.requests)[0]?.params).toMatchObject({
       "Targets.member.1.Id": "i-0598c7d356eba48d7",
@@ -124,21 +125,21 @@ describe.concurrent("e2e: drains and exits", () => {
   })
 
   it("two target groups, the second drains: one DescribeTargetHealth per group per poll", async () => {
-    const run = await runScenario("two-target-groups", { drainAtMs })
+    const run = await runScenario("two-target-groups", { ...watching, drainAtMs })
     expectDrained(run, [webGroupArn, adminGroupArn])
   })
 
   it("late registration is waited for, then the drain ends it", async () => {
-    // Not registered for the first 3 s, longer than a slow start under load.
-    const run = await runScenario("late-registration", { drainAtMs: 6000 })
-    expectDrained(run, [webGroupArn], 0, 6000)
+    // Not registered for the first 2 s of watching: a poll or two reads it so.
+    const run = await runScenario("late-registration", { ...watching, drainAtMs: 4000 })
+    expectDrained(run, [webGroupArn], 0, 4000)
     expect(run.logs.some((l) => l.state === "unused" && l.reason === "Target.NotRegistered")).toBe(true)
   })
 
   it("a draining window missed between polls (healthy, then not registered, read twice) still ends it", async () => {
-    // Registered for the first 4 s: seen healthy even after a slow start under load.
-    const run = await runScenario("missed-draining-window", { drainAtMs: 4000 })
-    expectDrained(run, [webGroupArn], 0, 4000, 2)
+    // Registered for the first 2.5 s of watching: seen healthy first.
+    const run = await runScenario("missed-draining-window", { ...watching, drainAtMs })
+    expectDrained(run, [webGroupArn], 0, drainAtMs, 2)
     expect(run.logs.some((l) => l.message === "target reads as not registered: confirming with one more poll")).toBe(
       true
     )
@@ -149,16 +150,17 @@ describe.concurrent("e2e: drains and exits", () => {
   })
 
   it("DRAIN_EXIT_CODE is the exit code after a drain", async () => {
-    const run = await runScenario("awsvpc", { drainAtMs, env: { DRAIN_EXIT_CODE: "3" } })
+    const run = await runScenario("awsvpc", { ...watching, drainAtMs, env: { DRAIN_EXIT_CODE: "3" } })
     expectDrained(run, [webGroupArn], 3)
   })
 })
 
 describe.concurrent("e2e: never exits when it should not", () => {
   it("unhealthy.draining is not a deregistration", async () => {
-    // unhealthy.draining from 0.8 s to 4 s, healthy after: stopped once it reads healthy again.
+    // unhealthy.draining from 0.8 s to 4 s of watching, healthy after: stopped once it reads healthy again.
     let seen = false
     const run = await runScenario("unhealthy-draining", {
+      ...watching,
       drainAtMs: 4000,
       onLog: (line, child) => {
         if (line.state === "unhealthy.draining") seen = true
