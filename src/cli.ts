@@ -13,7 +13,8 @@ import { Metadata } from "./layers/Metadata.ts"
 import * as Metrics from "./layers/Metrics.ts"
 import { Startup } from "./layers/Startup.ts"
 import { TargetHealth } from "./layers/TargetHealth.ts"
-import { check, failedCheck, formatCheckReport } from "./programs/check.ts"
+import { check, failedCheck } from "./programs/check.ts"
+import { formatCheckReport } from "./programs/checkReport.ts"
 import { sidecar } from "./programs/sidecar.ts"
 import { takeOverSignals } from "./signals.ts"
 
@@ -35,13 +36,15 @@ const reportEnd = <A, E, R>(self: Effect.Effect<A, E, R>) =>
       const error = Cause.findErrorOption(exit.cause)
       if (error._tag === "Some") {
         const e = error.value
-        const fields = { exitCode, error: (e as { _tag?: string })._tag ?? "Error" }
+        // Drained ends the program as an error only to carry DRAIN_EXIT_CODE: its line is the normal end, not an error.
         if (e instanceof Drained) {
           const { stopCode, stoppedReason, secondsSaved } = e
           const known = Object.entries({ stopCode, stoppedReason, secondsSaved }).filter(([, v]) => v !== undefined)
-          return Effect.logInfo(e.message).pipe(Effect.annotateLogs({ ...fields, ...Object.fromEntries(known) }))
+          return Effect.logInfo(e.message).pipe(Effect.annotateLogs({ exitCode, ...Object.fromEntries(known) }))
         }
-        return Effect.logError(e instanceof Error ? e.message : String(e)).pipe(Effect.annotateLogs(fields))
+        return Effect.logError(e instanceof Error ? e.message : String(e)).pipe(
+          Effect.annotateLogs({ exitCode, error: (e as { _tag?: string })._tag ?? "Error" })
+        )
       }
       return Effect.logError("unexpected error", exit.cause).pipe(Effect.annotateLogs({ exitCode }))
     })))

@@ -54,5 +54,35 @@ export const isUnregistered = (o: Pick<TargetObservation, "state" | "reason">): 
   o.state === "not-found" || (o.state === "unused" && o.reason === "Target.NotRegistered")
 
 /** The rank of a reading when ELBv2 lists one target twice: the higher keeps the task running. */
-export const keepsRunning = (o: Pick<TargetObservation, "state" | "reason">): number =>
+export const keepRunningRank = (o: Pick<TargetObservation, "state" | "reason">): number =>
   isUnregistered(o) ? 0 : o.state === "draining" ? 1 : 2
+
+/** One entry of a DescribeTargetHealth answer; `port` is left out by ELBv2 for a Lambda target. */
+export interface TargetHealthEntry {
+  readonly id: string
+  readonly port: number | undefined
+  readonly state: string
+  readonly reason: string | undefined
+}
+
+/**
+ * What an answer says about each target: its entries (the same id, and the
+ * same port where the entry names one). A target listed twice reads as the
+ * entry that keeps the task running, so that a duplicate alone can never end
+ * it. `missing`: the targets the answer does not mention.
+ */
+export const readTargets = (
+  targets: ReadonlyArray<WatchedTarget>,
+  entries: ReadonlyArray<TargetHealthEntry>
+): { readonly observations: ReadonlyArray<TargetObservation>; readonly missing: ReadonlyArray<WatchedTarget> } => {
+  const observations: Array<TargetObservation> = []
+  const missing: Array<WatchedTarget> = []
+  for (const target of targets) {
+    const best = entries.filter((e) => e.id === target.id && (e.port === undefined || e.port === target.port))
+      .map((e): TargetObservation => ({ target, state: e.state, reason: e.reason }))
+      .toSorted((a, b) => keepRunningRank(b) - keepRunningRank(a))[0]
+    if (best === undefined) missing.push(target)
+    else observations.push(best)
+  }
+  return { observations, missing }
+}

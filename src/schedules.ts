@@ -1,63 +1,7 @@
-// Every schedule the sidecar runs on, in one place: startup retries (the SDK
-// clients never retry on their own, see src/aws/callAws.ts) and the poll loop's
-// spacing.
-import { Context, Duration, Effect, Random, Ref, Schedule } from "effect"
-import type { AwsCallFailed, MetadataUnavailable } from "./errors.ts"
-import { Startup, type StartupFailure } from "./layers/Startup.ts"
-
-/** 0.5 s doubling, capped at 10 s; each delay drawn at random below that (full jitter). */
-export const startupBackoff = Schedule.min([Schedule.exponential("500 millis"), Schedule.spaced("10 seconds")]).pipe(
-  Schedule.modifyDelay(({ duration }) => Random.nextBetween(0, Duration.toMillis(duration)))
-)
-
-/**
- * A startup call: transient failures (throttling, 5xx, network, timeouts) are
- * retried on the back-off for as long as it takes, because an AWS brownout
- * must not end a healthy task; permanent ones (access denied, not found) end
- * at once. Each retry is logged and remembered for the report of a slow start.
- */
-export const retryTransient = (what: string) =>
-<A, E extends AwsCallFailed | MetadataUnavailable, R>(
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | Startup> =>
-  Effect.gen(function*() {
-    const startup = yield* Startup
-    return yield* self.pipe(
-      Effect.retry(
-        startupBackoff.pipe(
-          Schedule.setInputType<E>(),
-          Schedule.while(({ input }) => input.retryable),
-          Schedule.tap(({ input, duration, attempt }) =>
-            Ref.set(startup.lastFailure, { what, error: input }).pipe(
-              Effect.andThen(Effect.logWarning(`${what} failed, retrying`)),
-              Effect.annotateLogs({
-                error: input.message,
-                attempt,
-                retryInMs: Math.round(Duration.toMillis(duration))
-              })
-            )
-          )
-        )
-      )
-    )
-  })
-
-/**
- * Ends whatever is still running when STARTUP_TIMEOUT is over (from process
- * start, whatever a request's own timeout), failing with `orElse`'s error,
- * given the last transient failure.
- */
-export const withinStartupTimeout =
-  <E2>(orElse: (last: StartupFailure | undefined, timeoutSeconds: number) => E2) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | Startup> =>
-    Effect.gen(function*() {
-      const startup = yield* Startup
-      return yield* self.pipe(Effect.timeoutOrElse({
-        duration: yield* startup.remaining,
-        orElse: () =>
-          Ref.get(startup.lastFailure).pipe(Effect.flatMap((last) => Effect.fail(orElse(last, startup.timeoutSeconds))))
-      }))
-    })
+// The poll loop's spacing: the first poll's delay, back-off and jitter, and the
+// quick confirming poll. Startup calls retry on their own back-off
+// (src/layers/Startup.ts).
+import { Context, Duration, Effect, Random, Schedule } from "effect"
 
 /** The first poll lands within [0, min(2 s, interval)]: tasks started together by one deployment drift apart. */
 export const firstPollDelayMillis = (intervalSeconds: number, random01: number): number =>

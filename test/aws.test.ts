@@ -5,7 +5,7 @@ import { Effect, Exit, Layer } from "effect"
 import { decodeScenario } from "../simulator/scenario.ts"
 import { adminGroupArn, loadScenario, webGroupArn } from "../simulator/scenarios.ts"
 import { startSimulator } from "../simulator/server.ts"
-import { callAws, fromSdkError } from "../src/aws/callAws.ts"
+import { AwsCallLog, type AwsCallRecord, callAws, fromSdkError } from "../src/aws/callAws.ts"
 import { AwsCallFailed } from "../src/errors.ts"
 import { AwsCredentials } from "../src/layers/AwsCredentials.ts"
 import { AwsRegion } from "../src/layers/AwsRegion.ts"
@@ -102,6 +102,33 @@ describe("AWS edge (real SDK, simulator)", () => {
         assert.include(error.detail, "The Canonical String for this request should have been")
         assert.include(error.detail, "x-amz-security-token:[redacted]")
         assert.notInclude(error.message, sessionToken)
+      }))
+  })
+
+  it.live("each call is noted once in the call log where one is provided: an answer as a call that went through, a failure with its code, an interrupted call not at all", () => {
+    const base = loadScenario("bridge")
+    const scenario = decodeScenario({
+      ...base,
+      faults: [{ api: "elbv2", action: "DescribeTargetGroups", from: 0, until: 60_000, kind: "access-denied" }]
+    })
+    return withSimulator(scenario, () =>
+      Effect.gen(function*() {
+        const elb = yield* TargetHealth
+        const log: Array<AwsCallRecord> = []
+        yield* elb.poll(webGroupArn, [target("i-00000000000000000", 32768)]).pipe(
+          Effect.provideService(AwsCallLog, log)
+        )
+        yield* Effect.flip(elb.describeTargetGroups([webGroupArn])).pipe(Effect.provideService(AwsCallLog, log))
+        yield* callAws("ecs:DescribeTasks", () => new Promise<never>(() => {})).pipe(
+          Effect.timeout("10 millis"),
+          Effect.ignore,
+          Effect.provideService(AwsCallLog, log)
+        )
+        yield* elb.poll(webGroupArn, [target("i-00000000000000000", 32768)])
+        assert.deepStrictEqual(log, [
+          { action: "elasticloadbalancing:DescribeTargetHealth" },
+          { action: "elasticloadbalancing:DescribeTargetGroups", error: "AccessDenied" }
+        ])
       }))
   })
 

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { advise, check, formatCheckReport } from "../src/programs/check.ts"
+import { check } from "../src/programs/check.ts"
+import { advise } from "../src/programs/checkAdvice.ts"
+import { formatCheckReport } from "../src/programs/checkReport.ts"
 import { awsError, awsvpcTask, type ecsTest, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
 
 const web = tgArn("web")

@@ -3,14 +3,9 @@
 import { afterEach, describe, expect, it, vi } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { fromSdkError } from "../src/aws/callAws.ts"
+import { type AwsCredentialIdentity, CredentialsUnavailable } from "../src/aws/credentials.ts"
 import { exitCodeOf } from "../src/errors.ts"
-import {
-  type AwsCredentialIdentity,
-  AwsCredentials,
-  credentialSource,
-  CredentialsUnavailable,
-  shareCredentials
-} from "../src/layers/AwsCredentials.ts"
+import { AwsCredentials, credentialSource, shareCredentials } from "../src/layers/AwsCredentials.ts"
 import { captureLogs } from "./support/logs.ts"
 
 const taskRole = { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2/credentials/abc" }

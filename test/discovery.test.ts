@@ -7,6 +7,7 @@ import type { TaskMetadata } from "../src/layers/Metadata.ts"
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { awsError, awsvpcTask, type ecsTest, instanceGroup, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
 const udp = tgArn("dns", "1111222233334444")
@@ -303,14 +304,14 @@ describe("discoverTargets: AWS failures at startup", () => {
   it.effect("a throttled call that then succeeds goes on", () =>
     Effect.gen(function*() {
       let failuresLeft = 2
-      const ecs = Ecs.layerTest({
+      const ecs = Ecs.layerTest(partialService(Ecs, {
         describeServiceLoadBalancers: () =>
           Effect.suspend(() =>
             failuresLeft-- > 0
               ? Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))
               : Effect.succeed([lb(web)])
           )
-      })
+      }))
       const { layer } = testLayer({ ecsLayer: ecs, random: 0.5 })
       const fiber = yield* Effect.forkChild(discoverTargets.pipe(Effect.provide(layer)))
       yield* TestClock.adjust("1 second")

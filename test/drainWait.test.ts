@@ -10,7 +10,7 @@ import { drainWait } from "../src/programs/drainWait.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsvpcTask, configTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+import { awsvpcTask, configTest, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -21,6 +21,10 @@ const leaving = (targetGroupArn: string, port: number): TargetObservation => ({
   state: "draining",
   reason: "Target.DeregistrationInProgress"
 })
+
+/** Targets all seen leaving when the wait begins (at 0 on the test clock). */
+const evidenceOf = (observations: ReadonlyArray<TargetObservation>) =>
+  Effect.succeed(observations.map((o) => ({ target: o.target, leavingSince: 0 })))
 
 /** Open connections per port as a function of virtual time (ms since the wait began). */
 type Script = (port: number, atMillis: number) => number
@@ -37,11 +41,11 @@ const wait = (options: {
     const connections = connectionsTest((ports) =>
       Clock.currentTimeMillis.pipe(Effect.map((at) => {
         samples.push(at)
-        return new Map(ports.map((p) => [p, options.script(p, at)]))
+        return { open: new Map(ports.map((p) => [p, options.script(p, at)])) }
       }))
     )
     const fiber = yield* Effect.forkChild(
-      drainWait(options.leaving, options.groups).pipe(
+      drainWait(evidenceOf(options.leaving), options.groups).pipe(
         Effect.provide(Layer.mergeAll(
           configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 300, ...options.settings }),
           connections,
@@ -179,7 +183,7 @@ describe("connections: the rules of the wait", () => {
     Effect.gen(function*() {
       const logs = captureLogs()
       const fiber = yield* Effect.forkChild(
-        drainWait([leaving(web, 8080)], [http(web)]).pipe(Effect.provide(Layer.mergeAll(
+        drainWait(evidenceOf([leaving(web, 8080)]), [http(web)]).pipe(Effect.provide(Layer.mergeAll(
           configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 60 }),
           connectionsTest(() => Effect.fail(new ConnectionsUnreadable({ path: "/proc/net/tcp", detail: "EACCES" }))),
           logs.layer
@@ -222,7 +226,7 @@ describe("connections: the sidecar end to end on virtual time", () => {
           groups: [mode === "awsvpc" ? http(web) : { ...http(web), targetType: "instance" }]
         },
         connections: (ports) =>
-          Clock.currentTimeMillis.pipe(Effect.map((at) => new Map(ports.map((p) => [p, script(p, at)]))))
+          Clock.currentTimeMillis.pipe(Effect.map((at) => ({ open: new Map(ports.map((p) => [p, script(p, at)])) })))
       })
       const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
       return { fiber, logs: world.logs }
@@ -241,6 +245,46 @@ describe("connections: the sidecar end to end on virtual time", () => {
       )
     }))
 
+  it.effect("goes on polling while it waits: a second group's drain seen a poll later is waited for, each change logged once, a target back to healthy logged while the exit stands", () =>
+    Effect.gen(function*() {
+      const world = testLayer({
+        settings: { pollingFrequencySeconds: 30, drainStrategy: "connections", drainExitCode: 7 },
+        ecs: { loadBalancers: [webLoadBalancer, { ...webLoadBalancer, targetGroupArn: admin, containerPort: 9090 }] },
+        elb: {
+          timelines: {
+            // Polls at 0, 27, 54, 81 and 108 s (30 s less 10% jitter, Random pinned).
+            [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, state: "draining" }, { at: 50 * s, state: "healthy" }],
+            [admin]: [{ at: 0, state: "healthy" }, { at: 40 * s, state: "draining" }]
+          },
+          groups: [http(web), http(admin)]
+        },
+        // admin's port has a connection until 100 s; web's port none.
+        connections: (ports) =>
+          Clock.currentTimeMillis.pipe(
+            Effect.map((at) => ({ open: new Map(ports.map((p) => [p, p === 9090 && at < 100 * s ? 1 : 0])) }))
+          )
+      })
+      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
+      yield* TestClock.adjust(Duration.seconds(104))
+      assert.isUndefined(fiber.pollUnsafe(), "admin's connection keeps the task, though only web was leaving at 27 s")
+      yield* TestClock.adjust(Duration.seconds(1))
+      assert.include(expectFailure(fiber.pollUnsafe(), "Drained", 7).message, "connections drained after 78 s")
+      // One DescribeTargetHealth per group per poll, while waiting too; none after the exit.
+      const byPoll = Object.groupBy(world.polls(), (c) => String(c.at / s))
+      assert.deepStrictEqual(Object.keys(byPoll), ["0", "27", "54", "81"])
+      for (const calls of Object.values(byPoll)) {
+        assert.deepStrictEqual(calls?.map((c) => c.targetGroupArn).sort(), [web, admin].sort())
+      }
+      const info = world.logs.filter((l) => l.level === "info" && String(l.message).startsWith("target "))
+      assert.deepStrictEqual(info.map((l) => [l.message, l.targetGroupArn, l.state]), [
+        ["target state changed", web, "healthy"],
+        ["target state changed", admin, "healthy"],
+        ["target is deregistering", web, "draining"],
+        ["target is registered again after it was seen leaving: an exit already decided stands", web, "healthy"],
+        ["target is deregistering", admin, "draining"]
+      ])
+    }))
+
   it.effect("DRY_RUN logs the same end and does not exit", () =>
     Effect.gen(function*() {
       const { fiber, logs } = yield* start({ dryRun: true }, () => 0)
@@ -256,5 +300,109 @@ describe("connections: the sidecar end to end on virtual time", () => {
       const { fiber } = yield* start({}, () => 0, "bridge")
       yield* TestClock.adjust(Duration.seconds(1))
       assert.include(expectFailure(fiber.pollUnsafe(), "UnsupportedTask", 4).message, "DRAIN_STRATEGY=fixed")
+    }))
+})
+
+describe("connections: every target of the task, and arrivals", () => {
+  /** The wait over `targets`, whose evidence the test changes as it goes; `script` gives open connections and arrivals. */
+  const waitOver = (options: {
+    readonly targets: ReadonlyArray<{ readonly o: TargetObservation; readonly leavingSince: number | undefined }>
+    readonly groups: ReadonlyArray<TargetGroup>
+    readonly script: (port: number, atMillis: number) => { readonly open: number; readonly arrivals?: number }
+  }) =>
+    Effect.gen(function*() {
+      const logs = captureLogs()
+      const evidence = new Map(
+        options.targets.map((t) => [t.o.target.port, { target: t.o.target, leavingSince: t.leavingSince }])
+      )
+      const connections = connectionsTest((ports) =>
+        Clock.currentTimeMillis.pipe(Effect.map((at) => ({
+          open: new Map(ports.map((p) => [p, options.script(p, at).open])),
+          arrivals: new Map(ports.map((p) => [p, options.script(p, at).arrivals ?? 0]))
+        })))
+      )
+      const fiber = yield* Effect.forkChild(
+        drainWait(Effect.sync(() => [...evidence.values()]), options.groups).pipe(Effect.provide(Layer.mergeAll(
+          configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 300 }),
+          connections,
+          logs.layer
+        )))
+      )
+      /** The poll loop sees `port`'s target leaving now. */
+      const seenLeaving = (port: number) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => {
+          const known = evidence.get(port)
+          if (known !== undefined) evidence.set(port, { ...known, leavingSince: now })
+        }))
+      const endedAt = (limit = Duration.minutes(10)) =>
+        Effect.gen(function*() {
+          for (let t = 0; t < Duration.toMillis(limit); t += 1000) {
+            const exit = fiber.pollUnsafe()
+            if (exit !== undefined) {
+              if (Exit.isFailure(exit)) return assert.fail("the wait failed")
+              return exit.value
+            }
+            yield* TestClock.adjust(Duration.seconds(1))
+          }
+          return assert.fail("the wait should have ended")
+        })
+      return { fiber, seenLeaving, endedAt, logs: logs.records }
+    })
+
+  it.effect("a target not seen leaving yet is waited for too: its port's connections keep the task", () =>
+    Effect.gen(function*() {
+      // web (HTTP) drains; admin (HTTP) still reads healthy, with a connection open until 30 s.
+      const { endedAt } = yield* waitOver({
+        targets: [{ o: leaving(web, 8080), leavingSince: 0 }, { o: leaving(admin, 9090), leavingSince: undefined }],
+        groups: [http(web), http(admin)],
+        script: (port, at) => ({ open: port === 9090 && at < 30 * s ? 1 : 0 })
+      })
+      assert.strictEqual((yield* endedAt()).waitedSeconds, 35)
+    }))
+
+  it.effect("a group whose drain is seen later starts its own floor from then", () =>
+    Effect.gen(function*() {
+      // web (HTTP, no floor) drains at 0; admin (TCP, 120 s floor) is seen draining at 30 s: its floor ends at 150 s.
+      const { fiber, seenLeaving, endedAt } = yield* waitOver({
+        targets: [{ o: leaving(web, 8080), leavingSince: 0 }, { o: leaving(admin, 9090), leavingSince: undefined }],
+        groups: [http(web), tcp(admin)],
+        script: () => ({ open: 0 })
+      })
+      yield* TestClock.adjust(Duration.seconds(30))
+      yield* seenLeaving(9090)
+      yield* TestClock.adjust(Duration.seconds(119))
+      assert.isUndefined(fiber.pollUnsafe(), "admin's floor counts from its own drain, at 30 s")
+      const outcome = yield* endedAt()
+      assert.strictEqual(outcome.waitedSeconds, 150)
+      assert.strictEqual(outcome.why, "connections drained after 150 s")
+    }))
+
+  it.effect("a connection that arrives between two samples restarts the idle window, though no sample finds it open", () =>
+    Effect.gen(function*() {
+      // No connection is ever open at a sample, but one arrives before every sample until 20 s.
+      const { endedAt, logs } = yield* waitOver({
+        targets: [{ o: leaving(web, 8080), leavingSince: 0 }],
+        groups: [http(web)],
+        script: (_, at) => ({ open: 0, arrivals: at > 0 && at <= 20 * s ? 1 : 0 })
+      })
+      // Last arrival seen at the 20 s sample; idle for 5 s from then.
+      assert.strictEqual((yield* endedAt()).waitedSeconds, 25)
+      const changes = logs.filter((l) => l.message === "open connections changed")
+      assert.deepStrictEqual(changes.map((l) => [l.afterSeconds, l.arrivedSinceLastLine]), [
+        [5, { "8080": 5 }],
+        [10, { "8080": 5 }],
+        [15, { "8080": 5 }],
+        [20, { "8080": 5 }]
+      ])
+    }))
+
+  it.effect("arrivals on another port never delay the exit", () =>
+    Effect.gen(function*() {
+      const { endedAt } = yield* waitOver({
+        targets: [{ o: leaving(web, 8080), leavingSince: 0 }],
+        groups: [http(web)],
+        script: (port) => ({ open: 0, arrivals: port === 8080 ? 0 : 3 })
+      })
+      assert.strictEqual((yield* endedAt()).waitedSeconds, 5)
     }))
 })

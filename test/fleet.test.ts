@@ -9,6 +9,7 @@ import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { PollTiming } from "../src/schedules.ts"
 import { awsError, awsvpcTask, configTest, ecsTest, ipGroup, metadataTest, tgArn } from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const fleetSize = 300
 const drainAt = 600_000
@@ -49,7 +50,7 @@ const runFleet = (timing: Timing | undefined) =>
     const take = (now: number) => bucket(now - t0)
     let polls = 0
     let throttled = 0
-    const elb = TargetHealth.layerTest({
+    const elb = TargetHealth.layerTest(partialService(TargetHealth, {
       describeTargetGroups: () =>
         Clock.currentTimeMillis.pipe(Effect.flatMap((now) =>
           take(now)
@@ -68,7 +69,7 @@ const runFleet = (timing: Timing | undefined) =>
         })),
       listTargets: () => Effect.succeed([]),
       describeDeregistrationDelay: () => Effect.succeed(300)
-    })
+    }))
 
     const fibers = []
     for (let i = 0; i < fleetSize; i++) {

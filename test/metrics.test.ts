@@ -3,25 +3,18 @@
 // the validator is shown to reject each kind of bad record, so a passing record
 // means something.
 import { describe, expect, it } from "vitest"
+import { sidecarDimensions, targetGroupDimension } from "../src/metrics/dimensions.ts"
+import { dimensionValue, emfRecord, metricUnits, namespaceProblem } from "../src/metrics/emf.ts"
+import { countFailedPoll, noPollProblems, type PollProblems, pollProblemsDue } from "../src/metrics/pollProblems.ts"
 import {
-  countFailedPoll,
   defaultNamespace,
-  dimensionValue,
   drainDetectedRecord,
-  emfRecord,
   exitRecord,
-  metricUnits,
-  namespaceProblem,
-  noPollProblems,
-  type PollProblems,
-  pollProblemsDue,
   pollProblemsRecord,
   type RecordContext,
   secondsSaved,
-  sidecarDimensions,
-  SidecarMetric,
-  targetGroupDimension
-} from "../src/metrics.ts"
+  SidecarMetric
+} from "../src/metrics/records.ts"
 import { emfProblems } from "./support/emf.ts"
 
 /** The specification's own example of a valid document. */

@@ -321,7 +321,8 @@ describe("the documentation's links", () => {
     "docs/design.md",
     "docs/performance.md",
     "docs/image.md",
-    "docs/migrating.md"
+    "docs/migrating.md",
+    "cdk/README.md"
   ]
 
   it.each(documents)("%s: every relative link and anchor resolves", (document) => {

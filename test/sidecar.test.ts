@@ -10,6 +10,7 @@ import { watchUntilDeregistering } from "../src/programs/watchTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
 import { configTest, fixedRandom, ipGroup, type Step, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -307,7 +308,7 @@ describe("sidecar: many target groups", () => {
       let inFlight = 0
       let most = 0
       const reads: Array<string> = []
-      const elb = TargetHealth.layerTest({
+      const elb = TargetHealth.layerTest(partialService(TargetHealth, {
         describeTargetGroups: () => Effect.succeed([]),
         listTargets: () => Effect.succeed([]),
         poll: (arn, targets) =>
@@ -319,7 +320,7 @@ describe("sidecar: many target groups", () => {
             Effect.ensuring(Effect.sync(() => inFlight--)),
             Effect.as(targets.map((target) => ({ target, state: "healthy", reason: undefined })))
           )
-      })
+      }))
       const targets = groups.map((arn) => ({
         targetGroupArn: arn,
         id: "10.0.2.106",

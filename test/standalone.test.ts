@@ -69,6 +69,23 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
       assert.deepStrictEqual(calls.map((c) => c.action), ["DescribeTargetHealth"])
     }))
 
+  it.effect("a registration listed twice is one target, read as the entry that keeps the task running", () =>
+    Effect.gen(function*() {
+      const { ServiceName: _, ...standalone } = awsvpcTask()
+      const { found } = yield* searchOnce({
+        metadata: standalone,
+        registered: {
+          [web]: [{ at: 0, targets: [target("10.0.2.106", 8080, "draining"), target("10.0.2.106", 8080)] }]
+        }
+      })
+      assert.deepStrictEqual(
+        found.flatMap((f) => f.observations.map((o) => `${o.target.id}:${o.target.port} ${o.state}`)),
+        [
+          "10.0.2.106:8080 healthy"
+        ]
+      )
+    }))
+
   it.effect("bridge: matches the instance id and one of the task's host ports", () =>
     Effect.gen(function*() {
       const metadata: TaskMetadata = {

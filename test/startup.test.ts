@@ -12,6 +12,7 @@ import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
 import { awsError, type Call, fixedRandom, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
 const s = 1000
@@ -24,13 +25,13 @@ const ecsBrownout = (
     awsError("ecs:DescribeServices", "ThrottlingException", true)
   )
 ) =>
-  Ecs.layerTest({
+  Ecs.layerTest(partialService(Ecs, {
     describeServiceLoadBalancers: () =>
       Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
         calls.push({ at, action: "DescribeServices" })
         return at < until ? failure : Effect.succeed([webLoadBalancer])
       }))
-  })
+  }))
 
 const startSidecar = (ecs: Layer.Layer<Ecs>) =>
   Effect.gen(function*() {

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import type { Settings } from "../src/layers/Config.ts"
 import type { TaskDescription } from "../src/layers/Ecs.ts"
-import type { EmfRecord } from "../src/metrics.ts"
+import type { EmfRecord } from "../src/metrics/emf.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { emfProblems } from "./support/emf.ts"
@@ -51,7 +51,9 @@ const start = (options: {
       metrics,
       ...(options.openConnections === undefined
         ? {}
-        : { connections: (ports) => Effect.succeed(new Map(ports.map((p) => [p, options.openConnections ?? 0]))) })
+        : {
+          connections: (ports) => Effect.succeed({ open: new Map(ports.map((p) => [p, options.openConnections ?? 0])) })
+        })
     })
     const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
     return { fiber, metrics, ...world }

@@ -10,6 +10,7 @@ import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { awsError, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
 
@@ -39,7 +40,7 @@ describe("timeouts", () => {
     Effect.gen(function*() {
       const answers: Array<"hang" | "healthy" | "draining"> = ["healthy", "hang", "healthy", "draining"]
       const polls: Array<number> = []
-      const elb = TargetHealth.layerTest({
+      const elb = TargetHealth.layerTest(partialService(TargetHealth, {
         describeTargetGroups: () => Effect.succeed([ipGroup(web)]),
         poll: (_: string, targets: ReadonlyArray<WatchedTarget>) =>
           Effect.suspend(() => {
@@ -54,7 +55,7 @@ describe("timeouts", () => {
           }),
         listTargets: () => Effect.succeed([]),
         describeDeregistrationDelay: () => Effect.succeed(300)
-      })
+      }))
       const world = testLayer({
         settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7 },
         elbLayer: elb,

@@ -1,13 +1,14 @@
 // The one place where AWS SDK promises become Effects: timeouts, abort on
-// interruption, and SDK errors mapped to AwsCallFailed.
+// interruption, SDK errors mapped to AwsCallFailed, and each call noted for
+// whoever keeps a log of them (`check`).
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry"
-import { Effect } from "effect"
+import { Cause, Context, Effect, Exit } from "effect"
 import { AwsCallFailed } from "../errors.ts"
-import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "../layers/AwsCredentials.ts"
 import { redact } from "../redact.ts"
+import { type AwsCredentialIdentityProvider, CredentialsUnavailable } from "./credentials.ts"
 
 /**
- * Retrying happens in the program (see src/schedules.ts), not in the SDK: one
+ * Retrying happens in the program (see src/layers/Startup.ts), not in the SDK: one
  * place decides, logs and bounds every retry, and SDK attempts never
  * multiply with ours. Hence `maxAttempts: 1` on every client.
  */
@@ -81,11 +82,50 @@ export const fromSdkError = (action: string, error: unknown): AwsCallFailed => {
   })
 }
 
-/** Runs one SDK call; interrupting the fiber aborts the HTTP request. */
-export const callAws = <A>(
+/** One AWS call as `check` reports it: the IAM action, and the code AWS refused or failed it with. */
+export interface AwsCallRecord {
+  readonly action: string
+  readonly error?: string
+}
+
+/**
+ * Where each AWS call is noted: nowhere, unless a program (`check`) provides
+ * a log to report the IAM actions used and how each went.
+ */
+export const AwsCallLog = Context.Reference<Array<AwsCallRecord> | undefined>("nlb-sidecar/AwsCallLog", {
+  defaultValue: () => undefined
+})
+
+/**
+ * Notes `self`, one call of `action`, in the AwsCallLog. Only AwsCallFailed
+ * counts against the call: an answer (InvalidTarget, say) is a call that
+ * went through, and a call cut off by interruption says nothing.
+ */
+export const noteCall = (action: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.service(AwsCallLog),
+    (log) =>
+      log === undefined ? self : self.pipe(Effect.onExit((exit) =>
+        Effect.sync(() => {
+          if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return
+          const failure = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+          const error = failure?._tag === "Fail" && failure.error instanceof AwsCallFailed ? failure.error : undefined
+          log.push(error === undefined ? { action } : { action, error: error.code })
+        })
+      ))
+  )
+
+/**
+ * Runs one SDK call; interrupting the fiber aborts the HTTP request.
+ * `answers` names the wire codes that answer the request rather than fail it
+ * (ELBv2's InvalidTarget: the targets are not registered), each turned into
+ * its own tagged error for the caller to catch by tag.
+ */
+export const callAws = <A, E = never>(
   action: string,
-  send: (signal: AbortSignal) => Promise<A>
-): Effect.Effect<A, AwsCallFailed> =>
+  send: (signal: AbortSignal) => Promise<A>,
+  answers: { readonly [code: string]: (failed: AwsCallFailed) => E } = {}
+): Effect.Effect<A, AwsCallFailed | E> =>
   Effect.tryPromise({ try: (signal) => send(signal), catch: (error) => fromSdkError(action, error) }).pipe(
     Effect.timeoutOrElse({
       duration: requestTimeout,
@@ -98,7 +138,12 @@ export const callAws = <A>(
             retryable: true
           })
         )
-    })
+    }),
+    Effect.catchIf(
+      (failed): failed is AwsCallFailed => Object.hasOwn(answers, failed.code),
+      (failed) => Effect.fail(answers[failed.code]!(failed))
+    ),
+    noteCall(action)
   )
 
 /** `arn:aws:ecs:eu-west-1:123456789012:task/...` → `eu-west-1`. */

@@ -2,19 +2,13 @@
 // so a task fetches its task-role credentials once, not once per client.
 import { memoize } from "@smithy/core/config"
 import { Context, Effect, Layer } from "effect"
+import {
+  type AwsCredentialIdentity,
+  type AwsCredentialIdentityProvider,
+  type CredentialSource,
+  CredentialsUnavailable
+} from "../aws/credentials.ts"
 import { ConfigInvalid } from "../errors.ts"
-
-/** The SDK's AwsCredentialIdentity, as much of it as the sidecar touches. */
-export interface AwsCredentialIdentity {
-  readonly accessKeyId: string
-  readonly secretAccessKey: string
-  readonly sessionToken?: string
-  readonly expiration?: Date
-}
-export type AwsCredentialIdentityProvider = () => Promise<AwsCredentialIdentity>
-
-/** Which provider serves this environment; the SDK's full default chain unless it is plainly a task role. */
-export type CredentialSource = "container" | "default-chain"
 
 /**
  * In an ECS task, the agent sets AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (or
@@ -28,28 +22,6 @@ export const credentialSource = (env: Readonly<Record<string, string | undefined
   const taskRole = set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
   const outranksTaskRole = set("AWS_ACCESS_KEY_ID") || set("AWS_PROFILE") || set("AWS_WEB_IDENTITY_TOKEN_FILE")
   return taskRole && !outranksTaskRole ? "container" : "default-chain"
-}
-
-/**
- * The credentials could not be fetched: a failure of the credentials source,
- * not of the AWS call it was for (and never an IAM permission of that call).
- */
-export class CredentialsUnavailable extends Error {
-  override readonly name = "CredentialsUnavailable"
-  constructor(source: CredentialSource, cause: unknown) {
-    const e = cause as { message?: unknown; Code?: unknown; Message?: unknown }
-    const said = typeof e?.Code === "string"
-      ? ` (${e.Code}${typeof e.Message === "string" ? `: ${e.Message}` : ""})`
-      : ""
-    super(
-      `${
-        source === "container"
-          ? "the task role's credentials from the container credentials endpoint"
-          : "no credentials from the SDK's default chain"
-      }: ${typeof e?.message === "string" ? e.message : String(cause)}${said}`,
-      { cause }
-    )
-  }
 }
 
 /** The SDK refreshes credentials this long before they expire; so does the shared cache. */
@@ -117,7 +89,7 @@ export class AwsCredentials extends Context.Service<AwsCredentials, {
       // Imported on first use: building the layer costs nothing until a client signs a request.
       let chain: Promise<AwsCredentialIdentityProvider> | undefined
       const fetch = source === "container"
-        // One attempt: the sidecar's own retries (src/schedules.ts) decide, log and bound every retry.
+        // One attempt: the sidecar's own retries (src/layers/Startup.ts) decide, log and bound every retry.
         ? () => import("@aws-sdk/credential-provider-http").then(({ fromHttp }) => fromHttp({ maxRetries: 0 })())
         : async () =>
           (await (chain ??= import("@aws-sdk/credential-provider-node").then(({ defaultProvider }) =>

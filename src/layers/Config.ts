@@ -4,7 +4,8 @@
 import { Config as EffectConfig, ConfigProvider, Context, Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { ConfigInvalid } from "../errors.ts"
 import { defaultHeartbeatFile, heartbeatFileFrom } from "../heartbeat.ts"
-import { defaultNamespace, namespaceProblem } from "../metrics.ts"
+import { namespaceProblem } from "../metrics/emf.ts"
+import { defaultNamespace } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
 
 export type LogLevelName = Settings["logLevel"]

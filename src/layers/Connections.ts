@@ -1,9 +1,8 @@
-// The application's open connections, as this network namespace's socket
-// tables show them: in awsvpc every container of the task shares one
-// namespace, in host mode the instance's is shared by all.
+// The application's connections, as this network namespace's socket tables
+// show them: in awsvpc every container of the task shares one namespace, in
+// host mode the instance's is shared by all.
 import { Context, Effect, Layer, Schema } from "effect"
-import { readFile } from "node:fs"
-import { countConnections, parseProcNetTcp } from "../procNetTcp.ts"
+import { scanFile, TableScanner } from "../procNetTcp.ts"
 
 export class ConnectionsUnreadable extends Schema.TaggedError<ConnectionsUnreadable>()("ConnectionsUnreadable", {
   path: Schema.String,
@@ -16,28 +15,67 @@ export class ConnectionsUnreadable extends Schema.TaggedError<ConnectionsUnreada
 
 export const procNetTcpPaths = ["/proc/net/tcp", "/proc/net/tcp6"] as const
 
-const read = (path: string) =>
-  Effect.callback<string, ConnectionsUnreadable>((resume) => {
-    readFile(path, "latin1", (error, text) =>
-      resume(
-        error === null ? Effect.succeed(text) : Effect.fail(new ConnectionsUnreadable({ path, detail: error.message }))
-      ))
-  })
+/**
+ * Test-only: comma-separated files read instead of /proc/net/tcp and tcp6, so
+ * that tests and the bench can hand the built sidecar a generated table of any
+ * size. Not a setting: operators never set it.
+ */
+export const socketTablesForTests = "NLB_SIDECAR_TEST_SOCKET_TABLES"
 
-export interface ConnectionsService {
-  /** Open client connections on each of `ports` (by local port), in this network namespace. */
-  readonly count: (ports: ReadonlyArray<number>) => Effect.Effect<ReadonlyMap<number, number>, ConnectionsUnreadable>
+/** One reading of the socket tables, for the ports asked about. */
+export interface SocketSample {
+  /** Open client connections per port (by local port: outbound sockets have ephemeral ones). */
+  readonly open: ReadonlyMap<number, number>
+  /**
+   * Connections that arrived since the reading this one was compared with: sockets
+   * on the port, in any state (a TIME_WAIT left by a connection that came and went
+   * between two readings included), that the earlier reading did not have.
+   * All zero when there was none to compare with.
+   */
+  readonly arrivals: ReadonlyMap<number, number>
+  /** Loopback peers (clients inside the task, or on the instance) with a connection open, per port. */
+  readonly loopbackPeers: ReadonlyMap<number, ReadonlySet<string>>
+  /** What the next reading compares with; opaque. */
+  readonly seen: Uint32Array
 }
 
-/** Reads `paths` (the kernel's IPv4 and IPv6 tables) at each count; a host without IPv6 has no tcp6. */
+export interface ConnectionsService {
+  /** Reads the tables for `ports`; arrivals are counted against `before` (the previous reading), if any. */
+  readonly sample: (
+    ports: ReadonlyArray<number>,
+    before?: SocketSample
+  ) => Effect.Effect<SocketSample, ConnectionsUnreadable>
+}
+
+/** Reads `paths` (the kernel's IPv4 and IPv6 tables) at each sample; a host without IPv6 has no tcp6. */
 export const readSocketTables = (paths: ReadonlyArray<string>): ConnectionsService => ({
-  count: (ports) =>
-    Effect.forEach(paths, (path, i) =>
-      read(path).pipe(
-        // Only the IPv4 table must exist: the kernel leaves out tcp6 when IPv6 is disabled.
-        Effect.catchIf((e) => i > 0 && e.detail.includes("ENOENT"), () => Effect.succeed(""))
-      )).pipe(Effect.map((tables) => countConnections(tables.flatMap(parseProcNetTcp), ports)))
+  sample: (ports, before) =>
+    Effect.suspend(() => {
+      const scanner = new TableScanner(ports, before?.seen)
+      for (const [i, path] of paths.entries()) {
+        try {
+          scanFile(path, scanner)
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code
+          // Only the IPv4 table must exist: the kernel leaves out tcp6 when IPv6 is disabled.
+          if (i > 0 && code === "ENOENT") continue
+          return Effect.fail(new ConnectionsUnreadable({ path, detail: (error as Error).message }))
+        }
+      }
+      const scan = scanner.finish()
+      return Effect.succeed<SocketSample>({
+        open: scan.open,
+        arrivals: scan.arrivals,
+        loopbackPeers: scan.loopbackPeers,
+        seen: scan.ids
+      })
+    })
 })
+
+const tablePaths = (): ReadonlyArray<string> => {
+  const forTests = process.env[socketTablesForTests]
+  return forTests === undefined || forTests === "" ? procNetTcpPaths : forTests.split(",")
+}
 
 /**
  * The socket table is an ambient fact of the process, like its clock: by
@@ -45,7 +83,25 @@ export const readSocketTables = (paths: ReadonlyArray<string>): ConnectionsServi
  * (and once at startup to check it can be). Tests provide a scripted one.
  */
 export const Connections = Context.Reference<ConnectionsService>("nlb-sidecar/Connections", {
-  defaultValue: () => readSocketTables(procNetTcpPaths)
+  defaultValue: () => readSocketTables(tablePaths())
 })
 
-export const connectionsTest = (count: ConnectionsService["count"]) => Layer.succeed(Connections, { count })
+/** What a scripted table says at one reading: open connections per port, and arrivals since the last one. */
+export interface ScriptedSample {
+  readonly open: ReadonlyMap<number, number>
+  readonly arrivals?: ReadonlyMap<number, number>
+  readonly loopbackPeers?: ReadonlyMap<number, ReadonlySet<string>>
+}
+
+export const connectionsTest = (
+  script: (ports: ReadonlyArray<number>) => Effect.Effect<ScriptedSample, ConnectionsUnreadable>
+) =>
+  Layer.succeed(Connections, {
+    sample: (ports) =>
+      script(ports).pipe(Effect.map((s) => ({
+        open: s.open,
+        arrivals: s.arrivals ?? new Map(ports.map((p) => [p, 0])),
+        loopbackPeers: s.loopbackPeers ?? new Map(),
+        seen: new Uint32Array(0)
+      })))
+  })

@@ -4,7 +4,6 @@ import type { ECSClient } from "@aws-sdk/client-ecs"
 import { Context, Effect, Layer } from "effect"
 import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 import type { AwsCallFailed } from "../errors.ts"
-import { partialService } from "../testing.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
 
@@ -124,7 +123,6 @@ export class Ecs extends Context.Service<Ecs, {
   /** The live client, in the region and with the credentials the task has (one credentials fetch shared by every client). */
   static readonly layer = Ecs.layerNoDeps.pipe(Layer.provide([AwsRegion.layer, AwsCredentials.layer]))
 
-  /** Only the methods a test needs; any other dies naming itself. */
-  static readonly layerTest = (service: Partial<Ecs["Service"]>) =>
-    Layer.succeed(Ecs, Ecs.of(partialService<Ecs["Service"]>("Ecs", service)))
+  /** A test's own implementation (test/support/partialService.ts lets it implement only the methods it needs). */
+  static readonly layerTest = (service: Ecs["Service"]) => Layer.succeed(Ecs, Ecs.of(service))
 }

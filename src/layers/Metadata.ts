@@ -5,9 +5,8 @@ import { get as httpGet } from "node:http"
 import { get as httpsGet } from "node:https"
 import { MetadataUnavailable } from "../errors.ts"
 import { redact } from "../redact.ts"
-import { retryTransient, withinStartupTimeout } from "../schedules.ts"
 import { Config } from "./Config.ts"
-import { Startup } from "./Startup.ts"
+import { retryTransient, Startup, withinStartupTimeout } from "./Startup.ts"
 
 // Only the fields the sidecar reads; everything else in the body is ignored,
 // and anything a given agent version may omit is optional.

@@ -1,7 +1,8 @@
 // CloudWatch embedded metric format records in the log stream: the awslogs
 // driver turns them into metrics with nothing else to run (METRICS=emf).
 import { Context, Effect, Layer } from "effect"
-import { defaultNamespace, type EmfRecord } from "../metrics.ts"
+import { type EmfRecord } from "../metrics/emf.ts"
+import { defaultNamespace } from "../metrics/records.ts"
 import { Config } from "./Config.ts"
 import { writeStdout } from "./Logging.ts"
 

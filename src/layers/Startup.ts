@@ -1,7 +1,9 @@
 // STARTUP_TIMEOUT, counted from process start on the monotonic clock: how long
 // the metadata endpoint is tried before exit 3, and when a start that AWS keeps
-// failing is reported at error level (the sidecar itself goes on trying).
-import { Clock, Context, Duration, Effect, Layer, Ref } from "effect"
+// failing is reported at error level (the sidecar itself goes on trying). And
+// how every startup call retries: the SDK clients never retry on their own
+// (see src/aws/callAws.ts).
+import { Clock, Context, Duration, Effect, Layer, Random, Ref, Schedule } from "effect"
 import type { AwsCallFailed, MetadataUnavailable } from "../errors.ts"
 import { Config } from "./Config.ts"
 
@@ -41,3 +43,57 @@ export class Startup extends Context.Service<Startup, {
   /** Starts counting when the layer is built: at virtual time 0 in TestClock tests. */
   static readonly layerTest = Startup.make(Duration.zero)
 }
+
+/** 0.5 s doubling, capped at 10 s; each delay drawn at random below that (full jitter). */
+export const startupBackoff = Schedule.min([Schedule.exponential("500 millis"), Schedule.spaced("10 seconds")]).pipe(
+  Schedule.modifyDelay(({ duration }) => Random.nextBetween(0, Duration.toMillis(duration)))
+)
+
+/**
+ * A startup call: transient failures (throttling, 5xx, network, timeouts) are
+ * retried on the back-off for as long as it takes, because an AWS brownout
+ * must not end a healthy task; permanent ones (access denied, not found) end
+ * at once. Each retry is logged and remembered for the report of a slow start.
+ */
+export const retryTransient = (what: string) =>
+<A, E extends AwsCallFailed | MetadataUnavailable, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | Startup> =>
+  Effect.gen(function*() {
+    const startup = yield* Startup
+    return yield* self.pipe(
+      Effect.retry(
+        startupBackoff.pipe(
+          Schedule.setInputType<E>(),
+          Schedule.while(({ input }) => input.retryable),
+          Schedule.tap(({ input, duration, attempt }) =>
+            Ref.set(startup.lastFailure, { what, error: input }).pipe(
+              Effect.andThen(Effect.logWarning(`${what} failed, retrying`)),
+              Effect.annotateLogs({
+                error: input.message,
+                attempt,
+                retryInMs: Math.round(Duration.toMillis(duration))
+              })
+            )
+          )
+        )
+      )
+    )
+  })
+
+/**
+ * Ends whatever is still running when STARTUP_TIMEOUT is over (from process
+ * start, whatever a request's own timeout), failing with `orElse`'s error,
+ * given the last transient failure.
+ */
+export const withinStartupTimeout =
+  <E2>(orElse: (last: StartupFailure | undefined, timeoutSeconds: number) => E2) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | Startup> =>
+    Effect.gen(function*() {
+      const startup = yield* Startup
+      return yield* self.pipe(Effect.timeoutOrElse({
+        duration: yield* startup.remaining,
+        orElse: () =>
+          Ref.get(startup.lastFailure).pipe(Effect.flatMap((last) => Effect.fail(orElse(last, startup.timeoutSeconds))))
+      }))
+    })

@@ -1,27 +1,39 @@
 // ELBv2: which target groups exist and what state this task's targets are in.
 import {
   DescribeTargetGroupAttributesCommand,
-  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
-  ElasticLoadBalancingV2Client
+  ElasticLoadBalancingV2Client,
+  paginateDescribeTargetGroups,
+  type TargetHealthDescription
 } from "@aws-sdk/client-elastic-load-balancing-v2"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { callAws, sdkClientConfig } from "../aws/callAws.ts"
-import { keepsRunning, type TargetGroup, type TargetObservation, type WatchedTarget } from "../domain.ts"
+import {
+  readTargets,
+  type TargetGroup,
+  type TargetHealthEntry,
+  type TargetObservation,
+  type WatchedTarget
+} from "../domain.ts"
 import { AwsCallFailed } from "../errors.ts"
-import { partialService } from "../testing.ts"
 import { AwsCredentials } from "./AwsCredentials.ts"
 import { AwsRegion } from "./AwsRegion.ts"
 
-/** DescribeTargetGroups pages followed at most (asked by ARN, AWS answers in one). */
-const maxPages = 10
+/** ELBv2's answer that the targets asked about are not registered in the group: an answer, not a failure. */
+class InvalidTarget extends Schema.TaggedError<InvalidTarget>()("InvalidTarget", {}) {}
 
-export interface RegisteredTarget {
-  readonly id: string
+export interface RegisteredTarget extends TargetHealthEntry {
   readonly port: number
-  readonly state: string
-  readonly reason: string | undefined
 }
+
+/** One DescribeTargetHealth entry as the sidecar reads it; none for an entry without a target id. */
+const entryOf = (d: TargetHealthDescription): Array<TargetHealthEntry> =>
+  d.Target?.Id === undefined ? [] : [{
+    id: d.Target.Id,
+    port: d.Target.Port,
+    state: d.TargetHealth?.State ?? "unknown",
+    reason: d.TargetHealth?.Reason
+  }]
 
 export class TargetHealth extends Context.Service<TargetHealth, {
   readonly describeTargetGroups: (
@@ -57,39 +69,26 @@ export class TargetHealth extends Context.Service<TargetHealth, {
         (c) => Effect.sync(() => c.destroy())
       )
 
-      // Asked by ARN there is one page; NextMarker is followed all the same, up to a bound.
-      const describeTargetGroups = Effect.fn("TargetHealth.describeTargetGroups")((arns: ReadonlyArray<string>) => {
-        const page = (
-          marker: string | undefined,
-          found: ReadonlyArray<TargetGroup>,
-          pages: number
-        ): Effect.Effect<ReadonlyArray<TargetGroup>, AwsCallFailed> =>
-          callAws(
-            "elasticloadbalancing:DescribeTargetGroups",
-            (abortSignal) =>
-              client.send(
-                new DescribeTargetGroupsCommand({
-                  TargetGroupArns: [...arns],
-                  ...(marker === undefined ? {} : { Marker: marker })
-                }),
-                { abortSignal }
-              )
-          ).pipe(Effect.flatMap((out) => {
-            const all = [
-              ...found,
-              ...(out.TargetGroups ?? []).map((tg): TargetGroup => ({
+      // Asked by ARN there is one page; the SDK's paginator follows a NextMarker all the same.
+      const describeTargetGroups = Effect.fn("TargetHealth.describeTargetGroups")((arns: ReadonlyArray<string>) =>
+        callAws("elasticloadbalancing:DescribeTargetGroups", async (abortSignal) => {
+          const found: Array<TargetGroup> = []
+          const pages = paginateDescribeTargetGroups({ client, stopOnSameToken: true }, {
+            TargetGroupArns: [...arns]
+          }, { abortSignal })
+          for await (const page of pages) {
+            for (const tg of page.TargetGroups ?? []) {
+              found.push({
                 arn: tg.TargetGroupArn ?? "",
                 targetType: tg.TargetType ?? "",
                 protocol: tg.Protocol,
                 ipAddressType: tg.IpAddressType
-              }))
-            ]
-            return out.NextMarker === undefined || out.NextMarker === "" || pages >= maxPages
-              ? Effect.succeed(all)
-              : page(out.NextMarker, all, pages + 1)
-          }))
-        return page(undefined, [], 1)
-      })
+              })
+            }
+          }
+          return found
+        })
+      )
 
       const poll = Effect.fn("TargetHealth.poll")((targetGroupArn: string, targets: ReadonlyArray<WatchedTarget>) =>
         callAws(
@@ -101,25 +100,16 @@ export class TargetHealth extends Context.Service<TargetHealth, {
                 Targets: targets.map((t) => ({ Id: t.id, Port: t.port }))
               }),
               { abortSignal }
-            )
+            ),
+          { InvalidTarget: () => new InvalidTarget() }
         ).pipe(
           Effect.flatMap((out) => {
-            const observations = targets.map((target): TargetObservation | undefined => {
-              const readings = (out.TargetHealthDescriptions ?? []).filter((d) =>
-                d.Target?.Id === target.id && (d.Target.Port === undefined || d.Target.Port === target.port)
-              ).map((d): TargetObservation => ({
-                target,
-                state: d.TargetHealth?.State ?? "unknown",
-                reason: d.TargetHealth?.Reason
-              }))
-              // A target listed twice: the reading that keeps the task running wins, so
-              // that a duplicate alone can never end it.
-              return readings.toSorted((a, b) => keepsRunning(b) - keepsRunning(a))[0]
-            })
-            const missing = targets.filter((_, i) => observations[i] === undefined)
-            // A 200 that says nothing about this task's target is as good as no answer.
+            const { observations, missing } = readTargets(
+              targets,
+              (out.TargetHealthDescriptions ?? []).flatMap(entryOf)
+            )
             return missing.length === 0
-              ? Effect.succeed(observations.filter((o) => o !== undefined))
+              ? Effect.succeed(observations)
               : Effect.fail(
                 new AwsCallFailed({
                   action: "elasticloadbalancing:DescribeTargetHealth",
@@ -130,13 +120,10 @@ export class TargetHealth extends Context.Service<TargetHealth, {
                 })
               )
           }),
-          Effect.catchIf(
-            (error) => error.code === "InvalidTarget",
-            () =>
-              Effect.succeed(
-                targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget" }))
-              )
-          )
+          Effect.catchTag("InvalidTarget", () =>
+            Effect.succeed(
+              targets.map((target): TargetObservation => ({ target, state: "not-found", reason: "InvalidTarget" }))
+            ))
         )
       )
 
@@ -146,14 +133,10 @@ export class TargetHealth extends Context.Service<TargetHealth, {
           (abortSignal) =>
             client.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }), { abortSignal })
         ).pipe(Effect.map((out) =>
-          (out.TargetHealthDescriptions ?? []).flatMap((d): Array<RegisteredTarget> =>
-            d.Target?.Id === undefined ? [] : [{
-              id: d.Target.Id,
-              port: d.Target.Port ?? 0,
-              state: d.TargetHealth?.State ?? "unknown",
-              reason: d.TargetHealth?.Reason
-            }]
-          )
+          (out.TargetHealthDescriptions ?? []).flatMap(entryOf).map((e): RegisteredTarget => ({
+            ...e,
+            port: e.port ?? 0
+          }))
         ))
       )
 
@@ -177,7 +160,7 @@ export class TargetHealth extends Context.Service<TargetHealth, {
   /** The live client, in the region and with the credentials the task has (one credentials fetch shared by every client). */
   static readonly layer = TargetHealth.layerNoDeps.pipe(Layer.provide([AwsRegion.layer, AwsCredentials.layer]))
 
-  /** Only the methods a test needs; any other dies naming itself. */
-  static readonly layerTest = (service: Partial<TargetHealth["Service"]>) =>
-    Layer.succeed(TargetHealth, TargetHealth.of(partialService<TargetHealth["Service"]>("TargetHealth", service)))
+  /** A test's own implementation (test/support/partialService.ts lets it implement only the methods it needs). */
+  static readonly layerTest = (service: TargetHealth["Service"]) =>
+    Layer.succeed(TargetHealth, TargetHealth.of(service))
 }

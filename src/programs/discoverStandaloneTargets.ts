@@ -5,7 +5,7 @@ import type { TargetGroup, TargetSearch } from "../domain.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata } from "../layers/Metadata.ts"
-import { retryTransient } from "../schedules.ts"
+import { retryTransient } from "../layers/Startup.ts"
 import { type DiscoveryProgram, networkModeOf, unsupported } from "./discoverTargets.ts"
 
 export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*() {

@@ -6,9 +6,8 @@ import { type AwsCallFailed, type MetadataUnavailable, UnsupportedTask } from ".
 import { Config } from "../layers/Config.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata, type TaskMetadata } from "../layers/Metadata.ts"
-import type { Startup } from "../layers/Startup.ts"
+import { retryTransient, type Startup } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { retryTransient } from "../schedules.ts"
 
 export interface Discovery {
   readonly cluster: string

@@ -1,13 +1,13 @@
 // After draining is seen: how long to stay. `fixed` waits DEREGISTRATION_WAIT;
-// `connections` stays until the application's connections on the leaving
-// targets' ports are gone (after the load balancer's floor), never longer
-// than DEREGISTRATION_WAIT.
+// `connections` stays until the application's connections on every target's
+// port are gone and no new one arrives (after each load balancer's floor),
+// never longer than DEREGISTRATION_WAIT.
 import { Clock, Duration, Effect, Schedule } from "effect"
-import type { TargetGroup, TargetObservation } from "../domain.ts"
+import type { TargetGroup, WatchedTarget } from "../domain.ts"
 import { targetKey } from "../domain.ts"
 import { UnsupportedTask } from "../errors.ts"
 import { Config, type Settings } from "../layers/Config.ts"
-import { Connections } from "../layers/Connections.ts"
+import { Connections, type SocketSample } from "../layers/Connections.ts"
 
 /** How often the socket table is read while waiting. */
 export const sampleEveryMillis = 1_000
@@ -26,9 +26,24 @@ export const defaultFloorSeconds = (protocol: string | undefined): number => (is
 /** UDP carries no connections to count: such a target waits the whole bound. */
 export const countsConnections = (protocol: string | undefined): boolean => protocol !== "UDP" && protocol !== "TCP_UDP"
 
+/** A target of the task, and when (Clock ms) it was first seen leaving its group, if it was. */
+export interface EvidenceTarget {
+  readonly target: WatchedTarget
+  readonly leavingSince: number | undefined
+}
+
+/**
+ * What the wait knows of the task's targets, read at each sample: once any
+ * target is leaving, the wait covers every one of them, and the poll loop,
+ * still running, adds a drain seen later.
+ */
+export type DrainEvidence = Effect.Effect<ReadonlyArray<EvidenceTarget>>
+
 export interface WaitTarget {
   readonly key: string
   readonly port: number
+  /** When this target's floor starts, in ms since the wait began: its drain seen, or the wait's start. */
+  readonly floorFromMillis: number
   readonly floorMillis: number
   readonly countable: boolean
 }
@@ -39,20 +54,28 @@ export interface WaitPlan {
   readonly targets: ReadonlyArray<WaitTarget>
 }
 
+/**
+ * Every target, each with its own group's floor (by protocol), counted from
+ * when its drain was seen; a target not seen leaving yet (its group's
+ * deregistration not visible yet: ELBv2 reads are eventually consistent) from
+ * the start of the wait.
+ */
 export const planWait = (
   settings: Settings,
-  leaving: ReadonlyArray<TargetObservation>,
-  groups: ReadonlyArray<TargetGroup>
+  targets: ReadonlyArray<EvidenceTarget>,
+  groups: ReadonlyArray<TargetGroup>,
+  startMillis: number
 ): WaitPlan => {
   const boundMillis = settings.deregistrationWaitSeconds * 1000
   return {
     boundMillis,
     idleMillis: settings.drainIdleSeconds * 1000,
-    targets: leaving.map((o) => {
-      const protocol = groups.find((g) => g.arn === o.target.targetGroupArn)?.protocol
+    targets: targets.map(({ target, leavingSince }) => {
+      const protocol = groups.find((g) => g.arn === target.targetGroupArn)?.protocol
       return {
-        key: targetKey(o.target),
-        port: o.target.port,
+        key: targetKey(target),
+        port: target.port,
+        floorFromMillis: leavingSince === undefined ? 0 : Math.max(0, leavingSince - startMillis),
         floorMillis: Math.min(boundMillis, (settings.drainMinWaitSeconds ?? defaultFloorSeconds(protocol)) * 1000),
         countable: countsConnections(protocol)
       }
@@ -63,37 +86,57 @@ export const planWait = (
 export type WaitVerdict = "waiting" | "drained" | "bound"
 
 /**
- * Done when the bound is reached, or when every leaving target's floor has
- * passed and its port has had no connection for the idle window. Idle counts
- * from the first sample that found the port empty (the connections closed
- * somewhere after the sample before), and from the start of the wait at the
- * earliest: what came before is not known.
+ * Done when the bound is reached, or when every target's floor has passed and
+ * its port has had no connection for the idle window. Idle counts from the
+ * first sample that found the port empty with nothing arrived since the sample
+ * before (what came and went closed somewhere before it), and from the start
+ * of the wait at the earliest: what came before is not known.
  */
 export const judgeWait = (
   plan: WaitPlan,
   elapsedMillis: number,
-  idleSinceMillis: ReadonlyMap<string, number>
+  idleSinceMillis: ReadonlyMap<number, number>
 ): WaitVerdict =>
   elapsedMillis >= plan.boundMillis
     ? "bound"
     : plan.targets.every((t) => {
-        const idleSince = idleSinceMillis.get(t.key)
-        return t.countable && elapsedMillis >= t.floorMillis && idleSince !== undefined &&
+        const idleSince = idleSinceMillis.get(t.port)
+        return t.countable && elapsedMillis >= t.floorFromMillis + t.floorMillis && idleSince !== undefined &&
           elapsedMillis - idleSince >= plan.idleMillis
       })
     ? "drained"
     : "waiting"
 
+/**
+ * The idle window of each port after one sample: a port with a connection open
+ * (or a table that cannot be read: it says nothing) is busy; one where a
+ * connection arrived since the sample before starts its window again now.
+ */
+export const nextIdleSince = (
+  idleSince: ReadonlyMap<number, number>,
+  ports: ReadonlyArray<number>,
+  sample: Pick<SocketSample, "open" | "arrivals"> | undefined,
+  elapsedMillis: number
+): Map<number, number> => {
+  const next = new Map<number, number>()
+  for (const port of ports) {
+    const open = sample === undefined ? 1 : sample.open.get(port) ?? 0
+    const arrived = sample?.arrivals.get(port) ?? 0
+    if (open > 0) continue
+    next.set(port, arrived > 0 ? elapsedMillis : idleSince.get(port) ?? elapsedMillis)
+  }
+  return next
+}
+
 export interface WaitOutcome {
   readonly waitedSeconds: number
   /** For the last line: which condition ended the wait. */
   readonly why: string
-  /** `connections` only: open connections on the leaving targets' ports at the end. */
+  /** `connections` only: open connections on the targets' ports at the end. */
   readonly connectionsAtExit?: number
 }
 
-const total = (counts: ReadonlyMap<number, number> | undefined) =>
-  counts === undefined ? undefined : [...counts.values()].reduce((a, b) => a + b, 0)
+const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0)
 const perPort = (counts: ReadonlyMap<number, number> | undefined) =>
   counts === undefined ? null : Object.fromEntries([...counts].map(([port, n]) => [String(port), n]))
 
@@ -104,18 +147,22 @@ const waitFixed = Effect.gen(function*() {
   return outcome
 })
 
-const waitForConnections = (plan: WaitPlan) =>
+const waitForConnections = (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) =>
   Effect.gen(function*() {
+    const settings = yield* Config
     const connections = yield* Connections
-    const ports = [...new Set(plan.targets.map((t) => t.port))]
-    const startNanos = yield* Clock.monotonicTimeNanos
-    const idleSince = new Map<string, number>()
+    const startMillis = yield* Clock.currentTimeMillis
+    let idleSince = new Map<number, number>()
+    let previous: { readonly sample: SocketSample; readonly ports: ReadonlySet<number> } | undefined
     let lastLog: { readonly at: number; readonly total: number | undefined } | undefined
+    const arrivedSinceLog = new Map<number, number>()
     let unreadableLogged = false
 
     const sample = Effect.gen(function*() {
-      const elapsed = Number((yield* Clock.monotonicTimeNanos) - startNanos) / 1e6
-      const counts = yield* connections.count(ports).pipe(
+      const elapsed = (yield* Clock.currentTimeMillis) - startMillis
+      const plan = planWait(settings, yield* evidence, groups, startMillis)
+      const ports = [...new Set(plan.targets.map((t) => t.port))]
+      const read = yield* connections.sample(ports, previous?.sample).pipe(
         Effect.tapError((error) =>
           unreadableLogged ? Effect.void : Effect.sync(() => (unreadableLogged = true)).pipe(
             Effect.andThen(Effect.logWarning("cannot read the socket table: counting its ports as busy")),
@@ -125,52 +172,66 @@ const waitForConnections = (plan: WaitPlan) =>
         Effect.option,
         Effect.map((o) => (o._tag === "Some" ? o.value : undefined))
       )
-      // A table that cannot be read says nothing: the port counts as busy.
-      for (const t of plan.targets) {
-        if (counts === undefined || (counts.get(t.port) ?? 0) > 0) idleSince.delete(t.key)
-        else if (!idleSince.has(t.key)) idleSince.set(t.key, elapsed)
-      }
-      const now = total(counts)
+      // A port first sampled now has nothing to compare with: what is there is open or not, not arrived.
+      const arrivals = new Map(ports.map((p) => [p, previous?.ports.has(p) === true ? read?.arrivals.get(p) ?? 0 : 0]))
+      if (read !== undefined) previous = { sample: read, ports: new Set(ports) }
+      for (const [port, n] of arrivals) arrivedSinceLog.set(port, (arrivedSinceLog.get(port) ?? 0) + n)
+      idleSince = nextIdleSince(
+        idleSince,
+        ports,
+        read === undefined ? undefined : { open: read.open, arrivals },
+        elapsed
+      )
+      const open = read?.open
+      const total = open === undefined ? undefined : sum(open.values())
       if (lastLog === undefined) {
         yield* Effect.logInfo("waiting for connections to close").pipe(Effect.annotateLogs({
           strategy: "connections",
           floorSeconds: Math.max(...plan.targets.map((t) => t.floorMillis)) / 1000,
           boundSeconds: plan.boundMillis / 1000,
           idleSeconds: plan.idleMillis / 1000,
-          connections: perPort(counts),
+          connections: perPort(open),
           ...(plan.targets.some((t) => !t.countable)
             ? { udp: "connections cannot be counted: waiting DEREGISTRATION_WAIT" }
             : {})
         }))
-        lastLog = { at: elapsed, total: now }
-      } else if (now !== lastLog.total && elapsed - lastLog.at >= changeLogEveryMillis) {
+        lastLog = { at: elapsed, total }
+        arrivedSinceLog.clear()
+      } else if (
+        (total !== lastLog.total || sum(arrivedSinceLog.values()) > 0) && elapsed - lastLog.at >= changeLogEveryMillis
+      ) {
         yield* Effect.logInfo("open connections changed").pipe(
-          Effect.annotateLogs({ connections: perPort(counts), afterSeconds: Math.round(elapsed / 1000) })
+          Effect.annotateLogs({
+            connections: perPort(open),
+            arrivedSinceLastLine: perPort(arrivedSinceLog),
+            afterSeconds: Math.round(elapsed / 1000)
+          })
         )
-        lastLog = { at: elapsed, total: now }
+        lastLog = { at: elapsed, total }
+        arrivedSinceLog.clear()
       }
-      return { elapsed, counts, verdict: judgeWait(plan, elapsed, idleSince) }
+      return { elapsed, plan, total, verdict: judgeWait(plan, elapsed, idleSince) }
     })
 
+    const boundMillis = settings.deregistrationWaitSeconds * 1000
     const schedule = Schedule.spaced(Duration.millis(sampleEveryMillis)).pipe(
       Schedule.setInputType<{ readonly elapsed: number }>(),
       // The bound is kept to the millisecond, not to the next sample.
       Schedule.modifyDelay(({ input, duration }) =>
-        Effect.succeed(Math.max(0, Math.min(Duration.toMillis(duration), plan.boundMillis - input.elapsed)))
+        Effect.succeed(Math.max(0, Math.min(Duration.toMillis(duration), boundMillis - input.elapsed)))
       )
     )
     const last = yield* Effect.repeat(sample, { schedule, until: (s) => s.verdict !== "waiting" })
     const seconds = Math.round(last.elapsed / 1000)
-    const open = total(last.counts)
     const why = last.verdict === "drained"
       ? `connections drained after ${seconds} s`
-      : plan.targets.some((t) => !t.countable)
+      : last.plan.targets.some((t) => !t.countable)
       ? "DEREGISTRATION_WAIT reached (UDP: connections cannot be counted)"
-      : `DEREGISTRATION_WAIT reached with ${open ?? "an unknown number of"} connections open`
+      : `DEREGISTRATION_WAIT reached with ${last.total ?? "an unknown number of"} connections open`
     const outcome: WaitOutcome = {
       waitedSeconds: seconds,
       why,
-      ...(open === undefined ? {} : { connectionsAtExit: open })
+      ...(last.total === undefined ? {} : { connectionsAtExit: last.total })
     }
     return outcome
   })
@@ -190,17 +251,17 @@ export const checkDrainStrategy = Effect.fn("checkDrainStrategy")(function*(netw
       fix
     })
   }
-  yield* (yield* Connections).count([]).pipe(
+  yield* (yield* Connections).sample([]).pipe(
     Effect.mapError((error) => new UnsupportedTask({ problem: `DRAIN_STRATEGY=connections: ${error.message}`, fix }))
   )
 })
 
 /** The wait before exit, by DRAIN_STRATEGY; logs how it starts and why it ends. */
 export const drainWait = Effect.fn("drainWait")(
-  function*(leaving: ReadonlyArray<TargetObservation>, groups: ReadonlyArray<TargetGroup>) {
+  function*(evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) {
     const settings = yield* Config
     return settings.drainStrategy === "connections"
-      ? yield* waitForConnections(planWait(settings, leaving, groups))
+      ? yield* waitForConnections(evidence, groups)
       : yield* waitFixed
   }
 )

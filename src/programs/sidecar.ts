@@ -1,16 +1,17 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
 import { Clock, Duration, Effect, Fiber, Ref, Schedule } from "effect"
+import { targetKey } from "../domain.ts"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { Startup } from "../layers/Startup.ts"
-import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics.ts"
+import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { checkDrainStrategy, drainWait } from "./drainWait.ts"
+import { checkDrainStrategy, drainWait, type EvidenceTarget } from "./drainWait.ts"
 import { deregistrationDelays, emitPerGroup, pollProblemsReporter, whyStopping } from "./stopReport.ts"
-import { watchUntilDeregistering } from "./watchTargets.ts"
+import { type WatchPollResult, watchTargets } from "./watchTargets.ts"
 
 /** How often a start that AWS keeps failing is reported again, after STARTUP_TIMEOUT. */
 export const slowStartReportEvery = Duration.minutes(5)
@@ -70,14 +71,34 @@ export const sidecar = Effect.gen(function*() {
     "10 seconds"
   )
   const isTaskStopping = describeTask.pipe(Effect.map((described) => described?.desiredStatus === "STOPPED"))
-  const leavingTargets = yield* watchUntilDeregistering(discovery.targets, {
+  const watch = yield* watchTargets(discovery.targets, {
     searches: discovery.searches,
     isTaskStopping,
     onPollFailed: pollProblems.onPollFailed
   })
+  const leavingTargets = yield* watch.untilLeaving
   const [leaving] = leavingTargets
   if (leaving === undefined) return yield* Effect.die("the poll loop ended without a leaving target")
   const seenAt = yield* Clock.currentTimeMillis
+  // Every target of the task from here on, each with when it was seen leaving: the wait covers them all.
+  const evidence = yield* Ref.make(
+    new Map<string, EvidenceTarget>([
+      ...(yield* watch.watched).map((target) => [targetKey(target), { target, leavingSince: undefined }] as const),
+      ...leavingTargets.map((o) => [targetKey(o.target), { target: o.target, leavingSince: seenAt }] as const)
+    ])
+  )
+  const noteLeaving = (result: WatchPollResult) =>
+    Clock.currentTimeMillis.pipe(Effect.flatMap((now) =>
+      Ref.update(evidence, (known) => {
+        const next = new Map(known)
+        for (const { o, verdict } of result.judged) {
+          const key = targetKey(o.target)
+          const since = known.get(key)?.leavingSince
+          next.set(key, { target: o.target, leavingSince: since ?? (verdict === "leaving" ? now : undefined) })
+        }
+        return next
+      })
+    ))
   const target = {
     targetGroupArn: leaving.target.targetGroupArn,
     targetId: leaving.target.id,
@@ -101,7 +122,13 @@ export const sidecar = Effect.gen(function*() {
     targetGroupDelaySeconds: delay ?? null,
     plan: delay === undefined ? plan : `target group delay ${delay} s; ${plan}`
   }))
-  const waited = yield* drainWait(leavingTargets, discovery.targetGroups)
+  // `connections` goes on polling while it waits, for a drain seen later (or a deregistration cancelled);
+  // under `fixed` nothing a poll finds changes the exit, so no call is spent on it.
+  const polling = settings.drainStrategy === "connections"
+    ? yield* Effect.forkChild(watch.whileWaiting(noteLeaving))
+    : undefined
+  const waited = yield* drainWait(Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])), discovery.targetGroups)
+  if (polling !== undefined) yield* Fiber.interrupt(polling)
   const drainWaitMs = (yield* Clock.currentTimeMillis) - seenAt
   yield* emitPerGroup(task, leavingGroups, (at, arn) =>
     exitRecord(at, {

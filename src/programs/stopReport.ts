@@ -8,17 +8,10 @@ import { type AwsCallFailed, isAccessDenied } from "../errors.ts"
 import type { TaskDescription } from "../layers/Ecs.ts"
 import { Metrics } from "../layers/Metrics.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import {
-  countFailedPoll,
-  type EmfRecord,
-  noPollProblems,
-  type PollProblems,
-  pollProblemsDue,
-  pollProblemsRecord,
-  type RecordContext,
-  sidecarDimensions,
-  type StopReason
-} from "../metrics.ts"
+import { sidecarDimensions } from "../metrics/dimensions.ts"
+import { type EmfRecord } from "../metrics/emf.ts"
+import { countFailedPoll, noPollProblems, type PollProblems, pollProblemsDue } from "../metrics/pollProblems.ts"
+import { pollProblemsRecord, type RecordContext, type StopReason } from "../metrics/records.ts"
 
 const unknownBecause = (error: AwsCallFailed, purpose: string) =>
   Effect.logWarning(`${error.action} failed: ${purpose} unknown; the sidecar works on without it`).pipe(

@@ -1,7 +1,7 @@
 // The poll loop: one DescribeTargetHealth per target group per poll, until a
 // watched target is leaving. No API failure ends it.
 import { Clock, Effect, Schedule } from "effect"
-import { targetKey, type TargetObservation, type TargetSearch, type WatchedTarget } from "../domain.ts"
+import { readTargets, targetKey, type TargetObservation, type TargetSearch, type WatchedTarget } from "../domain.ts"
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
@@ -66,17 +66,15 @@ export const readGroup = (elb: TargetHealth["Service"], group: WatchedGroup): Ef
   return search === undefined || group.targets.length > 0
     ? elb.poll(group.targetGroupArn, group.targets).pipe(Effect.map((observations) => ({ group, observations })))
     : elb.listTargets(group.targetGroupArn).pipe(Effect.map((registered) => {
-      const observations = registered.filter((r) => search.isOurs(r.id, r.port)).map((r): TargetObservation => ({
-        target: {
-          targetGroupArn: group.targetGroupArn,
-          id: r.id,
-          port: r.port,
-          containerName: search.containerName,
-          containerPort: r.port
-        },
-        state: r.state,
-        reason: r.reason
+      const ours = registered.filter((r) => search.isOurs(r.id, r.port))
+      const targets = [...new Map(ours.map((r) => [`${r.id}|${r.port}`, r])).values()].map((r): WatchedTarget => ({
+        targetGroupArn: group.targetGroupArn,
+        id: r.id,
+        port: r.port,
+        containerName: search.containerName,
+        containerPort: r.port
       }))
+      const { observations } = readTargets(targets, ours)
       return {
         group: observations.length === 0 ? group : { ...group, targets: observations.map((o) => o.target) },
         observations
@@ -107,8 +105,24 @@ export interface WatchOptions {
   readonly onPollFailed?: (targetGroupArn: string, error: AwsCallFailed) => Effect.Effect<void>
 }
 
-/** Polls until a target is leaving; returns what the last poll found leaving. */
-export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(function*(
+/** One target's reading in one poll, as the loop judged it. */
+export interface Judged {
+  readonly o: TargetObservation
+  readonly verdict: Verdict
+}
+
+export interface WatchPollResult extends PollResult {
+  /** Every reading of this poll (the groups that could be read). */
+  readonly judged: ReadonlyArray<Judged>
+}
+
+/**
+ * The poll loop over the task's targets: `untilLeaving` polls until a target
+ * is leaving and returns what that poll found leaving; `whileWaiting` goes on
+ * from there at the usual interval (still one call per group per poll), each
+ * change logged once, and hands each poll to `onPoll` until it is interrupted.
+ */
+export const watchTargets = Effect.fn("watchTargets")(function*(
   targets: ReadonlyArray<WatchedTarget>,
   { isTaskStopping = Effect.succeed(false), onPollFailed = () => Effect.void, searches = [] }: WatchOptions = {}
 ) {
@@ -117,6 +131,8 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
   let groups = watchedGroups(targets, searches)
   const memory = new Map<string, TargetMemory>()
   const searchLogged = new Set<string>()
+  // Targets whose leaving was logged: a target that stays leaving is logged once.
+  const leavingLogged = new Set<string>()
   let consecutiveFailures = 0
 
   // ECS's last word on this task: asked again after a while, or at once after a transient failure.
@@ -148,11 +164,20 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
       const word = judged.verdict === "predecessor" ? yield* askEcs : undefined
       const verdict: Verdict = word?.stopping === true ? "leaving" : judged.verdict
       memory.set(key, judged.memory)
-      // The predecessor's drain is logged once, however long it lasts.
+      const changed = hasChanged(before, o)
+      const wasLeaving = leavingLogged.has(key)
+      if (verdict === "leaving") leavingLogged.add(key)
+      else if (verdict === "watching") leavingLogged.delete(key)
+      // Each change is logged once: the predecessor's drain however long it lasts, a drain however many polls see it.
       const quiet = verdict === "predecessor"
         ? before.predecessorLogged
-        : verdict === "watching" && !hasChanged(before, o)
-      yield* (quiet ? Effect.logDebug("target state unchanged") : Effect.logInfo(messages[verdict])).pipe(
+        : verdict === "leaving"
+        ? wasLeaving && !changed
+        : verdict === "watching" && !changed
+      const message = verdict === "watching" && wasLeaving
+        ? "target is registered again after it was seen leaving: an exit already decided stands"
+        : messages[verdict]
+      yield* (quiet ? Effect.logDebug("target state unchanged") : Effect.logInfo(message)).pipe(
         Effect.annotateLogs({ ...annotationsOf(o), ...(word === undefined ? {} : { evidence: word.said }) })
       )
       return verdict
@@ -169,7 +194,7 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
         )
       }),
       Effect.flatMap(({ group: read, observations }) =>
-        Effect.forEach(observations, (o) => observe(o).pipe(Effect.map((verdict) => ({ o, verdict })))).pipe(
+        Effect.forEach(observations, (o) => observe(o).pipe(Effect.map((verdict): Judged => ({ o, verdict })))).pipe(
           Effect.map((judged) => ({ ok: true as const, group: read, judged }))
         )
       ),
@@ -183,21 +208,22 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
             requestId: error.requestId ?? null,
             consecutiveFailures: consecutiveFailures + 1
           }),
-          Effect.as({ ok: false as const, group, judged: [] })
+          Effect.as({ ok: false as const, group, judged: [] as ReadonlyArray<Judged> })
         )
       )
     )
 
-  const poll: Effect.Effect<PollResult> = Effect.suspend(() =>
+  const poll: Effect.Effect<WatchPollResult> = Effect.suspend(() =>
     Effect.forEach(groups, pollGroup, { concurrency: pollConcurrency })
   ).pipe(
-    Effect.map((results): PollResult => {
+    Effect.map((results): WatchPollResult => {
       groups = results.map((r) => r.group)
       consecutiveFailures = results.every((r) => r.ok) ? 0 : consecutiveFailures + 1
       const judged = results.flatMap((r) => r.judged)
       const leaving = judged.filter((j) => j.verdict === "leaving").map((j) => j.o)
       return {
         leaving,
+        judged,
         done: leaving.length > 0,
         confirming: [...memory.values()].some((m) => m.unregisteredOnce),
         consecutiveFailures
@@ -205,6 +231,29 @@ export const watchUntilDeregistering = Effect.fn("watchUntilDeregistering")(func
     })
   )
 
-  const schedule = yield* pollSchedule<PollResult>(settings.pollingFrequencySeconds)
-  return yield* Effect.scheduleFrom(poll, undefined, schedule.pipe(Schedule.map(({ output }) => output?.leaving ?? [])))
+  const schedule = yield* pollSchedule<WatchPollResult>(settings.pollingFrequencySeconds)
+  const untilLeaving = Effect.scheduleFrom(
+    poll,
+    undefined,
+    schedule.pipe(Schedule.map(({ output }) => output?.leaving ?? []))
+  )
+  const whileWaiting = (onPoll: (result: WatchPollResult) => Effect.Effect<void>): Effect.Effect<void> => {
+    // Never done: the wait ends this loop by interrupting it. The first poll comes an interval after the last.
+    const going = { leaving: [], judged: [], done: false, confirming: false, consecutiveFailures }
+    return Effect.asVoid(Effect.scheduleFrom(
+      poll.pipe(Effect.tap(onPoll), Effect.map((r): WatchPollResult => ({ ...r, done: false }))),
+      going,
+      schedule
+    ))
+  }
+  return {
+    untilLeaving,
+    whileWaiting,
+    /** Every target of the task known now (a searched group's, once it was found). */
+    watched: Effect.sync(() => groups.flatMap((g) => g.targets))
+  }
 })
+
+/** Polls until a target is leaving; returns what the last poll found leaving. */
+export const watchUntilDeregistering = (targets: ReadonlyArray<WatchedTarget>, options: WatchOptions = {}) =>
+  watchTargets(targets, options).pipe(Effect.flatMap((watch) => watch.untilLeaving))

@@ -3,6 +3,8 @@
 // clients show up in /proc/net/tcp6 as ::ffff:127.0.0.1) and closes them.
 import { connect, createServer, type Socket } from "node:net"
 import { describe, expect, it, type TestContext } from "vitest"
+import type { Scenario } from "../../simulator/scenario.ts"
+import { adminGroupArn, webGroupArn } from "../../simulator/scenarios.ts"
 import { clock, healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
 /** A listener on a free port, on :: (dual stack, as Node, Java, Go and nginx listen by default); closed with the test. */
@@ -169,5 +171,123 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
     const run = await runScenario("bridge", { drainAtMs: 60_000, args: ["check", "--json"], env: env({}) })
     expect(run.code).toBe(4)
     expect(JSON.parse(run.stdout.trim())).toMatchObject({ ok: false, exitCode: 4 })
+  })
+})
+
+/** A listener that closes each connection itself after `closeAfterMs` (HTTP/1.0 style): its side keeps a TIME_WAIT. */
+const listenClosing = (test: TestContext, closeAfterMs: number) =>
+  new Promise<number>((resolve) => {
+    const server = createServer((socket) => {
+      socket.on("error", () => {})
+      setTimeout(() => socket.end(), closeAfterMs)
+    })
+    test.onTestFinished(() => void server.close())
+    server.listen(0, "::", () => resolve((server.address() as { port: number }).port))
+  })
+
+/**
+ * The two-group task, both groups HTTP: `web` (on `webPort`) drains at `drainAtMs`, `admin` (on
+ * `adminPort`) a poll and a half later, as ECS's two DeregisterTargets calls land in ELBv2.
+ */
+const drainsAPollApart = (webPort: number, adminPort: number, adminLaterMs: number) => (s: Scenario): Scenario => ({
+  ...s,
+  task: {
+    ...s.task,
+    containers: s.task.containers.map((c) =>
+      c.name === "app"
+        ? { ...c, ports: c.ports.map((p) => (p.containerPort === webPort ? p : { ...p, containerPort: adminPort })) }
+        : c
+    )
+  },
+  service: {
+    loadBalancers: (s.service?.loadBalancers ?? []).map((lb) =>
+      lb.targetGroupArn === adminGroupArn ? { ...lb, containerPort: adminPort } : lb
+    )
+  },
+  targetGroups: s.targetGroups.map((g) => ({
+    ...g,
+    protocol: "HTTP" as const,
+    ...(g.arn === adminGroupArn ? { port: adminPort } : {}),
+    targets: g.targets.map((t) =>
+      t.id !== "10.0.1.23" ? t : {
+        ...t,
+        port: g.arn === adminGroupArn ? adminPort : t.port,
+        timeline: [{ at: 0, state: "healthy" }, {
+          at: drainAtMs + (g.arn === adminGroupArn ? adminLaterMs : 0),
+          state: "draining"
+        }]
+      }
+    )
+  }))
+})
+
+describe.concurrent("e2e: DRAIN_STRATEGY=connections on complete evidence", () => {
+  it("two groups draining a poll apart: the second group's open connection keeps the task until it closes", async (test) => {
+    const webPort = await listen(test)
+    const adminPort = await listen(test)
+    // One connection to the admin port, closed once admin's drain has been seen (1.5 s after web's,
+    // past web's idle window): until then it holds the task.
+    const held = await hold(test, adminPort, 1)
+    const run = await runScenario("two-target-groups", {
+      clockStarts: "when-watching",
+      drainAtMs,
+      targetPort: webPort,
+      scenario: drainsAPollApart(webPort, adminPort, 1500),
+      env: env({ DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "1" }),
+      onLog: (line) => {
+        if (line.message === "target is deregistering" && line.targetGroupArn === adminGroupArn) held.close()
+      }
+    })
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    const firstDraining = (arn: string) =>
+      run.logs.findIndex((l) => l.message === "target is deregistering" && l.targetGroupArn === arn)
+    // web's drain is seen first and starts the wait; admin's is seen by a poll made while waiting.
+    const waitStarts = run.logs.findIndex((l) => l.message === "waiting for connections to close")
+    expect(firstDraining(webGroupArn)).toBeGreaterThan(-1)
+    expect(firstDraining(webGroupArn)).toBeLessThan(waitStarts)
+    expect(firstDraining(adminGroupArn)).toBeGreaterThan(waitStarts)
+    // Each group's drain is logged once, though it is polled on while the sidecar waits.
+    expect(run.logs.filter((l) => l.message === "target is deregistering").length).toBe(2)
+    // The admin port's connection held the task: it left at least the idle window after the close.
+    expect(run.exitedAt - held.closedAt).toBeGreaterThanOrEqual(1000)
+    expect(lastLine(run)).toMatch(/connections drained after \d+ s, exiting with code 0/)
+  })
+
+  it("a stream of sub-second connections keeps the task until it stops, then it exits after DRAIN_IDLE_SECONDS", async (test) => {
+    // Each connection lasts 100 ms (the server closes it) and a new one comes every 250 ms: a sample a
+    // second finds the port empty more often than not; the new TIME_WAIT entries show the arrivals.
+    // The stream runs for 12 connections once the wait has started.
+    const port = await listenClosing(test, 100)
+    let lastArrival = 0
+    let waiting = false
+    let duringWait = 0
+    let stopped = false
+    const stream = setInterval(() => {
+      if (duringWait >= 12) {
+        stopped = true
+        clearInterval(stream)
+        return
+      }
+      if (waiting) duringWait++
+      const socket = connect(port, "127.0.0.1", () => (lastArrival = clock()))
+      socket.on("error", () => {})
+      test.onTestFinished(() => void socket.destroy())
+    }, 250)
+    test.onTestFinished(() => clearInterval(stream))
+    const run = await drain(port, { DEREGISTRATION_WAIT: "30", DRAIN_IDLE_SECONDS: "2" }, "HTTP", (line) => {
+      if (line.message === "waiting for connections to close") waiting = true
+    })
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(stopped).toBe(true)
+    const changes = run.logs.filter((l) => l.message === "open connections changed")
+    const arrived = changes.reduce(
+      (n, l) => n + ((l.arrivedSinceLastLine as Record<string, number> | null)?.[String(port)] ?? 0),
+      0
+    )
+    expect(arrived).toBeGreaterThan(5)
+    // Idle for DRAIN_IDLE_SECONDS after the last arrival, never sooner, and drained, not the 30 s
+    // bound; how soon after is exact on TestClock (test/drainWait.test.ts).
+    expect(run.exitedAt - lastArrival).toBeGreaterThanOrEqual(2000)
+    expect(lastLine(run)).toMatch(/connections drained after \d+ s/)
   })
 })

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import type { Fault } from "../../simulator/scenario.ts"
+import type { Fault, Scenario } from "../../simulator/scenario.ts"
 import { loadScenario, type ScenarioOptions } from "../../simulator/scenarios.ts"
 import {
   type RecordedRequest,
@@ -171,6 +171,8 @@ export const runScenario = async (
      * Needs those info lines on a stdout the harness reads.
      */
     readonly clockStarts?: "with-simulator" | "when-watching"
+    /** Changes the built-in scenario before the simulator serves it. */
+    readonly scenario?: (scenario: Scenario) => Scenario
   } = {}
 ): Promise<ScenarioRun> => {
   const { drainAtMs, targetPort, protocol } = options
@@ -179,13 +181,14 @@ export const runScenario = async (
     ...(targetPort === undefined ? {} : { targetPort }),
     ...(protocol === undefined ? {} : { protocol })
   })
+  const changed = options.scenario?.(scenario) ?? scenario
   const held = options.clockStarts === "when-watching" ? heldClock() : undefined
   const sim = await startSimulator({
-    scenario: { ...scenario, faults: [...scenario.faults, ...(options.faults ?? [])] },
+    scenario: { ...changed, faults: [...changed.faults, ...(options.faults ?? [])] },
     ...(held === undefined ? {} : { now: held.now })
   })
   try {
-    const { env, faults: _, drainAtMs: __, clockStarts: ___, ...runOptions } = options
+    const { env, faults: _, drainAtMs: __, clockStarts: ___, scenario: ____, ...runOptions } = options
     const run = await runSidecar({
       ...runOptions,
       env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) },

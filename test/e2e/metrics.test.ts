@@ -32,7 +32,7 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
       stopCode: "ServiceSchedulerInitiated"
     })
     expect(run.logs.at(-1)).toMatchObject({
-      error: "Drained",
+      message: expect.stringContaining("is deregistering"),
       stopCode: "ServiceSchedulerInitiated",
       secondsSaved: expect.any(Number)
     })
@@ -84,7 +84,12 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
       "elasticloadbalancing:DescribeTargetGroupAttributes",
       "ecs:DescribeTasks"
     ])
-    expect(run.logs.at(-1)).toMatchObject({ error: "Drained", exitCode: 0 })
+    expect(run.logs.at(-1)).toMatchObject({
+      level: "info",
+      exitCode: 0,
+      message: expect.stringContaining("is deregistering")
+    })
+    expect(run.logs.at(-1)).not.toHaveProperty("error")
     expect(run.logs.at(-1)?.secondsSaved).toBeUndefined()
     expect(emf(run).find((r) => r.event === "exit")).toMatchObject({ DrainWaitSeconds: expect.any(Number) })
   })

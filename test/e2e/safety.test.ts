@@ -11,7 +11,12 @@ const messages = (run: ScenarioRun, message: string) => run.logs.filter((l) => l
 const expectOwnDrain = (run: ScenarioRun, drainAtMs: number) => {
   expect(run.code, run.stdout.slice(-3000) + run.stderr).toBe(0)
   expect(run.exitT).toBeGreaterThanOrEqual(drainAtMs + 1000)
-  expect(run.logs.at(-1)).toMatchObject({ error: "Drained", exitCode: 0 })
+  expect(run.logs.at(-1)).toMatchObject({
+    level: "info",
+    exitCode: 0,
+    message: expect.stringContaining("is deregistering")
+  })
+  expect(run.logs.at(-1)).not.toHaveProperty("error")
 }
 
 describe.concurrent("e2e: decisions on evidence", () => {

@@ -1,7 +1,7 @@
 // CloudWatch's "Specification: Embedded metric format", written out as a
 // validator (test/metrics.test.ts shows it rejects each kind of bad record).
 import { isDeepStrictEqual } from "node:util"
-import { metricUnits } from "../../src/metrics.ts"
+import { metricUnits } from "../../src/metrics/emf.ts"
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v)

@@ -1,17 +1,19 @@
 // Mock layers for unit tests: AWS answers scripted against virtual time.
 import { isThrottlingError } from "@smithy/core/retry"
 import { Clock, Effect, Layer, Random } from "effect"
+import { noteCall } from "../../src/aws/callAws.ts"
 import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/domain.ts"
 import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
-import { type ConnectionsService, connectionsTest } from "../../src/layers/Connections.ts"
+import { connectionsTest } from "../../src/layers/Connections.ts"
 import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
 import * as Metrics from "../../src/layers/Metrics.ts"
 import { Startup } from "../../src/layers/Startup.ts"
 import { type RegisteredTarget, TargetHealth } from "../../src/layers/TargetHealth.ts"
-import type { EmfRecord } from "../../src/metrics.ts"
+import type { EmfRecord } from "../../src/metrics/emf.ts"
 import { captureLogs } from "./logs.ts"
+import { partialService } from "./partialService.ts"
 
 /** What a target group answers from virtual time `at` (ms) on, until the next step. */
 export type Step =
@@ -59,12 +61,15 @@ export const scriptedTargetHealth = (options: {
   const answerAt = (arn: string, now: number): Step | undefined =>
     (options.timelines[arn] ?? []).filter((s) => s.at <= now).at(-1)
 
-  return TargetHealth.layerTest({
+  return TargetHealth.layerTest(partialService(TargetHealth, {
     describeTargetGroups: (arns) =>
-      Clock.currentTimeMillis.pipe(Effect.map((at) => {
-        options.calls.push({ at, action: "DescribeTargetGroups" })
-        return (options.groups ?? []).filter((g) => arns.includes(g.arn))
-      })),
+      Clock.currentTimeMillis.pipe(
+        Effect.map((at) => {
+          options.calls.push({ at, action: "DescribeTargetGroups" })
+          return (options.groups ?? []).filter((g) => arns.includes(g.arn))
+        }),
+        noteCall("elasticloadbalancing:DescribeTargetGroups")
+      ),
     poll: (targetGroupArn: string, targets: ReadonlyArray<WatchedTarget>) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
@@ -78,12 +83,15 @@ export const scriptedTargetHealth = (options: {
           return yield* awsError("elasticloadbalancing:DescribeTargetHealth", step.error, step.retryable ?? true)
         }
         return targets.map((target): TargetObservation => ({ target, state: step.state, reason: step.reason }))
-      }),
+      }).pipe(noteCall("elasticloadbalancing:DescribeTargetHealth")),
     listTargets: (targetGroupArn: string) =>
-      Clock.currentTimeMillis.pipe(Effect.map((at) => {
-        options.calls.push({ at, action: "DescribeTargetHealth", targetGroupArn })
-        return (options.registered?.[targetGroupArn] ?? []).filter((r) => r.at <= at).at(-1)?.targets ?? []
-      })),
+      Clock.currentTimeMillis.pipe(
+        Effect.map((at) => {
+          options.calls.push({ at, action: "DescribeTargetHealth", targetGroupArn })
+          return (options.registered?.[targetGroupArn] ?? []).filter((r) => r.at <= at).at(-1)?.targets ?? []
+        }),
+        noteCall("elasticloadbalancing:DescribeTargetHealth")
+      ),
     describeDeregistrationDelay: (targetGroupArn: string) =>
       Effect.gen(function*() {
         options.calls.push({
@@ -99,8 +107,8 @@ export const scriptedTargetHealth = (options: {
             answer.retryable ?? false
           )
           : answer.seconds
-      })
-  })
+      }).pipe(noteCall("elasticloadbalancing:DescribeTargetGroupAttributes"))
+  }))
 }
 
 export const ecsTest = (options: {
@@ -115,15 +123,18 @@ export const ecsTest = (options: {
   const record = (action: string) =>
     Clock.currentTimeMillis.pipe(Effect.map((at) => options.calls?.push({ at, action })))
   const answer = <A>(action: "DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", value: A) =>
-    record(action).pipe(Effect.andThen(() => {
-      const failure = options.failWith?.[action]
-      return failure === undefined ? Effect.succeed(value) : Effect.fail(failure)
-    }))
-  return Ecs.layerTest({
+    record(action).pipe(
+      Effect.andThen(() => {
+        const failure = options.failWith?.[action]
+        return failure === undefined ? Effect.succeed(value) : Effect.fail(failure)
+      }),
+      noteCall(`ecs:${action}`)
+    )
+  return Ecs.layerTest(partialService(Ecs, {
     describeTask: () => answer("DescribeTasks", options.task),
     describeServiceLoadBalancers: () => answer("DescribeServices", options.loadBalancers),
     describeEc2InstanceId: () => answer("DescribeContainerInstances", options.ec2InstanceId)
-  })
+  }))
 }
 
 export const metadataTest = (task: TaskMetadata) => Metadata.layerTest(Effect.succeed(task))
@@ -191,7 +202,7 @@ export const testLayer = (options: {
   readonly elb?: Omit<Parameters<typeof scriptedTargetHealth>[0], "calls">
   /** Instead of `elb`: a layer of the test's own. */
   readonly elbLayer?: Layer.Layer<TargetHealth>
-  readonly connections?: ConnectionsService["count"]
+  readonly connections?: Parameters<typeof connectionsTest>[0]
   /** Collects the EMF records the program writes (otherwise metrics are off). */
   readonly metrics?: Array<EmfRecord>
   readonly random?: number
