@@ -19,6 +19,56 @@ const expectOwnDrain = (run: ScenarioRun, drainAtMs: number) => {
   expect(run.logs.at(-1)).not.toHaveProperty("error")
 }
 
+describe.concurrent("e2e: a control-plane brownout never ends it", () => {
+  it("ECS throttling past STARTUP_TIMEOUT at startup: an error line, no exit; watching as soon as ECS answers", async () => {
+    // STARTUP_TIMEOUT counts from process start: 5 s leaves a loaded machine room to read the
+    // metadata and credentials first. The scenario's clock starts at the first error line: ECS
+    // throttles for 1.8 s more, the drain comes at 3 s.
+    const run = await runScenario("brownout", {
+      clockStarts: "when-watching",
+      drainAtMs: 3000,
+      env: { STARTUP_TIMEOUT: "5" }
+    })
+    expectOwnDrain(run, 3000)
+    const report = messages(run, "still not watching: startup keeps failing; retrying")
+    expect(report.length).toBeGreaterThanOrEqual(1)
+    expect(report[0]).toMatchObject({ level: "error", failing: "ecs:DescribeServices", startupTimeoutSeconds: 5 })
+    // ECS throttles until 1.8 s after the error line: DescribeServices went on until it answered.
+    const firstAnswered = run.requests.find((r) => r.action === "DescribeServices" && r.status === 200)
+    expect(firstAnswered?.t ?? 0).toBeGreaterThanOrEqual(1800)
+  })
+
+  it("STARTUP_TIMEOUT counts from process start: a metadata request that hangs ends in exit 3 at the deadline, not after its own timeout", async () => {
+    const run = await runScenario("awsvpc", {
+      env: { STARTUP_TIMEOUT: "1" },
+      faults: [{ api: "metadata", from: 0, until: 60_000, kind: "slow", delayMs: 20_000 }]
+    })
+    expect(run.code).toBe(3)
+    // The deadline cut the one request under way; the request's own 5 s timeout never came.
+    const last = String(run.logs.at(-1)?.message)
+    expect(last).toContain("no usable answer within STARTUP_TIMEOUT=1s")
+    expect(last).not.toContain("within 5 seconds")
+    expect(run.logs.filter((l) => l.message === "reading task metadata failed, retrying")).toEqual([])
+    // The time is the behaviour: 1 s from spawn. 6 s leaves a loaded machine 5 s to start the
+    // process and end it (it took 5.2 s at a load of 13 on 2 cores).
+    expect(run.exitedAt - run.spawnedAt).toBeLessThan(6000)
+  })
+
+  it("a clock 20 minutes behind AWS: the first signatures are refused, retried with the SDK's corrected clock, and it drains normally", async () => {
+    const run = await runScenario("clock-skew", { clockStarts: "when-watching", drainAtMs: 2500 })
+    expectOwnDrain(run, 2500)
+    const refused = run.requests.filter((r) =>
+      r.errorCode === "InvalidSignatureException" || r.errorCode === "SignatureDoesNotMatch"
+    )
+    expect(refused.length).toBeGreaterThanOrEqual(1)
+    expect(
+      run.logs.some((l) =>
+        String(l.error).includes("Signature expired") && String(l.message).endsWith("failed, retrying")
+      )
+    ).toBe(true)
+  })
+})
+
 describe.concurrent("e2e: decisions on evidence", () => {
   it("host mode on the port of a task still draining: waited out, logged once; its own drain later ends it", async () => {
     const run = await runScenario("earlier-task-draining", { clockStarts: "when-watching", drainAtMs: 5000 })
@@ -81,56 +131,6 @@ describe.concurrent("e2e: decisions on evidence", () => {
       expect(polls[1]?.state).toBeDefined()
     }
   )
-})
-
-describe.concurrent("e2e: a control-plane brownout never ends it", () => {
-  it("ECS throttling past STARTUP_TIMEOUT at startup: an error line, no exit; watching as soon as ECS answers", async () => {
-    // STARTUP_TIMEOUT counts from process start: 5 s leaves a loaded machine room to read the
-    // metadata and credentials first. The scenario's clock starts at the first error line: ECS
-    // throttles for 1.8 s more, the drain comes at 3 s.
-    const run = await runScenario("brownout", {
-      clockStarts: "when-watching",
-      drainAtMs: 3000,
-      env: { STARTUP_TIMEOUT: "5" }
-    })
-    expectOwnDrain(run, 3000)
-    const report = messages(run, "still not watching: startup keeps failing; retrying")
-    expect(report.length).toBeGreaterThanOrEqual(1)
-    expect(report[0]).toMatchObject({ level: "error", failing: "ecs:DescribeServices", startupTimeoutSeconds: 5 })
-    // ECS throttles until 1.8 s after the error line: DescribeServices went on until it answered.
-    const firstAnswered = run.requests.find((r) => r.action === "DescribeServices" && r.status === 200)
-    expect(firstAnswered?.t ?? 0).toBeGreaterThanOrEqual(1800)
-  })
-
-  it("STARTUP_TIMEOUT counts from process start: a metadata request that hangs ends in exit 3 at the deadline, not after its own timeout", async () => {
-    const run = await runScenario("awsvpc", {
-      env: { STARTUP_TIMEOUT: "1" },
-      faults: [{ api: "metadata", from: 0, until: 60_000, kind: "slow", delayMs: 20_000 }]
-    })
-    expect(run.code).toBe(3)
-    // The deadline cut the one request under way; the request's own 5 s timeout never came.
-    const last = String(run.logs.at(-1)?.message)
-    expect(last).toContain("no usable answer within STARTUP_TIMEOUT=1s")
-    expect(last).not.toContain("within 5 seconds")
-    expect(run.logs.filter((l) => l.message === "reading task metadata failed, retrying")).toEqual([])
-    // The time is the behaviour: 1 s from spawn. 6 s leaves a loaded machine 5 s to start the
-    // process and end it (it took 5.2 s at a load of 13 on 2 cores).
-    expect(run.exitedAt - run.spawnedAt).toBeLessThan(6000)
-  })
-
-  it("a clock 20 minutes behind AWS: the first signatures are refused, retried with the SDK's corrected clock, and it drains normally", async () => {
-    const run = await runScenario("clock-skew", { clockStarts: "when-watching", drainAtMs: 2500 })
-    expectOwnDrain(run, 2500)
-    const refused = run.requests.filter((r) =>
-      r.errorCode === "InvalidSignatureException" || r.errorCode === "SignatureDoesNotMatch"
-    )
-    expect(refused.length).toBeGreaterThanOrEqual(1)
-    expect(
-      run.logs.some((l) =>
-        String(l.error).includes("Signature expired") && String(l.message).endsWith("failed, retrying")
-      )
-    ).toBe(true)
-  })
 })
 
 describe.concurrent("e2e: credentials", () => {
