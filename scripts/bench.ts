@@ -23,6 +23,7 @@ import { parseArgs } from "node:util"
 import { gzipSync } from "node:zlib"
 import { loadScenario } from "../simulator/scenarios.ts"
 import { sidecarEnvironment, startSimulator } from "../simulator/server.ts"
+import { type GeneratedTables, writeSocketTables } from "../simulator/socketTables.ts"
 
 const { values } = parseArgs({
   options: {
@@ -308,6 +309,45 @@ const healthcheckPeak = async () => {
   return peak / 1024
 }
 
+/**
+ * DRAIN_STRATEGY=connections through a drain, reading generated socket tables (NLB_SIDECAR_TEST_SOCKET_TABLES):
+ * the wait samples them once a second until DEREGISTRATION_WAIT (one in ten sockets is open on the target
+ * port), then, in DRY_RUN, stays. Its peak RSS once the wait is over, and the CPU it spent waiting.
+ */
+const tableWaitSeconds = 15
+const runWithTables = async (tables: GeneratedTables) => {
+  const sim = await startSimulator({ scenario: loadScenario("awsvpc", { drainAtMs: 2_000, protocol: "HTTP" }) })
+  const env = {
+    PATH: process.env.PATH,
+    ...imageEnv,
+    ...sidecarEnvironment(sim, "bench"),
+    DRAIN_STRATEGY: "connections",
+    DEREGISTRATION_WAIT: String(tableWaitSeconds),
+    DRY_RUN: "true",
+    NLB_SIDECAR_TEST_SOCKET_TABLES: tables.paths
+  }
+  const child = spawn(nodeBinary, [...nodeFlags, "dist/main.js"], { env, stdio: ["ignore", "pipe", "pipe"] })
+  const closed = new Promise<number | null>((resolve) => child.on("close", resolve))
+  let cpuAtWait = NaN
+  const done = new Promise<boolean>((resolve) => {
+    const timeout = setTimeout(() => resolve(false), (tableWaitSeconds + 30) * 1000)
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      if (chunk.includes("waiting for connections to close")) cpuAtWait = cpuSeconds(child.pid ?? 0)
+      if (chunk.includes("dry run: would exit")) {
+        clearTimeout(timeout)
+        resolve(true)
+      }
+    })
+  })
+  const ok = await done
+  const hwm = (status(child.pid ?? 0).VmHWM ?? NaN) / 1024
+  const waitCpuS = cpuSeconds(child.pid ?? 0) - cpuAtWait
+  child.kill("SIGTERM")
+  await closed
+  await sim.close()
+  return ok ? { hwmMiB: hwm, cpuPerSampleMs: (waitCpuS * 1000) / tableWaitSeconds } : undefined
+}
+
 const median = (xs: ReadonlyArray<number>) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
   return s.length === 0
@@ -373,14 +413,30 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: "warning"
 })
-const socketSamples = Array.from({ length: runs }, () => {
-  const nodeOptions = (imageEnv.NODE_OPTIONS ?? "").split(" ").filter((f) => f !== "")
-  const out = spawnSync(nodeBinary, [...nodeFlags, ...nodeOptions, ".bench/socket-sample.mjs", "200"], {
-    encoding: "utf8",
-    timeout: 60_000
+const socketSample = (tables?: GeneratedTables) =>
+  Array.from({ length: runs }, () => {
+    const nodeOptions = (imageEnv.NODE_OPTIONS ?? "").split(" ").filter((f) => f !== "")
+    const out = spawnSync(nodeBinary, [...nodeFlags, ...nodeOptions, ".bench/socket-sample.mjs", "50"], {
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...process.env, ...(tables === undefined ? {} : { NLB_SIDECAR_TEST_SOCKET_TABLES: tables.paths }) }
+    })
+    return JSON.parse(out.stdout.trim() || "{}") as { readonly cpuMsPerSample?: number; readonly sockets?: number }
   })
-  return JSON.parse(out.stdout.trim() || "{}") as { readonly cpuMsPerSample?: number; readonly sockets?: number }
-})
+const socketSamples = socketSample()
+// Generated tables as a host-mode instance (or an NLB service with many long-lived connections) shows them.
+const tableSizes = [20, 10_000, 100_000] as const
+const generated = tableSizes.map((sockets) =>
+  writeSocketTables(join(".bench", `tables-${sockets}`), { sockets, port: 8080, onPortEvery: 10 })
+)
+const tableRuns: Array<Array<{ readonly hwmMiB: number; readonly cpuPerSampleMs: number } | undefined>> = []
+for (const tables of generated) {
+  const done = []
+  for (let i = 0; i < runs; i++) done.push(await runWithTables(tables))
+  tableRuns.push(done)
+}
+const generatedSamples = generated.map((tables) => socketSample(tables))
+for (const sockets of tableSizes) rmSync(join(".bench", `tables-${sockets}`), { recursive: true, force: true })
 
 const polls = 3600 / 30
 const apiCallsOk = samples.length + overTls.length > 0 && [...samples, ...overTls].every((s) => s.apiCallsOk)
@@ -431,7 +487,28 @@ console.log([
     "ms",
     3
   ),
+  ...tableSizes.flatMap((sockets, i) => [
+    row(
+      `connections wait: peak RSS, ${sockets.toLocaleString("en-US")} sockets in the tables`,
+      (tableRuns[i] ?? []).map((r) => r?.hwmMiB ?? NaN),
+      "MiB"
+    ),
+    row(
+      `  CPU per second of that wait (a sample and a poll each)`,
+      (tableRuns[i] ?? []).map((r) => r?.cpuPerSampleMs ?? NaN),
+      "ms",
+      2
+    ),
+    row(
+      `  CPU per socket-table sample, ${sockets.toLocaleString("en-US")} sockets (alone)`,
+      (generatedSamples[i] ?? []).map((s) => s.cpuMsPerSample ?? NaN),
+      "ms",
+      3
+    )
+  ]),
   `${"runs that ended early (failed)".padEnd(58)} ${String(failed.length).padStart(8)}`
 ].join("\n"))
 for (const f of failed) console.log(f)
-process.exit(failed.length === 0 && apiCallsOk && limited.every((s) => s.healthchecksOk) ? 0 : 1)
+const tablesOk = tableRuns.every((r) => r.every((x) => x !== undefined))
+if (!tablesOk) console.log("a connections wait with generated tables did not reach its end")
+process.exit(failed.length === 0 && apiCallsOk && tablesOk && limited.every((s) => s.healthchecksOk) ? 0 : 1)

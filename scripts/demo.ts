@@ -72,11 +72,16 @@ const child = spawn(process.execPath, ["dist/main.js"], {
 // The demo must end by itself, whatever happens.
 const guard = setTimeout(() => child.kill("SIGTERM"), 45_000)
 let discovered = ""
+let strategy = ""
 child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
   for (const line of chunk.split("\n").filter((l) => l.trim() !== "")) {
     try {
       const { time: _, level, message, ...fields } = JSON.parse(line) as Record<string, unknown>
       if (message === "watching targets") discovered = JSON.stringify(fields.targets)
+      if (typeof message === "string" && message.startsWith("drain strategy: ")) {
+        strategy = `${message.slice("drain strategy: ".length)} (${String(fields.why)})`
+      }
+      if (message === "waiting before exit" && strategy === "") strategy = String(fields.strategy)
       console.log(`${t(sinceStart())} ${String(level).padEnd(5)} ${message} ${JSON.stringify(fields)}`)
     } catch {
       console.log(line)
@@ -96,15 +101,24 @@ app?.close()
 
 const polls = requests.filter((r) => r.action === "DescribeTargetHealth")
 const firstDraining = polls.find((r) => r.t >= drainAtMs)
+// Blue/green: one request per watched group per poll, whether the task is registered there or not.
+const groups = new Set(polls.map((r) => String(r.params.TargetGroupArn)))
+const perGroup = groups.size > 1
+  ? `: ${
+    [...groups].map((g) => `${polls.filter((r) => r.params.TargetGroupArn === g).length} for ${g.split(":").at(-1)}`)
+      .join(", ")
+  }`
+  : ""
 console.log("\nsummary")
 console.log(`  scenario:        ${scenario.name}`)
 console.log(`  discovered:      ${discovered || "(nothing)"}`)
+console.log(`  drain strategy:  ${strategy || "(not reached)"}`)
 console.log(
   `  AWS requests:    ${
     requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action).filter((a, i, all) =>
       all.indexOf(a) === i
     ).join(", ")
-  } (${polls.length} DescribeTargetHealth)`
+  } (${polls.length} DescribeTargetHealth${perGroup})`
 )
 console.log(
   `  draining seen:   ${

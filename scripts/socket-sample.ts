@@ -14,6 +14,7 @@ let last = await Effect.runPromise(tables.sample([port]))
 const before = process.cpuUsage()
 for (let i = 0; i < times; i++) last = await Effect.runPromise(tables.sample([port], last))
 const used = process.cpuUsage(before)
+const peakRssMiB = process.resourceUsage().maxRSS / 1024
 // Counted once, outside the timing: a line a socket, less each table's header.
 const sockets = paths.reduce((n, path) => {
   try {
@@ -26,5 +27,5 @@ console.log(JSON.stringify({
   cpuMsPerSample: (used.user + used.system) / 1000 / times,
   sockets,
   open: last.open.get(port) ?? 0,
-  peakRssMiB: process.resourceUsage().maxRSS / 1024
+  peakRssMiB
 }))

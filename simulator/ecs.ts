@@ -10,7 +10,8 @@ import {
   type Scenario,
   serviceArn,
   taskArn,
-  taskDefinitionArn
+  taskDefinitionArn,
+  taskSetArn
 } from "./scenario.ts"
 
 export const ecsTargetPrefix = "AmazonEC2ContainerServiceV20141113."
@@ -123,7 +124,10 @@ const describeTasks = (s: Scenario, params: Record<string, unknown>, startedAt: 
     pullStartedAt: epochSeconds(startedAt - 25_000),
     pullStoppedAt: epochSeconds(startedAt - 21_500),
     startedAt: epochSeconds(startedAt - 19_000),
-    ...(s.task.serviceName === null ? {} : { startedBy: `ecs-svc/${digits(`deployment:${s.task.serviceName}`, 19)}` }),
+    // A service's task: its deployment's id, or (CODE_DEPLOY, EXTERNAL) its task set's.
+    ...(s.task.serviceName === null
+      ? {}
+      : { startedBy: s.task.taskSet ?? `ecs-svc/${digits(`deployment:${s.task.serviceName}`, 19)}` }),
     tags: [],
     taskArn: arn,
     taskDefinitionArn: taskDefinitionArn(s),
@@ -153,6 +157,44 @@ const describeServices = (s: Scenario, params: Record<string, unknown>, startedA
   const known = (v: string) => service !== undefined && (v === service.name || v === service.arn)
   const deployment = `ecs-svc/${digits(`deployment:${name ?? ""}`, 19)}`
   const fargate = s.task.launchType === "FARGATE"
+  const controller = s.service?.deploymentController ?? "ECS"
+  const taskSets = s.service?.taskSets ?? []
+  const networkConfiguration = s.task.networkMode === "awsvpc"
+    ? {
+      networkConfiguration: {
+        awsvpcConfiguration: {
+          subnets: [`subnet-${hex(`subnet:${s.task.privateIPv4}`, 17)}`],
+          securityGroups: [`sg-${hex(`sg:${name ?? ""}`, 17)}`],
+          assignPublicIp: "DISABLED"
+        }
+      }
+    }
+    : {}
+  // DescribeServices lists a CODE_DEPLOY or EXTERNAL service's task sets (no DescribeTaskSets needed).
+  const taskSetsBody = taskSets.map((ts, i) => ({
+    id: ts.id,
+    taskSetArn: taskSetArn(s, name ?? "", ts.id),
+    serviceArn: serviceArn(s, name ?? ""),
+    clusterArn: clusterArn(s),
+    ...(controller === "CODE_DEPLOY"
+      ? { startedBy: "CODE_DEPLOY", externalId: `d-${hex(`codedeploy:${ts.id}`, 9).toUpperCase()}` }
+      : {}),
+    status: ts.status,
+    taskDefinition: taskDefinitionArn(s),
+    computedDesiredCount: ts.status === "DRAINING" ? 0 : 2,
+    pendingCount: 0,
+    runningCount: ts.status === "DRAINING" ? 0 : 2,
+    createdAt: epochSeconds(startedAt - 600_000 + i * 60_000),
+    updatedAt: epochSeconds(startedAt - 540_000 + i * 60_000),
+    launchType: s.task.launchType,
+    ...(fargate ? { platformVersion: "1.4.0", platformFamily: "Linux" } : {}),
+    ...networkConfiguration,
+    loadBalancers: ts.loadBalancers,
+    serviceRegistries: [],
+    scale: { value: 100, unit: "PERCENT" },
+    stabilityStatus: "STEADY_STATE",
+    stabilityStatusAt: epochSeconds(startedAt - 500_000)
+  }))
   const body = service === undefined ? undefined : {
     serviceArn: service.arn,
     serviceName: service.name,
@@ -169,9 +211,14 @@ const describeServices = (s: Scenario, params: Record<string, unknown>, startedA
     deploymentConfiguration: {
       deploymentCircuitBreaker: { enable: false, rollback: false },
       maximumPercent: 200,
-      minimumHealthyPercent: 100
+      minimumHealthyPercent: 100,
+      ...(s.service?.strategy === undefined
+        ? {}
+        : { strategy: s.service.strategy, ...(s.service.strategy === "BLUE_GREEN" ? { bakeTimeInMinutes: 5 } : {}) })
     },
-    deployments: [{
+    ...(taskSets.length === 0 ? {} : { taskSets: taskSetsBody }),
+    // Task sets take the place of deployments under CODE_DEPLOY and EXTERNAL.
+    deployments: controller !== "ECS" ? [] : [{
       id: deployment,
       status: "PRIMARY",
       taskDefinition: taskDefinitionArn(s),
@@ -190,20 +237,10 @@ const describeServices = (s: Scenario, params: Record<string, unknown>, startedA
     createdAt: epochSeconds(startedAt - 86_400_000),
     placementConstraints: [],
     placementStrategy: [],
-    ...(s.task.networkMode === "awsvpc"
-      ? {
-        networkConfiguration: {
-          awsvpcConfiguration: {
-            subnets: [`subnet-${hex(`subnet:${s.task.privateIPv4}`, 17)}`],
-            securityGroups: [`sg-${hex(`sg:${name ?? ""}`, 17)}`],
-            assignPublicIp: "DISABLED"
-          }
-        }
-      }
-      : {}),
+    ...networkConfiguration,
     healthCheckGracePeriodSeconds: 0,
     schedulingStrategy: "REPLICA",
-    deploymentController: { type: "ECS" },
+    deploymentController: { type: controller },
     createdBy: `arn:aws:iam::${s.accountId}:role/deployer`,
     enableECSManagedTags: false,
     propagateTags: "NONE",

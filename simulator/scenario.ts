@@ -97,6 +97,8 @@ const Task = Schema.Struct({
    * LogDriver, LogOptions and ContainerARN (1.45.0).
    */
   omitHostPorts: Schema.Boolean,
+  /** CODE_DEPLOY and EXTERNAL: the id of the service's task set that started this task. */
+  taskSet: Schema.optionalKey(Schema.String),
   containerInstance: Schema.optionalKey(Schema.Struct({
     arn: Schema.String.check(Schema.isPattern(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:container-instance\/.+$/)),
     ec2InstanceId: Schema.String.check(Schema.isPattern(/^i-[0-9a-f]{8,17}$/))
@@ -127,7 +129,31 @@ const LoadBalancer = Schema.Struct({
   /** Classic Load Balancers only. */
   loadBalancerName: Schema.optionalKey(Schema.String),
   containerName: Schema.String,
-  containerPort: Port
+  containerPort: Port,
+  /** Blue/green (and canary, linear) deployments of the ECS controller: where new revisions are registered. */
+  advancedConfiguration: Schema.optionalKey(Schema.Struct({
+    alternateTargetGroupArn: Schema.String,
+    productionListenerRule: Schema.optionalKey(Schema.String),
+    testListenerRule: Schema.optionalKey(Schema.String),
+    roleArn: Schema.optionalKey(Schema.String)
+  }))
+})
+
+/** A task set of a CODE_DEPLOY or EXTERNAL service. */
+const TaskSet = Schema.Struct({
+  /** `ecs-svc/` and 19 digits, as ECS names them; its tasks' DescribeTasks `startedBy`. */
+  id: Schema.String.check(Schema.isPattern(/^ecs-svc\/\d{19}$/)),
+  status: Schema.Literals(["PRIMARY", "ACTIVE", "DRAINING"]),
+  loadBalancers: Schema.Array(LoadBalancer)
+})
+
+const Service = Schema.Struct({
+  loadBalancers: Schema.Array(LoadBalancer),
+  /** `ECS` when absent. */
+  deploymentController: Schema.optionalKey(Schema.Literals(["ECS", "CODE_DEPLOY", "EXTERNAL"])),
+  /** The ECS controller's `deploymentConfiguration.strategy`; `ROLLING` when absent. */
+  strategy: Schema.optionalKey(Schema.Literals(["ROLLING", "BLUE_GREEN"])),
+  taskSets: Schema.optionalKey(Schema.Array(TaskSet))
 })
 
 export const Fault = Schema.Struct({
@@ -193,7 +219,7 @@ type Issue = { readonly path: ReadonlyArray<PropertyKey>; readonly issue: string
 
 const crossChecks = (s: {
   readonly task: Task
-  readonly service?: { readonly loadBalancers: ReadonlyArray<typeof LoadBalancer.Type> }
+  readonly service?: typeof Service.Type
   readonly targetGroups: ReadonlyArray<TargetGroup>
   readonly faults: ReadonlyArray<Fault>
 }): Array<Issue> => {
@@ -245,6 +271,28 @@ const crossChecks = (s: {
       })
     }
   })
+  const controller = s.service?.deploymentController ?? "ECS"
+  const taskSets = s.service?.taskSets ?? []
+  if (controller === "ECS" && taskSets.length > 0) {
+    issues.push({ path: ["service", "taskSets"], issue: "only CODE_DEPLOY and EXTERNAL services have task sets" })
+  }
+  if (controller !== "ECS" && s.service?.strategy !== undefined) {
+    issues.push({ path: ["service", "strategy"], issue: "a deployment strategy belongs to the ECS controller" })
+  }
+  s.service?.loadBalancers.forEach((lb, i) => {
+    if (lb.advancedConfiguration !== undefined && s.service?.strategy !== "BLUE_GREEN") {
+      issues.push({
+        path: ["service", "loadBalancers", i, "advancedConfiguration"],
+        issue: "an alternate target group needs the BLUE_GREEN strategy"
+      })
+    }
+  })
+  if (task.taskSet !== undefined && !taskSets.some((ts) => ts.id === task.taskSet)) {
+    issues.push({ path: ["task", "taskSet"], issue: "not one of the service's task sets" })
+  }
+  if (task.taskSet === undefined && taskSets.length > 0) {
+    issues.push({ path: ["task", "taskSet"], issue: "a task of a service with task sets belongs to one" })
+  }
   s.targetGroups.forEach((g, i) =>
     g.targets.forEach((target, j) => {
       const validId = g.targetType === "ip" ? /^[\d.]+$/.test(target.id) : /^i-[0-9a-f]{8,17}$/.test(target.id)
@@ -309,7 +357,7 @@ export const Scenario = Schema.Struct({
   accountId: Schema.String.check(Schema.isPattern(/^\d{12}$/)),
   task: Task,
   /** The service named by task.serviceName, when there is one. */
-  service: Schema.optionalKey(Schema.Struct({ loadBalancers: Schema.Array(LoadBalancer) })),
+  service: Schema.optionalKey(Service),
   targetGroups: Schema.Array(TargetGroup),
   faults: Schema.Array(Fault)
 }).check(Schema.makeFilter(crossChecks))
@@ -348,5 +396,7 @@ export const taskDefinitionArn = (s: Scenario) =>
   `arn:aws:ecs:${s.region}:${s.accountId}:task-definition/${s.task.family}:${s.task.revision}`
 export const serviceArn = (s: Scenario, name: string) =>
   `arn:aws:ecs:${s.region}:${s.accountId}:service/${s.task.cluster}/${name}`
+export const taskSetArn = (s: Scenario, service: string, id: string) =>
+  `arn:aws:ecs:${s.region}:${s.accountId}:task-set/${s.task.cluster}/${service}/${id}`
 export const availabilityZone = (s: Scenario) => `${s.region}a`
 export const vpcId = "vpc-0c2d8e4f6a1b3c5d7"

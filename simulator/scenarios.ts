@@ -24,6 +24,8 @@ const tgArn = (name: string, id: string) =>
   `arn:aws:elasticloadbalancing:${region}:${accountId}:targetgroup/${name}/${id}`
 export const webGroupArn = tgArn("web", "73e2d6bc24d8a067")
 export const adminGroupArn = tgArn("admin", "2453ed029918f21f")
+/** Blue/green: the web group's twin, where each deployment registers the other colour. */
+export const greenGroupArn = tgArn("web-green", "5c1f0e8a9b7d3e21")
 const instanceId = "i-0598c7d356eba48d7"
 const taskIp = "10.0.1.23"
 const forever = 24 * 3_600_000
@@ -129,6 +131,61 @@ const base = (
     faults
   }
 }
+
+/** Native blue/green: the service's load balancer names the alternate (green) group too. */
+const blueGreen = (s: Scenario): Scenario => ({
+  ...s,
+  service: {
+    strategy: "BLUE_GREEN",
+    loadBalancers: (s.service?.loadBalancers ?? []).map((lb) => ({
+      ...lb,
+      advancedConfiguration: {
+        alternateTargetGroupArn: greenGroupArn,
+        productionListenerRule:
+          `arn:aws:elasticloadbalancing:${region}:${accountId}:listener/net/web-lb/50dc6c495c0c9188/f2f7dc8efc522ab2`,
+        roleArn: `arn:aws:iam::${accountId}:role/ecsInfrastructureRoleForLoadBalancers`
+      }
+    }))
+  }
+})
+
+/**
+ * The web group split in two: this task's target moves to the green group (with
+ * a neighbour of its colour); in the web group this task's `{Id, Port}` has
+ * `webTimeline` (an earlier task's drain, say), or nothing.
+ */
+const inGreenGroup = (s: Scenario, webTimeline?: ReadonlyArray<TimelineStep>): Scenario => {
+  const [web] = s.targetGroups
+  if (web === undefined) return s
+  const [neighbour, own] = web.targets
+  if (neighbour === undefined || own === undefined) return s
+  const greenNeighbour = { ...neighbour, id: web.targetType === "ip" ? "10.0.3.41" : "i-0a9b8c7d6e5f40312" }
+  return {
+    ...s,
+    targetGroups: [
+      { ...web, targets: webTimeline === undefined ? [neighbour] : [neighbour, { ...own, timeline: webTimeline }] },
+      { ...web, arn: greenGroupArn, targets: [greenNeighbour, own] },
+      ...s.targetGroups.slice(1)
+    ]
+  }
+}
+
+/** A group of the same kind as web, with only other tasks' targets: this task is not registered there. */
+const withGreenGroup = (s: Scenario): Scenario => {
+  const [web] = s.targetGroups
+  if (web === undefined) return s
+  return {
+    ...s,
+    targetGroups: [...s.targetGroups, {
+      ...web,
+      arn: greenGroupArn,
+      targets: web.targets.slice(0, 1).map((t) => ({ ...t, id: web.targetType === "ip" ? "10.0.3.41" : t.id }))
+    }]
+  }
+}
+
+/** Task set ids: `ecs-svc/` and 19 digits. */
+const taskSetId = (name: string) => `ecs-svc/${digits(`task-set:${name}`, 19)}`
 
 const builders: Record<string, (o: Timing) => Scenario> = {
   awsvpc: (o) => base(o, "awsvpc", "EC2 awsvpc task, healthy, then draining", "awsvpc", "EC2", drains(o)),
@@ -364,6 +421,70 @@ const builders: Record<string, (o: Timing) => Scenario> = {
     base(o, "credentials-denied", "the container credentials endpoint answers 403", "awsvpc", "EC2", drains(o), [
       { api: "credentials", from: 0, until: forever, kind: "access-denied" }
     ]),
+  "blue-green": (o) =>
+    inGreenGroup(blueGreen(base(
+      o,
+      "blue-green",
+      "native blue/green service (BLUE_GREEN): the task is registered only in the alternate group, where it drains",
+      "awsvpc",
+      "EC2",
+      drains(o)
+    ))),
+  "blue-green-primary": (o) =>
+    withGreenGroup(blueGreen(base(
+      o,
+      "blue-green-primary",
+      "native blue/green service (BLUE_GREEN): the task is registered in the primary group, where it drains",
+      "awsvpc",
+      "EC2",
+      drains(o)
+    ))),
+  "blue-green-host": (o) =>
+    inGreenGroup(
+      blueGreen(base(
+        o,
+        "blue-green-host",
+        "host-mode blue/green: the blue task on this instance:port still drains in the primary group while this task registers in the alternate one; then its own drain there",
+        "host",
+        "EC2",
+        [
+          { at: Math.round(o.drainAtMs * 0.2), state: "initial" },
+          { at: Math.round(o.drainAtMs * 0.4), state: "healthy" },
+          ...drains(o).slice(1)
+        ]
+      )),
+      [
+        { at: 0, state: "draining" },
+        { at: Math.round(o.drainAtMs * 0.6), registered: false }
+      ]
+    ),
+  codedeploy: (o) => {
+    // After an earlier deployment the service's own loadBalancers still name web, but the
+    // PRIMARY task set (this task's) is on green; the new deployment's replacement is on web.
+    const s = inGreenGroup(base(
+      o,
+      "codedeploy",
+      "CODE_DEPLOY service: the task's task set is registered in the group the service's loadBalancers do not name, and drains there",
+      "awsvpc",
+      "EC2",
+      drains(o)
+    ))
+    const [lb] = s.service?.loadBalancers ?? []
+    if (lb === undefined) return s
+    const own = taskSetId("blue")
+    return {
+      ...s,
+      task: { ...s.task, taskSet: own },
+      service: {
+        deploymentController: "CODE_DEPLOY",
+        loadBalancers: [lb],
+        taskSets: [
+          { id: own, status: "PRIMARY", loadBalancers: [{ ...lb, targetGroupArn: greenGroupArn }] },
+          { id: taskSetId("green"), status: "ACTIVE", loadBalancers: [lb] }
+        ]
+      }
+    }
+  },
   standalone: (o) => {
     const s = base(
       o,

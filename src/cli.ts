@@ -5,6 +5,7 @@ import { Cause, Console, Effect, Exit, Layer } from "effect"
 import type { Command } from "./commands.ts"
 import { CheckFailed, type ConfigInvalid, Drained, ExitCode, exitCodeOf } from "./errors.ts"
 import { Config, readSettings } from "./layers/Config.ts"
+import { DrainStrategy } from "./layers/DrainStrategy.ts"
 import { Ecs } from "./layers/Ecs.ts"
 import * as HeapCollection from "./layers/HeapCollection.ts"
 import * as Heartbeat from "./layers/Heartbeat.ts"
@@ -19,7 +20,7 @@ import { sidecar } from "./programs/sidecar.ts"
 import { takeOverSignals } from "./signals.ts"
 
 /** The services the programs use, wired from the settings; each layer brings what it needs. */
-const live = Layer.mergeAll(TargetHealth.layer, Ecs.layer).pipe(
+const live = Layer.mergeAll(TargetHealth.layer, Ecs.layer, DrainStrategy.layer).pipe(
   Layer.provideMerge(Metadata.layer),
   Layer.provideMerge(Startup.layer)
 )

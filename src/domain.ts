@@ -18,6 +18,15 @@ export interface TargetGroup {
   readonly ipAddressType: string | undefined
 }
 
+/**
+ * Why a group is watched: the service's `loadBalancers[].targetGroupArn`
+ * (`primary`), its blue/green `alternateTargetGroupArn` (`alternate`), or the
+ * load balancers of the task's task set (`task set`, CODE_DEPLOY and EXTERNAL).
+ * A blue/green task is registered in one of primary and alternate, which one
+ * changing with every deployment: both are watched.
+ */
+export type GroupRole = "primary" | "alternate" | "task set"
+
 /** One `{Id, Port}` of one target group that belongs to this task. */
 export interface WatchedTarget {
   readonly targetGroupArn: string
@@ -25,6 +34,8 @@ export interface WatchedTarget {
   readonly port: number
   readonly containerName: string
   readonly containerPort: number
+  /** Absent with TARGET_GROUP_ARNS. */
+  readonly role?: GroupRole
 }
 
 /**

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
+import { connectionsStrategy } from "../src/drain/connections.ts"
+import { fixedStrategy } from "../src/drain/fixed.ts"
 import { check } from "../src/programs/check.ts"
 import { advise } from "../src/programs/checkAdvice.ts"
 import { formatCheckReport } from "../src/programs/checkReport.ts"
@@ -27,6 +29,8 @@ describe("check", () => {
       assert.strictEqual(report.networkMode, "awsvpc")
       assert.deepStrictEqual(report.targetGroups, [{
         arn: web,
+        role: "primary",
+        registered: true,
         targetType: "ip",
         protocol: "TCP",
         deregistrationDelaySeconds: 300,
@@ -63,6 +67,105 @@ describe("check", () => {
     }))
 })
 
+describe("check: the connections a drain would wait for", () => {
+  it.effect("lists the loopback peers connected to a target port, and advises a port of their own for them", () =>
+    Effect.gen(function*() {
+      const report = yield* check.pipe(Effect.provide(
+        testLayer({
+          settings: { startupTimeoutSeconds: 10, drainStrategy: "connections" },
+          ecs: { loadBalancers: [webLoadBalancer] },
+          elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] },
+          connections: (ports) =>
+            Effect.succeed({
+              open: new Map(ports.map((p) => [p, 3])),
+              loopbackPeers: new Map(ports.map((p) => [p, new Set(["::1", "127.0.0.1"])]))
+            })
+        }).layer
+      ))
+      assert.deepStrictEqual(report.drain, {
+        strategy: "connections",
+        why: "DRAIN_STRATEGY=connections",
+        ports: [{ port: 8080, connections: 3, loopbackPeers: ["127.0.0.1", "::1"] }]
+      })
+      assert.include(formatCheckReport(report), "port 8080: 3 connections open now, from loopback peers 127.0.0.1, ::1")
+      assert.strictEqual(report.advice.length, 1)
+      assert.include(report.advice[0], "port 8080 has connections from loopback peers (127.0.0.1, ::1)")
+      assert.include(report.advice[0], "serve those on a port of their own")
+    }))
+})
+
+describe("check on blue/green services", () => {
+  const green = tgArn("web-green", "5c1f0e8a9b7d3e21")
+  const checkWith = (world: Pick<NonNullable<Parameters<typeof testLayer>[0]>, "ecs" | "elb">) =>
+    check.pipe(Effect.provide(testLayer({ settings: { startupTimeoutSeconds: 10 }, ...world }).layer))
+
+  it.effect("lists each group with its role and whether the task is registered there; the group it is not in costs a poll all the same", () =>
+    Effect.gen(function*() {
+      const report = yield* checkWith({
+        ecs: {
+          service: {
+            deploymentController: "ECS",
+            loadBalancers: [{ ...webLoadBalancer, alternateTargetGroupArn: green }],
+            taskSets: []
+          }
+        },
+        elb: {
+          timelines: {
+            [web]: [{ at: 0, state: "unused", reason: "Target.NotRegistered" }],
+            [green]: [{ at: 0, state: "healthy" }]
+          },
+          groups: [ipGroup(web), ipGroup(green)]
+        }
+      })
+      assert.deepStrictEqual(report.targetGroups.map((g) => [g.arn, g.role, g.registered]), [
+        [web, "primary", false],
+        [green, "alternate", true]
+      ])
+      assert.strictEqual(report.deploymentController, "ECS")
+      const text = formatCheckReport(report)
+      assert.include(text, `target group: ${web} (primary)`)
+      assert.include(text, `target group: ${green} (alternate)`)
+      assert.strictEqual(
+        text.split("\n").filter((l) =>
+          l.includes("not registered here now: watched all the same, at one DescribeTargetHealth per poll")
+        ).length,
+        1
+      )
+    }))
+
+  it.effect("a CODE_DEPLOY task: its task set, and the task set's group", () =>
+    Effect.gen(function*() {
+      const report = yield* checkWith({
+        ecs: {
+          task: {
+            group: "service:web",
+            startedBy: "ecs-svc/1234567890123456789",
+            containerInstanceArn: undefined,
+            containers: []
+          },
+          service: {
+            deploymentController: "CODE_DEPLOY",
+            loadBalancers: [webLoadBalancer],
+            taskSets: [{
+              id: "ecs-svc/1234567890123456789",
+              taskSetArn: "arn:aws:ecs:us-east-1:111122223333:task-set/default/web/ecs-svc/1234567890123456789",
+              status: "PRIMARY",
+              loadBalancers: [{ ...webLoadBalancer, targetGroupArn: green }]
+            }]
+          }
+        },
+        elb: { timelines: { [green]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web), ipGroup(green)] }
+      })
+      assert.deepStrictEqual(report.targetGroups.map((g) => [g.arn, g.role, g.registered]), [[green, "task set", true]])
+      assert.include(
+        formatCheckReport(report),
+        "deployments:  CODE_DEPLOY, this task's task set ecs-svc/1234567890123456789"
+      )
+      // DescribeTasks is what names the task set: needed here, not optional.
+      assert.deepInclude(report.permissions, { action: "ecs:DescribeTasks", ok: true })
+    }))
+})
+
 describe("check through an AWS brownout", () => {
   it.effect("gives up at its timeout with exit 6 and the last failure, where `run` would go on trying", () =>
     Effect.gen(function*() {
@@ -87,12 +190,14 @@ describe("check through an AWS brownout", () => {
 describe("check advises", () => {
   const group = (protocol: string, deregistrationDelaySeconds: number | null) => ({
     arn: web,
+    role: "primary" as const,
+    registered: true,
     targetType: "ip",
     protocol,
     deregistrationDelaySeconds,
     targets: []
   })
-  const fixed = { deregistrationWaitSeconds: 120, drainStrategy: "fixed" as const, drainMinWaitSeconds: undefined }
+  const fixed = { deregistrationWaitSeconds: 120 }
 
   it("when DEREGISTRATION_WAIT is not below the group's deregistration delay: it saves nothing", () => {
     const [advice] = advise(fixed, [group("TCP", 120)], [])
@@ -101,22 +206,18 @@ describe("check advises", () => {
   })
 
   it("when an NLB group has DRAIN_STRATEGY=connections with DRAIN_MIN_WAIT under 120", () => {
-    const [advice] = advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 30 }, [
-      group("TLS", 300)
-    ], [])
+    const connections = (drainMinWaitSeconds: number) =>
+      connectionsStrategy({ deregistrationWaitSeconds: 280, drainIdleSeconds: 5, drainMinWaitSeconds })
+    const [advice] = connections(30).advise([group("TLS", 300)])
     assert.include(advice, "DRAIN_MIN_WAIT=30 with the Network Load Balancer group")
-    assert.deepStrictEqual(
-      advise({ deregistrationWaitSeconds: 280, drainStrategy: "connections", drainMinWaitSeconds: 120 }, [
-        group("TLS", 300)
-      ], []),
-      []
-    )
+    assert.deepStrictEqual(connections(120).advise([group("TLS", 300)]), [])
+    assert.deepStrictEqual(connections(30).advise([group("HTTP", 300)]), [])
   })
 
   it("when an ALB group waits a fixed time over 30 s: suggests connections", () => {
-    const [advice] = advise(fixed, [group("HTTPS", 300)], [])
+    const [advice] = fixedStrategy(fixed).advise([group("HTTPS", 300)])
     assert.include(advice, "DRAIN_STRATEGY=connections exits when the last request is done instead of after 120 s")
-    assert.deepStrictEqual(advise({ ...fixed, deregistrationWaitSeconds: 30 }, [group("HTTPS", 300)], []), [])
+    assert.deepStrictEqual(fixedStrategy({ deregistrationWaitSeconds: 30 }).advise([group("HTTPS", 300)]), [])
   })
 
   it("when an optional permission is missing, naming it and what it is for", () => {

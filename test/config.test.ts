@@ -9,7 +9,7 @@ const load = (env: Record<string, string>) => readSettings(env)
 /** The defaults the README documents. */
 const defaults: Settings = {
   deregistrationWaitSeconds: 120,
-  drainStrategy: "fixed",
+  drainStrategy: "auto",
   drainMinWaitSeconds: undefined,
   drainIdleSeconds: 5,
   pollingFrequencySeconds: 30,
@@ -128,6 +128,7 @@ describe("Config", () => {
       ["METRICS", "prometheus"],
       ["METRICS_NAMESPACE", "AWS/ECS"],
       ["METRICS_NAMESPACE", "bad*namespace"],
+      ["METRICS_NAMESPACE", ":ns"],
       ["DRAIN_EXIT_CODE", "-1"],
       ["LOG_LEVEL", "verbose"],
       ["LOG_FORMAT", "xml"],

@@ -6,7 +6,16 @@ import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../src/laye
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { awsError, awsvpcTask, type ecsTest, instanceGroup, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+import {
+  awsError,
+  awsvpcTask,
+  ecsService,
+  type ecsTest,
+  instanceGroup,
+  ipGroup,
+  testLayer,
+  tgArn
+} from "./support/mocks.ts"
 import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
@@ -93,7 +102,8 @@ describe("discoverTargets: awsvpc", () => {
         id: "10.0.2.106",
         port: 8080,
         containerName: "app",
-        containerPort: 8080
+        containerPort: 8080,
+        role: "primary"
       }])
       // ServiceName in the metadata: no DescribeTasks needed.
       assert.deepStrictEqual(actions, ["DescribeServices", "DescribeTargetGroups"])
@@ -156,7 +166,8 @@ describe("discoverTargets: bridge and host", () => {
         id: "i-0abcdef1234567890",
         port: 32768,
         containerName: "app",
-        containerPort: 8080
+        containerPort: 8080,
+        role: "primary"
       }])
       assert.strictEqual(exit.value.networkMode, "bridge")
       assert.deepStrictEqual(actions, [
@@ -305,11 +316,11 @@ describe("discoverTargets: AWS failures at startup", () => {
     Effect.gen(function*() {
       let failuresLeft = 2
       const ecs = Ecs.layerTest(partialService(Ecs, {
-        describeServiceLoadBalancers: () =>
+        describeService: () =>
           Effect.suspend(() =>
             failuresLeft-- > 0
               ? Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))
-              : Effect.succeed([lb(web)])
+              : Effect.succeed(ecsService([lb(web)]))
           )
       }))
       const { layer } = testLayer({ ecsLayer: ecs, random: 0.5 })

@@ -4,13 +4,21 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import type { TargetGroup, TargetObservation } from "../src/domain.ts"
+import type { DrainEvidence } from "../src/drain/strategy.ts"
 import type { Settings } from "../src/layers/Config.ts"
 import { connectionsTest, ConnectionsUnreadable } from "../src/layers/Connections.ts"
-import { drainWait } from "../src/programs/drainWait.ts"
+import { DrainStrategy } from "../src/layers/DrainStrategy.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
 import { awsvpcTask, configTest, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+
+/** The wait as the sidecar runs it, through the DrainStrategy service. */
+const drainWait = (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) =>
+  DrainStrategy.pipe(Effect.flatMap((strategy) => strategy.wait(evidence, groups)))
+/** Settings (DRAIN_STRATEGY=connections unless overridden) and the strategy they make. */
+const strategyLayer = (settings: Partial<Settings>) =>
+  DrainStrategy.layer.pipe(Layer.provideMerge(configTest({ drainStrategy: "connections", ...settings })))
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -47,7 +55,7 @@ const wait = (options: {
     const fiber = yield* Effect.forkChild(
       drainWait(evidenceOf(options.leaving), options.groups).pipe(
         Effect.provide(Layer.mergeAll(
-          configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 300, ...options.settings }),
+          strategyLayer({ deregistrationWaitSeconds: 300, ...options.settings }),
           connections,
           logs.layer
         ))
@@ -184,7 +192,7 @@ describe("connections: the rules of the wait", () => {
       const logs = captureLogs()
       const fiber = yield* Effect.forkChild(
         drainWait(evidenceOf([leaving(web, 8080)]), [http(web)]).pipe(Effect.provide(Layer.mergeAll(
-          configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 60 }),
+          strategyLayer({ deregistrationWaitSeconds: 60 }),
           connectionsTest(() => Effect.fail(new ConnectionsUnreadable({ path: "/proc/net/tcp", detail: "EACCES" }))),
           logs.layer
         )))
@@ -323,7 +331,7 @@ describe("connections: every target of the task, and arrivals", () => {
       )
       const fiber = yield* Effect.forkChild(
         drainWait(Effect.sync(() => [...evidence.values()]), options.groups).pipe(Effect.provide(Layer.mergeAll(
-          configTest({ drainStrategy: "connections", deregistrationWaitSeconds: 300 }),
+          strategyLayer({ deregistrationWaitSeconds: 300 }),
           connections,
           logs.layer
         )))

@@ -5,6 +5,7 @@ import { Clock, Effect, Exit, Fiber, Layer, Logger, Random } from "effect"
 import { TestClock } from "effect/testing"
 import type { TargetObservation } from "../src/domain.ts"
 import { Drained } from "../src/errors.ts"
+import { DrainStrategy } from "../src/layers/DrainStrategy.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { PollTiming } from "../src/schedules.ts"
@@ -80,7 +81,11 @@ const runFleet = (timing: Timing | undefined) =>
         }]
       })
       const layer = Layer.mergeAll(
-        configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120 }),
+        DrainStrategy.layer.pipe(
+          Layer.provideMerge(
+            configTest({ pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainStrategy: "fixed" })
+          )
+        ),
         metadataTest(task),
         ecsTest({
           loadBalancers: [{

@@ -328,6 +328,9 @@ describe("the sidecar's records", () => {
     expect(namespaceProblem("Sidecar!")).toMatch(/only letters/)
     expect(namespaceProblem("Säge")).toMatch(/only letters/)
     expect(namespaceProblem("AWS/NetworkELB")).toMatch(/AWS\//)
+    // CloudWatch's Namespace pattern is [^:].*: a colon anywhere else is fine.
+    expect(namespaceProblem(":ns")).toMatch(/not starting with :/)
+    expect(namespaceProblem("ns:prod")).toBeUndefined()
   })
 })
 

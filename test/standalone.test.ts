@@ -1,14 +1,25 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
+import { planWait } from "../src/drain/connections.ts"
 import { exitCodeOf } from "../src/errors.ts"
+import { Config } from "../src/layers/Config.ts"
 import type { TaskMetadata } from "../src/layers/Metadata.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
 import { discoverStandaloneTargets } from "../src/programs/discoverStandaloneTargets.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { readGroup, watchedGroups } from "../src/programs/watchTargets.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { awsvpcTask, type scriptedTargetHealth, testLayer, tgArn } from "./support/mocks.ts"
+import {
+  awsError,
+  awsvpcTask,
+  type Call,
+  configTest,
+  ipGroup,
+  scriptedTargetHealth,
+  testLayer,
+  tgArn
+} from "./support/mocks.ts"
 
 const web = tgArn("web")
 const admin = tgArn("admin", "fedcba9876543210")
@@ -66,7 +77,59 @@ describe("TARGET_GROUP_ARNS (no ECS service discovery)", () => {
       ])
       // The listing is the first reading of each found target.
       assert.deepStrictEqual(found.flatMap((f) => f.observations.map((o) => o.state)), ["healthy", "healthy"])
-      assert.deepStrictEqual(calls.map((c) => c.action), ["DescribeTargetHealth"])
+      // DescribeTargetGroups (optional) for the protocol, then the listing.
+      assert.deepStrictEqual(calls.map((c) => c.action), ["DescribeTargetGroups", "DescribeTargetHealth"])
+    }))
+
+  it.effect("reads each group's protocol as discovery does: an HTTP group (ALB) gets no floor under DRAIN_STRATEGY=connections", () =>
+    Effect.gen(function*() {
+      const { ServiceName: _, ...standalone } = awsvpcTask()
+      const { layer } = testLayer({
+        settings: { targetGroupArns: [web, admin] },
+        task: standalone,
+        elb: { timelines: {}, groups: [{ ...ipGroup(web), protocol: "HTTP" }, ipGroup(admin)] }
+      })
+      const discovery = yield* discoverStandaloneTargets.pipe(Effect.provide(layer))
+      assert.deepStrictEqual(discovery.targetGroups.map((g) => [g.arn, g.protocol]), [[web, "HTTP"], [admin, "TCP"]])
+      const plan = planWait(
+        yield* Config.pipe(Effect.provide(configTest())),
+        discovery.targetGroups.map((g, i) => ({
+          target: {
+            targetGroupArn: g.arn,
+            id: "10.0.2.106",
+            port: 8080 + i,
+            containerName: "app",
+            containerPort: 8080
+          },
+          leavingSince: 0
+        })),
+        discovery.targetGroups,
+        0
+      )
+      assert.deepStrictEqual(plan.targets.map((t) => t.floorMillis), [0, 120_000])
+    }))
+
+  it.effect("without elasticloadbalancing:DescribeTargetGroups (it is optional here) the protocol is unknown: one warning, the NLB's floor", () =>
+    Effect.gen(function*() {
+      const { ServiceName: _, ...standalone } = awsvpcTask()
+      const calls: Array<Call> = []
+      const scripted = scriptedTargetHealth({ timelines: {}, groups: [{ ...ipGroup(web), protocol: "HTTP" }], calls })
+      const denied = Layer.effect(
+        TargetHealth,
+        TargetHealth.pipe(Effect.map((live) =>
+          TargetHealth.of({
+            ...live,
+            describeTargetGroups: () =>
+              Effect.fail(awsError("elasticloadbalancing:DescribeTargetGroups", "AccessDenied", false))
+          })
+        ))
+      ).pipe(Layer.provide(scripted))
+      const { layer, logs } = testLayer({ settings: { targetGroupArns: [web] }, task: standalone, elbLayer: denied })
+      const discovery = yield* discoverStandaloneTargets.pipe(Effect.provide(layer))
+      assert.deepStrictEqual(discovery.targetGroups.map((g) => g.protocol), [undefined])
+      const warnings = logs.filter((l) => l.level === "warn")
+      assert.strictEqual(warnings.length, 1)
+      assert.deepInclude(warnings[0], { optionalPermission: "elasticloadbalancing:DescribeTargetGroups" })
     }))
 
   it.effect("a registration listed twice is one target, read as the entry that keeps the task running", () =>

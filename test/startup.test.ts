@@ -11,7 +11,16 @@ import { Startup } from "../src/layers/Startup.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
-import { awsError, type Call, fixedRandom, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+import {
+  awsError,
+  type Call,
+  ecsService,
+  fixedRandom,
+  ipGroup,
+  testLayer,
+  tgArn,
+  webLoadBalancer
+} from "./support/mocks.ts"
 import { partialService } from "./support/partialService.ts"
 
 const web = tgArn("web")
@@ -26,10 +35,10 @@ const ecsBrownout = (
   )
 ) =>
   Ecs.layerTest(partialService(Ecs, {
-    describeServiceLoadBalancers: () =>
+    describeService: () =>
       Clock.currentTimeMillis.pipe(Effect.flatMap((at) => {
         calls.push({ at, action: "DescribeServices" })
-        return at < until ? failure : Effect.succeed([webLoadBalancer])
+        return at < until ? failure : Effect.succeed(ecsService([webLoadBalancer]))
       }))
   }))
 

@@ -32,13 +32,15 @@ const start = (options: {
   readonly delay?: { readonly seconds: number | undefined } | { readonly error: string }
   readonly describeTasksFails?: boolean
   readonly openConnections?: number
+  /** What ecs:DescribeTasks says, by virtual time; `stopping` by default. */
+  readonly task?: (atMillis: number) => TaskDescription
 }) =>
   Effect.gen(function*() {
     const metrics: Array<EmfRecord> = []
     const world = testLayer({
       settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, ...options.settings },
       ecs: {
-        task: stopping,
+        task: options.task ?? stopping,
         ...(options.describeTasksFails === true
           ? { failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) } }
           : {})
@@ -78,9 +80,50 @@ describe("metrics and stop reasons", () => {
       })
       assert.deepInclude(detected, { stopCode: "ServiceSchedulerInitiated", stoppedReason: stopping.stoppedReason })
       assert.strictEqual(detected?._aws.Timestamp, 108 * s)
-      // 300 s of deregistration delay, 120 s stayed after draining was seen.
-      assert.deepInclude(exit, { event: "exit", DrainWaitSeconds: 120, SecondsSaved: 180 })
+      // 300 s of deregistration delay; 120 s stayed after draining was seen, 147 s after the last poll that
+      // found the target in service (81 s): ECS said nothing of when it began stopping the task.
+      assert.deepInclude(exit, { event: "exit", DrainWaitSeconds: 120, SecondsSaved: 153 })
       assert.strictEqual(metrics.length, 2)
+    }))
+
+  it.effect("SecondsSaved counts from ECS's stoppingAt when DescribeTasks tells it, not from when draining was seen", () =>
+    Effect.gen(function*() {
+      const { fiber, metrics } = yield* start({
+        timeline: drainAt100,
+        task: () => ({ ...stopping, stoppingAt: 99 * s })
+      })
+      yield* TestClock.setTime(108 * s + 120 * s)
+      expectFailure(fiber.pollUnsafe(), "Drained", 0)
+      // 300 s less the 129 s from 99 s (ECS began stopping the task) to the exit at 228 s.
+      assert.deepInclude(metrics.find((r) => r.event === "exit"), { DrainWaitSeconds: 120, SecondsSaved: 171 })
+    }))
+
+  it.effect("after an earlier task's drain was settled by ECS ('running'), the task's own drain asks ECS afresh for the stop reason", () =>
+    Effect.gen(function*() {
+      // Polls every 4.5 s: an earlier task's drain at 0 (ECS: running), healthy from 2 s, this task's drain
+      // at 6 s, seen at 9 s: within seconds of ECS's "running".
+      const { fiber, logs, calls } = yield* start({
+        settings: { pollingFrequencySeconds: 5 },
+        timeline: [{ at: 0, state: "draining" }, { at: 2 * s, state: "healthy" }, { at: 6 * s, state: "draining" }],
+        task: (at) =>
+          at < 5 * s
+            ? {
+              ...stopping,
+              desiredStatus: "RUNNING",
+              lastStatus: "RUNNING",
+              stopCode: undefined,
+              stoppedReason: undefined
+            }
+            : stopping
+      })
+      yield* TestClock.setTime(9 * s + 120 * s)
+      const drained = expectFailure(fiber.pollUnsafe(), "Drained", 0)
+      assert.deepInclude(drained, { stopCode: "ServiceSchedulerInitiated", stoppedReason: stopping.stoppedReason })
+      assert.deepInclude(logs.find((l) => l.message === "waiting before exit"), {
+        stopCode: "ServiceSchedulerInitiated"
+      })
+      // One DescribeTasks for the earlier drain (0 s), one for this task's own (9 s).
+      assert.deepStrictEqual(calls.filter((c) => c.action === "DescribeTasks").map((c) => c.at), [0, 9 * s])
     }))
 
   it.effect("the wait line and the last line carry the stop reason, the delay and the time saved", () =>
@@ -91,7 +134,7 @@ describe("metrics and stop reasons", () => {
       assert.deepInclude(drained, {
         stopCode: "ServiceSchedulerInitiated",
         stoppedReason: stopping.stoppedReason,
-        secondsSaved: 180
+        secondsSaved: 153
       })
       assert.deepInclude(logs.find((l) => l.message === "waiting before exit"), {
         stopCode: "ServiceSchedulerInitiated",

@@ -11,7 +11,7 @@ import { imageFromRepository } from "./image.ts"
 import { actionsFor } from "./permissions.ts"
 import { type KnownTargetGroup, nameOfArn, namesGroup, resolveArn, serviceTargetGroups } from "./serviceTargetGroups.ts"
 
-export type DrainStrategy = "fixed" | "connections"
+export type DrainStrategy = "auto" | "fixed" | "connections"
 
 export interface NlbSidecarProps {
   /** The task definition to add the sidecar to; its application container must be added first. */
@@ -25,7 +25,7 @@ export interface NlbSidecarProps {
   readonly cluster?: ecs.ICluster
   /** Default: this repository's Dockerfile, built by `cdk deploy` for the task's CPU architecture. */
   readonly image?: ecs.ContainerImage
-  /** `DRAIN_STRATEGY`. Default `fixed`. */
+  /** `DRAIN_STRATEGY`. Default `auto`: `connections` in awsvpc and host mode, `fixed` in bridge mode. */
   readonly drainStrategy?: DrainStrategy
   /** `DEREGISTRATION_WAIT`, whole seconds from 0 to 86400. Default 120 s. */
   readonly deregistrationWait?: Duration
@@ -100,7 +100,7 @@ export class NlbSidecar extends Construct {
         throw new Error(`${this.node.path}: environment ${name}: set the property ${property} instead`)
       }
     }
-    this.drainStrategy = props.drainStrategy ?? "fixed"
+    this.drainStrategy = props.drainStrategy ?? "auto"
     this.deregistrationWaitSeconds = wholeSeconds(this, props.deregistrationWait ?? defaultDeregistrationWait)
     const targetGroupArns = props.targetGroupArns
     if (

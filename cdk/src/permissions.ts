@@ -6,6 +6,7 @@ export type PermissionMode =
   | "awsvpcServiceName"
   | "awsvpc"
   | "bridgeOrHost"
+  | "taskSets"
   | "targetGroupArnsAwsvpc"
   | "targetGroupArnsBridgeOrHost"
   | "optional"
@@ -32,7 +33,8 @@ export const actionsOf = (id: PermissionMode): ReadonlyArray<string> => {
 /**
  * The mode's actions, and the optional ones unless left out, each once, ELBv2 first.
  * (awsvpc on EC2 takes the row that works with every ECS agent: the agent's version is not
- * known at synthesis.)
+ * known at synthesis. That row also holds every action of a task set's, so CODE_DEPLOY and
+ * EXTERNAL services need no row of their own here.)
  */
 export const actionsFor = (
   network: "awsvpc" | "bridgeOrHost",

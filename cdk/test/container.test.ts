@@ -46,7 +46,7 @@ describe.each<[TaskKind, "awsvpc" | "bridgeOrHost"]>([
     // (CDK itself adds AWS_REGION to the containers of an EC2 awsvpc task.)
     expect(sidecar.Environment?.filter((e) => e.Name !== "AWS_REGION")).toEqual([
       { Name: "DEREGISTRATION_WAIT", Value: "120" },
-      { Name: "DRAIN_STRATEGY", Value: "fixed" }
+      { Name: "DRAIN_STRATEGY", Value: "auto" }
     ])
   })
 

@@ -22,8 +22,22 @@ const readmeActions = (mode: string): ReadonlySet<string> => {
 
 describe("the README's IAM permissions table", () => {
   it("is what permissions.json holds, row by row", () => {
-    expect(readmeRows.length).toBe(6)
+    expect(readmeRows.length).toBe(7)
     expect(readmeRows).toEqual(permissionRows.map((r) => ({ mode: r.mode, actions: new Set(r.actions) })))
+  })
+
+  it("a task set's actions are in every service row the construct grants, so CODE_DEPLOY and EXTERNAL need no row of their own", () => {
+    const taskSets = readmeActions(
+      "`CODE_DEPLOY` or `EXTERNAL` deployment controller (task sets), awsvpc; in bridge or host, as their row"
+    )
+    for (
+      const mode of [
+        "awsvpc on Fargate (its metadata has no `ServiceName`), or older EC2 agents",
+        "bridge or host (EC2)"
+      ]
+    ) {
+      expect([...taskSets].filter((a) => !readmeActions(mode).has(a)), mode).toEqual([])
+    }
   })
 
   describe.each<[TaskKind, boolean, string]>([

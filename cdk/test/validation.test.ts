@@ -78,6 +78,10 @@ describe("drainStrategy connections", () => {
       /drainStrategy "connections" \(DRAIN_STRATEGY\) cannot see the application's connections in bridge mode/
     )
   })
+
+  it("bridge with the default (auto): allowed, since the sidecar falls back to fixed there", () => {
+    expect(withSidecar("bridge", () => ({})).synth).not.toThrow()
+  })
 })
 
 describe("targetGroupArns against the service's target groups", () => {

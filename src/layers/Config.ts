@@ -74,7 +74,11 @@ const variable = <A>(name: string, schema: Schema.Codec<A, string>, expected: st
 
 const variables = {
   DEREGISTRATION_WAIT: variable("DEREGISTRATION_WAIT", WholeNumber(0, 86_400), "whole seconds from 0 to 86400"),
-  DRAIN_STRATEGY: variable("DRAIN_STRATEGY", OneOf(["fixed", "connections"]), "one of fixed, connections"),
+  DRAIN_STRATEGY: variable(
+    "DRAIN_STRATEGY",
+    OneOf(["auto", "fixed", "connections"]),
+    "one of auto, fixed, connections"
+  ),
   DRAIN_MIN_WAIT: variable("DRAIN_MIN_WAIT", WholeNumber(0, 86_400), "whole seconds from 0 to DEREGISTRATION_WAIT"),
   DRAIN_IDLE_SECONDS: variable("DRAIN_IDLE_SECONDS", WholeNumber(1, 3_600), "whole seconds from 1 to 3600"),
   POLLING_FREQUENCY: variable("POLLING_FREQUENCY", WholeNumber(1, 3_600), "whole seconds from 1 to 3600"),
@@ -101,7 +105,7 @@ const variables = {
   METRICS_NAMESPACE: variable(
     "METRICS_NAMESPACE",
     Namespace,
-    "a CloudWatch namespace: up to 255 letters, digits and . - _ / # : or space, not starting with AWS/"
+    "a CloudWatch namespace: up to 255 letters, digits and . - _ / # : or space, not starting with AWS/ or :"
   )
 } as const
 
@@ -111,7 +115,7 @@ const optional = <A>(v: { readonly config: EffectConfig.Config<A> }) =>
 /** Every setting, with the defaults the README documents. */
 const settingsConfig = EffectConfig.all({
   deregistrationWaitSeconds: variables.DEREGISTRATION_WAIT.config.pipe(EffectConfig.withDefault(120)),
-  drainStrategy: variables.DRAIN_STRATEGY.config.pipe(EffectConfig.withDefault("fixed" as const)),
+  drainStrategy: variables.DRAIN_STRATEGY.config.pipe(EffectConfig.withDefault("auto" as const)),
   drainMinWaitSeconds: optional(variables.DRAIN_MIN_WAIT),
   drainIdleSeconds: variables.DRAIN_IDLE_SECONDS.config.pipe(EffectConfig.withDefault(5)),
   pollingFrequencySeconds: variables.POLLING_FREQUENCY.config.pipe(EffectConfig.withDefault(30)),

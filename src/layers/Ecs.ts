@@ -1,6 +1,7 @@
 // The ECS API, used only during discovery: which service this task belongs
-// to, its load balancers, and (bridge/host) the EC2 instance it runs on.
-import type { ECSClient } from "@aws-sdk/client-ecs"
+// to, its load balancers (and their blue/green alternates, or its task sets'),
+// and (bridge/host) the EC2 instance it runs on.
+import type { ECSClient, LoadBalancer, Service } from "@aws-sdk/client-ecs"
 import { Context, Effect, Layer } from "effect"
 import { callAws, sdkClientConfig } from "../aws/callAws.ts"
 import type { AwsCallFailed } from "../errors.ts"
@@ -16,6 +17,10 @@ export interface TaskDescription {
   /** Why ECS stops it: `stopCode` (`ServiceSchedulerInitiated`…) and `stoppedReason` ("Scaling activity initiated by…"). */
   readonly stopCode?: string | undefined
   readonly stoppedReason?: string | undefined
+  /** When ECS started stopping the task (epoch ms): its targets' deregistration starts then. */
+  readonly stoppingAt?: number | undefined
+  /** The service's deployment (or, under CODE_DEPLOY and EXTERNAL, the task set id) that started it. */
+  readonly startedBy?: string | undefined
   readonly containerInstanceArn: string | undefined
   readonly containers: ReadonlyArray<{
     readonly name: string
@@ -30,16 +35,60 @@ export interface ServiceLoadBalancer {
   readonly loadBalancerName: string | undefined
   readonly containerName: string | undefined
   readonly containerPort: number | undefined
+  /**
+   * Blue/green, canary and linear deployments of the ECS controller:
+   * `advancedConfiguration.alternateTargetGroupArn`, where each deployment
+   * registers the new revision's tasks.
+   */
+  readonly alternateTargetGroupArn?: string | undefined
 }
+
+/** A task set of a CODE_DEPLOY or EXTERNAL service: its tasks are registered in its own load balancers' groups. */
+export interface TaskSetDescription {
+  /** `ecs-svc/…`: what its tasks' `startedBy` says. */
+  readonly id: string
+  readonly taskSetArn: string
+  /** PRIMARY (serving production traffic), ACTIVE, DRAINING. */
+  readonly status: string
+  readonly loadBalancers: ReadonlyArray<ServiceLoadBalancer>
+}
+
+export interface ServiceDescription {
+  /** `ECS` (rolling, blue/green, canary, linear), `CODE_DEPLOY` or `EXTERNAL`. */
+  readonly deploymentController: string
+  readonly loadBalancers: ReadonlyArray<ServiceLoadBalancer>
+  /** Empty under the ECS controller. */
+  readonly taskSets: ReadonlyArray<TaskSetDescription>
+}
+
+const loadBalancerOf = (lb: LoadBalancer): ServiceLoadBalancer => ({
+  targetGroupArn: lb.targetGroupArn,
+  loadBalancerName: lb.loadBalancerName,
+  containerName: lb.containerName,
+  containerPort: lb.containerPort,
+  alternateTargetGroupArn: lb.advancedConfiguration?.alternateTargetGroupArn
+})
+
+/** DescribeServices' `services[0]` as discovery needs it. */
+export const serviceDescriptionOf = (service: Service): ServiceDescription => ({
+  deploymentController: service.deploymentController?.type ?? "ECS",
+  loadBalancers: (service.loadBalancers ?? []).map(loadBalancerOf),
+  taskSets: (service.taskSets ?? []).map((ts) => ({
+    id: ts.id ?? "",
+    taskSetArn: ts.taskSetArn ?? "",
+    status: ts.status ?? "",
+    loadBalancers: (ts.loadBalancers ?? []).map(loadBalancerOf)
+  }))
+})
 
 export class Ecs extends Context.Service<Ecs, {
   /** `undefined` when ECS does not know the task (DescribeTasks `failures`). */
   readonly describeTask: (cluster: string, taskArn: string) => Effect.Effect<TaskDescription | undefined, AwsCallFailed>
-  /** `undefined` when ECS does not know the service. */
-  readonly describeServiceLoadBalancers: (
+  /** `undefined` when ECS does not know the service. One DescribeServices: it lists the task sets too. */
+  readonly describeService: (
     cluster: string,
     service: string
-  ) => Effect.Effect<ReadonlyArray<ServiceLoadBalancer> | undefined, AwsCallFailed>
+  ) => Effect.Effect<ServiceDescription | undefined, AwsCallFailed>
   readonly describeEc2InstanceId: (
     cluster: string,
     containerInstanceArn: string
@@ -72,6 +121,8 @@ export class Ecs extends Context.Service<Ecs, {
             lastStatus: task.lastStatus,
             stopCode: task.stopCode,
             stoppedReason: task.stoppedReason,
+            stoppingAt: task.stoppingAt?.getTime(),
+            startedBy: task.startedBy,
             containerInstanceArn: task.containerInstanceArn,
             containers: (task.containers ?? []).map((c) => ({
               name: c.name ?? "",
@@ -85,7 +136,7 @@ export class Ecs extends Context.Service<Ecs, {
         }))
       )
 
-      const describeServiceLoadBalancers = Effect.fn("Ecs.describeServiceLoadBalancers")((
+      const describeService = Effect.fn("Ecs.describeService")((
         cluster: string,
         service: string
       ) =>
@@ -94,12 +145,7 @@ export class Ecs extends Context.Service<Ecs, {
           return client.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal })
         }).pipe(Effect.map((out) => {
           const found = out.services?.[0]
-          return found === undefined ? undefined : (found.loadBalancers ?? []).map((lb): ServiceLoadBalancer => ({
-            targetGroupArn: lb.targetGroupArn,
-            loadBalancerName: lb.loadBalancerName,
-            containerName: lb.containerName,
-            containerPort: lb.containerPort
-          }))
+          return found === undefined ? undefined : serviceDescriptionOf(found)
         }))
       )
 
@@ -116,7 +162,7 @@ export class Ecs extends Context.Service<Ecs, {
         }).pipe(Effect.map((out) => out.containerInstances?.[0]?.ec2InstanceId))
       )
 
-      return Ecs.of({ describeTask, describeServiceLoadBalancers, describeEc2InstanceId })
+      return Ecs.of({ describeTask, describeService, describeEc2InstanceId })
     })
   )
 

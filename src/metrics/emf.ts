@@ -149,4 +149,6 @@ export const namespaceProblem = (namespace: string): string | undefined =>
     ? "at least one character that is not a space"
     : namespace.startsWith("AWS/")
     ? "a namespace not starting with AWS/ (reserved for AWS services)"
+    : namespace.startsWith(":")
+    ? "a namespace not starting with : (CloudWatch's rule: it rejects the namespace and every record with it)"
     : undefined

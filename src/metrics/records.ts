@@ -11,7 +11,10 @@ export const SidecarMetric = {
   DrainDetected: { name: "DrainDetected", unit: "Count" },
   /** From draining seen to the sidecar's exit. */
   DrainWaitSeconds: { name: "DrainWaitSeconds", unit: "Seconds" },
-  /** The group's deregistration delay less the time the task stayed after draining was seen. */
+  /**
+   * The group's deregistration delay less the time the task stayed after its deregistration began
+   * (ECS's stoppingAt, or the last poll that still found the target in service).
+   */
   SecondsSaved: { name: "SecondsSaved", unit: "Seconds" },
   /** Polls of the group that failed (throttled ones included), since the last record. */
   PollFailures: { name: "PollFailures", unit: "Count" },
@@ -63,6 +66,8 @@ export const exitRecord = (
   values: StopReason & {
     /** From draining seen to exit. */
     readonly drainWaitMs: number
+    /** From the start of the deregistration (as near as it is known) to exit: what SecondsSaved counts against. */
+    readonly stayedMs?: number | undefined
     readonly deregistrationDelaySeconds?: number | undefined
     readonly connectionsAtExit?: number | undefined
   }
@@ -75,7 +80,7 @@ export const exitRecord = (
         SidecarMetric.SecondsSaved,
         values.deregistrationDelaySeconds === undefined
           ? undefined
-          : secondsSaved(values.deregistrationDelaySeconds, values.drainWaitMs)
+          : secondsSaved(values.deregistrationDelaySeconds, values.stayedMs ?? values.drainWaitMs)
       ),
       ...metric(SidecarMetric.ConnectionsAtExit, values.connectionsAtExit)
     },

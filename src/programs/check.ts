@@ -2,9 +2,11 @@
 // can read (or a script can parse with --json).
 import { Effect, Exit } from "effect"
 import { AwsCallLog, type AwsCallRecord } from "../aws/callAws.ts"
+import { isUnregistered } from "../domain.ts"
 import { AwsCallFailed, ExitCode, exitCodeOf } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { Connections } from "../layers/Connections.ts"
+import { DrainStrategy } from "../layers/DrainStrategy.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { Metadata } from "../layers/Metadata.ts"
 import { withinStartupTimeout } from "../layers/Startup.ts"
@@ -14,7 +16,6 @@ import { permissionsUsed } from "./checkPermissions.ts"
 import type { CheckReport } from "./checkReport.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { checkDrainStrategy } from "./drainWait.ts"
 import { deregistrationDelays, whyStopping } from "./stopReport.ts"
 import { pollConcurrency, readGroup, watchedGroups } from "./watchTargets.ts"
 
@@ -38,6 +39,8 @@ export const check = Effect.gen(function*() {
           const group = discovery.targetGroups.find((g) => g.arn === watched.targetGroupArn)
           return {
             arn: watched.targetGroupArn,
+            role: watched.targets[0]?.role ?? null,
+            registered: observations.some((o) => !isUnregistered(o)),
             targetType: group?.targetType ?? "",
             protocol: group?.protocol ?? null,
             deregistrationDelaySeconds: delays.get(watched.targetGroupArn) ?? null,
@@ -51,14 +54,18 @@ export const check = Effect.gen(function*() {
         })),
       { concurrency: pollConcurrency }
     )
-    // The drain strategy's own startup check, then what a `connections` wait would count now.
-    yield* checkDrainStrategy(discovery.networkMode)
+    // The drain strategy's own startup check (`auto` decides here), then what a `connections` wait would count now.
+    const drainStrategy = yield* DrainStrategy
+    yield* drainStrategy.preflight(discovery.networkMode)
+    const chosen = yield* drainStrategy.describe
     const ports = [...new Set(targetGroups.flatMap((g) => g.targets.map((t) => t.port)))]
-    const counted = settings.drainStrategy === "connections"
+    const counted = chosen.strategy === "connections"
       ? yield* (yield* Connections).sample(ports).pipe(Effect.orElseSucceed(() => undefined))
       : undefined
+    const strategyAdvice = yield* drainStrategy.advise(targetGroups)
     const drain = {
-      strategy: settings.drainStrategy,
+      strategy: chosen.strategy,
+      why: chosen.why,
       ...(counted === undefined ? {} : {
         ports: ports.map((port) => ({
           port,
@@ -67,7 +74,7 @@ export const check = Effect.gen(function*() {
         }))
       })
     }
-    return { discovery, targetGroups, drain }
+    return { discovery, targetGroups, drain, strategyAdvice }
   }).pipe(
     Effect.provideService(AwsCallLog, calls),
     // The sidecar keeps trying through an AWS brownout; a check reports it.
@@ -84,22 +91,24 @@ export const check = Effect.gen(function*() {
   const exit = yield* Effect.exit(program)
   const metadata = yield* Effect.exit((yield* Metadata).task)
   const task = Exit.isSuccess(metadata) ? metadata.value : undefined
-  const permissions = permissionsUsed(calls, discoveredAt)
+  const permissions = permissionsUsed(calls, discoveredAt, settings.targetGroupArns.length > 0)
   const common = {
     permissions,
     ...(task === undefined ? {} : { cluster: task.Cluster, taskArn: task.TaskARN })
   }
   if (Exit.isSuccess(exit)) {
-    const { discovery, targetGroups, drain } = exit.value
+    const { discovery, targetGroups, drain, strategyAdvice } = exit.value
     return {
       ok: true,
       exitCode: ExitCode.drained,
       ...common,
       service: discovery.serviceName ?? null,
+      deploymentController: discovery.deploymentController ?? null,
+      taskSet: discovery.taskSet ?? null,
       networkMode: discovery.networkMode,
       targetGroups,
       drain,
-      advice: [...advise(settings, targetGroups, permissions), ...loopbackAdvice(drain)]
+      advice: [...advise(settings, targetGroups, permissions), ...strategyAdvice, ...loopbackAdvice(drain)]
     } satisfies CheckReport
   }
   return { ...failedCheck(exit), ...common }

@@ -6,7 +6,9 @@ import { Config } from "../layers/Config.ts"
 import { Ecs } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata } from "../layers/Metadata.ts"
 import { retryTransient } from "../layers/Startup.ts"
+import { TargetHealth } from "../layers/TargetHealth.ts"
 import { type DiscoveryProgram, networkModeOf, unsupported } from "./discoverTargets.ts"
+import { unknownBecause } from "./stopReport.ts"
 
 export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*() {
   const settings = yield* Config
@@ -69,12 +71,24 @@ export const discoverStandaloneTargets: DiscoveryProgram = Effect.gen(function*(
     isOurs
   }))
 
-  const targetGroups = settings.targetGroupArns.map((arn): TargetGroup => ({
-    arn,
-    targetType: mode === "awsvpc" ? "ip" : "instance",
-    protocol: undefined,
-    ipAddressType: undefined
-  }))
+  // Each group's protocol (an ALB group has no 120 s floor under DRAIN_STRATEGY=connections), where the
+  // optional elasticloadbalancing:DescribeTargetGroups is granted; unknown, the NLB's floor holds, to be safe.
+  const described = yield* (yield* TargetHealth).describeTargetGroups(settings.targetGroupArns).pipe(
+    retryTransient("elasticloadbalancing:DescribeTargetGroups"),
+    Effect.catch((error) =>
+      unknownBecause(error, "the target groups' protocol (an ALB group then waits the NLB's floor)").pipe(
+        Effect.as([] as ReadonlyArray<TargetGroup>)
+      )
+    )
+  )
+  const targetGroups = settings.targetGroupArns.map((arn): TargetGroup =>
+    described.find((g) => g.arn === arn) ?? {
+      arn,
+      targetType: mode === "awsvpc" ? "ip" : "instance",
+      protocol: undefined,
+      ipAddressType: undefined
+    }
+  )
   return {
     cluster: task.Cluster,
     taskArn: task.TaskARN,

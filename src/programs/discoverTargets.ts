@@ -1,10 +1,10 @@
 // Once at startup: from the task metadata and the ECS service to the exact
 // `{Id, Port}` this task has in each of its target groups.
 import { Effect } from "effect"
-import type { TargetGroup, TargetSearch, WatchedTarget } from "../domain.ts"
+import type { GroupRole, TargetGroup, TargetSearch, WatchedTarget } from "../domain.ts"
 import { type AwsCallFailed, type MetadataUnavailable, UnsupportedTask } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
-import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../layers/Ecs.ts"
+import { Ecs, type ServiceDescription, type ServiceLoadBalancer, type TaskDescription } from "../layers/Ecs.ts"
 import { type ContainerMetadata, Metadata, type TaskMetadata } from "../layers/Metadata.ts"
 import { retryTransient, type Startup } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
@@ -13,6 +13,10 @@ export interface Discovery {
   readonly cluster: string
   readonly taskArn: string
   readonly serviceName: string | undefined
+  /** `ECS`, `CODE_DEPLOY` or `EXTERNAL`; absent with TARGET_GROUP_ARNS. */
+  readonly deploymentController?: string
+  /** CODE_DEPLOY and EXTERNAL: the id of this task's task set, when the service lists it. */
+  readonly taskSet?: string
   readonly networkMode: string
   readonly targetGroups: ReadonlyArray<TargetGroup>
   readonly targets: ReadonlyArray<WatchedTarget>
@@ -52,6 +56,55 @@ const hostPortFromEcs = (
     b.containerPort === containerPort && protocols.includes(b.protocol.toLowerCase()) && b.hostPort > 0
   )?.hostPort
 
+/** One target group to watch for one container port, and why. */
+interface GroupEntry {
+  readonly targetGroupArn: string
+  readonly containerName: string | undefined
+  readonly containerPort: number | undefined
+  readonly role: GroupRole
+}
+
+const entryOf = (lb: ServiceLoadBalancer, targetGroupArn: string | undefined, role: GroupRole) =>
+  targetGroupArn === undefined || targetGroupArn === ""
+    ? []
+    : [{ targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort, role }]
+
+/**
+ * The groups this task can be registered in. The ECS controller: each load
+ * balancer's group and its blue/green alternate, if any (the task is in one of
+ * them, which one changing with every deployment). CODE_DEPLOY and EXTERNAL:
+ * the groups of the task's own task set, which its `startedBy` names; if the
+ * service does not list that task set, every task set's groups.
+ */
+const groupEntries = Effect.fnUntraced(function*(
+  service: ServiceDescription,
+  describeTask: Effect.Effect<TaskDescription, UnsupportedTask | AwsCallFailed, Startup>
+) {
+  if (service.taskSets.length === 0) {
+    return {
+      entries: service.loadBalancers.flatMap((lb): ReadonlyArray<GroupEntry> => [
+        ...entryOf(lb, lb.targetGroupArn, "primary"),
+        ...(lb.alternateTargetGroupArn === lb.targetGroupArn
+          ? []
+          : entryOf(lb, lb.alternateTargetGroupArn, "alternate"))
+      ]),
+      taskSet: undefined
+    }
+  }
+  const { startedBy } = yield* describeTask
+  const own = service.taskSets.find((ts) => ts.id === startedBy || ts.taskSetArn === startedBy)
+  if (own === undefined) {
+    yield* Effect.logWarning("this task's task set is not among the service's: watching every task set's groups")
+      .pipe(Effect.annotateLogs({ startedBy: startedBy ?? null, taskSets: service.taskSets.map((ts) => ts.id) }))
+  }
+  return {
+    entries: (own === undefined ? service.taskSets : [own]).flatMap((ts) =>
+      ts.loadBalancers.flatMap((lb): ReadonlyArray<GroupEntry> => entryOf(lb, lb.targetGroupArn, "task set"))
+    ),
+    taskSet: own?.id
+  }
+})
+
 export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   const settings = yield* Config
   const task = yield* (yield* Metadata).task
@@ -81,28 +134,29 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
     )
   }
 
-  const loadBalancers = yield* ecs.describeServiceLoadBalancers(task.Cluster, serviceName).pipe(
+  const service = yield* ecs.describeService(task.Cluster, serviceName).pipe(
     retryTransient("ecs:DescribeServices")
   )
-  if (loadBalancers === undefined) {
+  if (service === undefined) {
     return yield* unsupported(
       `ECS does not know service ${serviceName} in cluster ${task.Cluster}`,
       "Check the cluster and region (AWS_REGION), and that the service still exists."
     )
   }
-  const withTargetGroups = loadBalancers.filter((lb): lb is ServiceLoadBalancer & { targetGroupArn: string } =>
-    lb.targetGroupArn !== undefined && lb.targetGroupArn !== ""
-  )
-  if (withTargetGroups.length === 0) {
+  const { entries: all, taskSet } = yield* groupEntries(service, describeTask)
+  if (all.length === 0) {
+    const lbs = [...service.loadBalancers, ...service.taskSets.flatMap((ts) => ts.loadBalancers)]
     return yield* unsupported(
       `service ${serviceName} has no target groups (${
-        loadBalancers.length === 0 ? "no loadBalancers" : "only Classic Load Balancers"
+        lbs.length === 0 ? "no loadBalancers" : "only Classic Load Balancers"
       })`,
-      "Attach the service to a Network or Application Load Balancer target group (loadBalancers[].targetGroupArn), or remove the sidecar from this task definition."
+      service.deploymentController === "EXTERNAL"
+        ? "Create the service's task sets with loadBalancers[].targetGroupArn (CreateTaskSet), or set TARGET_GROUP_ARNS to the target groups your deployment controller registers this task in."
+        : "Attach the service to a Network or Application Load Balancer target group (loadBalancers[].targetGroupArn), or remove the sidecar from this task definition."
     )
   }
 
-  let entries = withTargetGroups
+  let entries = all
   const wanted = settings.targetContainerName
   if (wanted !== undefined) {
     if (!task.Containers.some((c) => c.Name === wanted)) {
@@ -117,7 +171,7 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
     if (entries.length === 0) {
       return yield* unsupported(
         `no load balancer of service ${serviceName} names container ${wanted} (they name: ${
-          withTargetGroups.map((lb) => lb.containerName).join(", ")
+          [...new Set(all.map((lb) => lb.containerName))].join(", ")
         })`,
         "Set TARGET_CONTAINER_NAME to a container listed in the service's loadBalancers, or leave it unset to watch them all."
       )
@@ -137,7 +191,7 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
     const group = targetGroups.find((g) => g.arn === lb.targetGroupArn)
     if (group === undefined) {
       return yield* unsupported(
-        `target group ${lb.targetGroupArn} of service ${serviceName} was not found`,
+        `target group ${lb.targetGroupArn} of service ${serviceName} (${lb.role}) was not found`,
         "Check that the target group still exists in this region."
       )
     }
@@ -152,11 +206,21 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
     const target = yield* targetFor({ task, group, container, containerPort, mode, describeTask, ecs })
     networkMode = mode ?? ""
     if (!targets.some((t) => t.targetGroupArn === group.arn && t.id === target.id && t.port === target.port)) {
-      targets.push({ targetGroupArn: group.arn, containerName, containerPort, ...target })
+      targets.push({ targetGroupArn: group.arn, containerName, containerPort, ...target, role: lb.role })
     }
   }
 
-  return { cluster: task.Cluster, taskArn: task.TaskARN, serviceName, networkMode, targetGroups, targets, searches: [] }
+  return {
+    cluster: task.Cluster,
+    taskArn: task.TaskARN,
+    serviceName,
+    deploymentController: service.deploymentController,
+    ...(taskSet === undefined ? {} : { taskSet }),
+    networkMode,
+    targetGroups,
+    targets,
+    searches: []
+  }
 }).pipe(Effect.withSpan("discoverTargets"))
 
 interface TargetInput {

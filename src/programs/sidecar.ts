@@ -1,15 +1,16 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
 import { Clock, Duration, Effect, Fiber, Ref, Schedule } from "effect"
 import { targetKey } from "../domain.ts"
+import type { EvidenceTarget } from "../drain/strategy.ts"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
-import { Ecs } from "../layers/Ecs.ts"
+import { DrainStrategy } from "../layers/DrainStrategy.ts"
+import { Ecs, type TaskDescription } from "../layers/Ecs.ts"
 import { Startup } from "../layers/Startup.ts"
 import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { checkDrainStrategy, drainWait, type EvidenceTarget } from "./drainWait.ts"
 import { deregistrationDelays, emitPerGroup, pollProblemsReporter, whyStopping } from "./stopReport.ts"
 import { type WatchPollResult, watchTargets } from "./watchTargets.ts"
 
@@ -45,17 +46,22 @@ export const sidecar = Effect.gen(function*() {
   const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets).pipe(
     Effect.ensuring(Fiber.interrupt(slowStart))
   )
-  yield* checkDrainStrategy(discovery.networkMode)
+  const drainStrategy = yield* DrainStrategy
+  yield* drainStrategy.preflight(discovery.networkMode)
   yield* Effect.logInfo("watching targets").pipe(Effect.annotateLogs({
     cluster: discovery.cluster,
     taskArn: discovery.taskArn,
     service: discovery.serviceName ?? null,
+    ...(discovery.deploymentController === undefined || discovery.deploymentController === "ECS"
+      ? {}
+      : { deploymentController: discovery.deploymentController, taskSet: discovery.taskSet ?? null }),
     networkMode: discovery.networkMode,
     targets: discovery.targets.map((t) => ({
       targetGroupArn: t.targetGroupArn,
       targetId: t.id,
       port: t.port,
-      container: t.containerName
+      container: t.containerName,
+      ...(t.role === undefined ? {} : { role: t.role })
     })),
     ...(discovery.searches.length === 0 ? {} : { searching: discovery.searches.map((s) => s.targetGroupArn) })
   }))
@@ -65,10 +71,14 @@ export const sidecar = Effect.gen(function*() {
   const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
   const pollProblems = yield* pollProblemsReporter(task)
   // This task as ECS describes it: evidence for a drain with no own state before it, and the
-  // stop reason once draining is seen; one answer serves both when they come together.
-  const describeTask = yield* Effect.cachedWithTTL(
-    (yield* Ecs).describeTask(discovery.cluster, discovery.taskArn),
-    "10 seconds"
+  // stop reason once draining is seen. A drain of its own always asks afresh, unless ECS's last
+  // answer already said it is stopping the task (then that answer carries the reason).
+  const lastEcsAnswer = yield* Ref.make<TaskDescription | undefined>(undefined)
+  const describeTask = (yield* Ecs).describeTask(discovery.cluster, discovery.taskArn).pipe(
+    Effect.tap((described) => Ref.set(lastEcsAnswer, described))
+  )
+  const stopAnswer = Ref.get(lastEcsAnswer).pipe(
+    Effect.filterOrElse((last) => last?.desiredStatus === "STOPPED", () => describeTask)
   )
   const isTaskStopping = describeTask.pipe(Effect.map((described) => described?.desiredStatus === "STOPPED"))
   const watch = yield* watchTargets(discovery.targets, {
@@ -106,40 +116,49 @@ export const sidecar = Effect.gen(function*() {
   }
 
   // Why ECS stops the task (one DescribeTasks), on every line from here to the last.
-  const stop = yield* whyStopping(describeTask)
+  const stop = yield* whyStopping(stopAnswer)
+  // Where the deregistration began, as near as it is known: what SecondsSaved counts from.
+  const stoppingAt = (yield* Ref.get(lastEcsAnswer))?.stoppingAt
+  const deregisteredFrom = stoppingAt !== undefined && stoppingAt <= seenAt
+    ? stoppingAt
+    : (yield* watch.lastInServiceAt(leavingTargets.map((o) => o.target))) ?? seenAt
   const leavingGroups = [...new Set(leavingTargets.map((o) => o.target.targetGroupArn))]
   yield* emitPerGroup(task, leavingGroups, (at) => drainDetectedRecord(at, stop))
 
   const delay = delays.get(leaving.target.targetGroupArn)
-  const plan = settings.drainStrategy === "fixed"
-    ? `exiting after ${settings.deregistrationWaitSeconds} s`
-    : `exiting when the connections are done, after at most ${settings.deregistrationWaitSeconds} s`
+  const { strategy, plan } = yield* drainStrategy.describe
   yield* Effect.logInfo("waiting before exit").pipe(Effect.annotateLogs({
     ...target,
     ...stop,
-    strategy: settings.drainStrategy,
+    strategy,
     deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
     targetGroupDelaySeconds: delay ?? null,
     plan: delay === undefined ? plan : `target group delay ${delay} s; ${plan}`
   }))
-  // `connections` goes on polling while it waits, for a drain seen later (or a deregistration cancelled);
-  // under `fixed` nothing a poll finds changes the exit, so no call is spent on it.
-  const polling = settings.drainStrategy === "connections"
+  // Polling goes on while waiting, for a drain seen later (or a deregistration cancelled), where that
+  // can change when the wait ends; elsewhere no call is spent on it.
+  const polling = (yield* drainStrategy.watchesWhileWaiting(discovery.targetGroups))
     ? yield* Effect.forkChild(watch.whileWaiting(noteLeaving))
     : undefined
-  const waited = yield* drainWait(Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])), discovery.targetGroups)
+  const waited = yield* drainStrategy.wait(
+    Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])),
+    discovery.targetGroups
+  )
   if (polling !== undefined) yield* Fiber.interrupt(polling)
-  const drainWaitMs = (yield* Clock.currentTimeMillis) - seenAt
+  const exitAt = yield* Clock.currentTimeMillis
+  const drainWaitMs = exitAt - seenAt
+  const stayedMs = exitAt - deregisteredFrom
   yield* emitPerGroup(task, leavingGroups, (at, arn) =>
     exitRecord(at, {
       ...stop,
       drainWaitMs,
+      stayedMs,
       deregistrationDelaySeconds: delays.get(arn),
       connectionsAtExit: waited.connectionsAtExit
     }))
   yield* pollProblems.flush
-  const why = settings.drainStrategy === "fixed" ? {} : { why: waited.why }
-  const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, drainWaitMs) }
+  const why = strategy === "fixed" ? {} : { why: waited.why }
+  const saved = delay === undefined ? {} : { secondsSaved: secondsSaved(delay, stayedMs) }
 
   if (settings.dryRun) {
     // Rolling the sidecar out: show when it would have stopped the task, and do not.

@@ -13,7 +13,8 @@ import { type EmfRecord } from "../metrics/emf.ts"
 import { countFailedPoll, noPollProblems, type PollProblems, pollProblemsDue } from "../metrics/pollProblems.ts"
 import { pollProblemsRecord, type RecordContext, type StopReason } from "../metrics/records.ts"
 
-const unknownBecause = (error: AwsCallFailed, purpose: string) =>
+/** One warning for an optional call that failed: what stays unknown, and the permission to grant if it was denied. */
+export const unknownBecause = (error: AwsCallFailed, purpose: string) =>
   Effect.logWarning(`${error.action} failed: ${purpose} unknown; the sidecar works on without it`).pipe(
     Effect.annotateLogs({
       error: error.code,

@@ -1,7 +1,14 @@
 // The poll loop: one DescribeTargetHealth per target group per poll, until a
 // watched target is leaving. No API failure ends it.
 import { Clock, Effect, Schedule } from "effect"
-import { readTargets, targetKey, type TargetObservation, type TargetSearch, type WatchedTarget } from "../domain.ts"
+import {
+  isUnregistered,
+  readTargets,
+  targetKey,
+  type TargetObservation,
+  type TargetSearch,
+  type WatchedTarget
+} from "../domain.ts"
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
@@ -133,6 +140,8 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
   const searchLogged = new Set<string>()
   // Targets whose leaving was logged: a target that stays leaving is logged once.
   const leavingLogged = new Set<string>()
+  // When each target was last read in service (an own state): its deregistration began after that.
+  const inServiceAt = new Map<string, number>()
   let consecutiveFailures = 0
 
   // ECS's last word on this task: asked again after a while, or at once after a transient failure.
@@ -164,6 +173,9 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
       const word = judged.verdict === "predecessor" ? yield* askEcs : undefined
       const verdict: Verdict = word?.stopping === true ? "leaving" : judged.verdict
       memory.set(key, judged.memory)
+      if (verdict === "watching" && judged.memory.ownStateSeen && !isUnregistered(o)) {
+        inServiceAt.set(key, yield* Clock.currentTimeMillis)
+      }
       const changed = hasChanged(before, o)
       const wasLeaving = leavingLogged.has(key)
       if (verdict === "leaving") leavingLogged.add(key)
@@ -250,7 +262,13 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
     untilLeaving,
     whileWaiting,
     /** Every target of the task known now (a searched group's, once it was found). */
-    watched: Effect.sync(() => groups.flatMap((g) => g.targets))
+    watched: Effect.sync(() => groups.flatMap((g) => g.targets)),
+    /** The earliest of the last times `targets` were read in service: their deregistration began after it. */
+    lastInServiceAt: (targets: ReadonlyArray<WatchedTarget>) =>
+      Effect.sync(() => {
+        const times = targets.flatMap((t) => inServiceAt.get(targetKey(t)) ?? [])
+        return times.length === 0 ? undefined : Math.min(...times)
+      })
   }
 })
 

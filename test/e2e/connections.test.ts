@@ -1,10 +1,14 @@
 // DRAIN_STRATEGY=connections with the built sidecar as a process: the test holds
 // real TCP connections to a dual-stack listener on the target's port (IPv4
 // clients show up in /proc/net/tcp6 as ::ffff:127.0.0.1) and closes them.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { connect, createServer, type Socket } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it, type TestContext } from "vitest"
 import type { Scenario } from "../../simulator/scenario.ts"
 import { adminGroupArn, webGroupArn } from "../../simulator/scenarios.ts"
+import { writeSocketTables } from "../../simulator/socketTables.ts"
 import { clock, healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
 /** A listener on a free port, on :: (dual stack, as Node, Java, Go and nginx listen by default); closed with the test. */
@@ -40,6 +44,13 @@ const hold = async (test: TestContext, port: number, n: number) => {
   }
   return held
 }
+
+/** The ENV lines of the Dockerfile's runtime stage (PATH aside). */
+const imageEnv: Record<string, string> = Object.fromEntries(
+  [...(readFileSync("Dockerfile", "utf8").split(/^FROM /m).at(-1) ?? "").matchAll(/^ENV (\w+)=(.*)$/gm)]
+    .filter(([, k]) => k !== "PATH")
+    .map(([, k = "", v = ""]) => [k, v.replace(/^"(.*)"$/, "$1")])
+)
 
 const env = (extra: Record<string, string>) => ({ DRAIN_STRATEGY: "connections", ...extra })
 
@@ -282,12 +293,93 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections", () => {
     const run = await runScenario("awsvpc", { targetPort: port, drainAtMs: 60_000, args: ["check"], env: env({}) })
     expect(run.code, run.stdout).toBe(0)
     expect(run.stdout).toContain("drain:        DRAIN_STRATEGY=connections")
-    expect(run.stdout).toContain(`port ${port}: 2 connections open now`)
+    // The test's clients are on loopback (IPv4 and IPv6), as a scraper inside the task would be.
+    expect(run.stdout).toContain(`port ${port}: 2 connections open now, from loopback peers 127.0.0.1, ::1`)
   })
 
   it("check in bridge mode: exit 4, as the sidecar would end", async () => {
     const run = await runScenario("bridge", { drainAtMs: 60_000, args: ["check", "--json"], env: env({}) })
     expect(run.code).toBe(4)
     expect(JSON.parse(run.stdout.trim())).toMatchObject({ ok: false, exitCode: 4 })
+  })
+})
+
+describe("e2e: a socket table of any size", () => {
+  it("50,000 sockets in the tables (5,000 on the target port) keep peak RSS within 2 MiB of a run with 20", async (test) => {
+    const dir = mkdtempSync(join(tmpdir(), "nlb-sidecar-tables-"))
+    test.onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const port = 8080
+    const run = async (sockets: number) => {
+      const tables = writeSocketTables(join(dir, String(sockets)), { sockets, port, onPortEvery: 10 })
+      const done = await drain(port, {
+        DEREGISTRATION_WAIT: "4",
+        NLB_SIDECAR_TEST_SOCKET_TABLES: tables.paths,
+        // The image's runtime environment (NODE_OPTIONS, MALLOC_*), which the budget is stated for.
+        ...imageEnv
+      })
+      return { ...done, openOnPort: tables.openOnPort }
+    }
+    const [small, large] = await Promise.all([run(20), run(50_000)])
+    for (const r of [small, large]) {
+      expect(r.code, r.stdout.slice(-2000)).toBe(0)
+      // The sidecar read the generated tables: their connections on the port held it to the bound.
+      expect(lastLine(r)).toContain(`DEREGISTRATION_WAIT reached with ${r.openOnPort} connections open`)
+    }
+    expect(small.peakRssMiB).toBeGreaterThan(0)
+    expect(large.peakRssMiB - small.peakRssMiB).toBeLessThan(2)
+  })
+})
+
+describe.concurrent("e2e: DRAIN_STRATEGY=auto, the default", () => {
+  /** The drain with the default strategy: DRAIN_STRATEGY unset. */
+  const drainByDefault = (
+    mode: "awsvpc" | "bridge",
+    port: number | undefined,
+    protocol: "HTTP" | "TCP",
+    wait: string
+  ) =>
+    runScenario(mode, {
+      clockStarts: "when-watching",
+      drainAtMs,
+      ...(port === undefined ? {} : { targetPort: port }),
+      protocol,
+      env: { DEREGISTRATION_WAIT: wait }
+    })
+  const strategyLine = (run: ScenarioRun) => run.logs.find((l) => String(l.message).startsWith("drain strategy: "))
+
+  it("awsvpc, an HTTP group, no connections: connections, and the exit comes within a few seconds of the drain", async (test) => {
+    const port = await listen(test)
+    const run = await drainByDefault("awsvpc", port, "HTTP", "120")
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(strategyLine(run)).toMatchObject({
+      message: "drain strategy: connections",
+      why: "DRAIN_STRATEGY=auto in awsvpc mode: the application's connections can be seen"
+    })
+    // DRAIN_IDLE_SECONDS (5) after the drain is seen, never sooner, and drained, not DEREGISTRATION_WAIT
+    // (120); how soon after is exact on TestClock (test/drainWait.test.ts).
+    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(5000)
+    expect(lastLine(run)).toMatch(/connections drained after \d+ s, exiting with code 0/)
+  })
+
+  it("bridge mode: fixed, said at startup, and the exit comes after DEREGISTRATION_WAIT", async () => {
+    const run = await drainByDefault("bridge", undefined, "HTTP", "3")
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(strategyLine(run)?.message).toBe("drain strategy: fixed")
+    expect(String(strategyLine(run)?.why)).toContain("bridge mode")
+    expect(run.logs.find((l) => l.message === "waiting before exit")).toMatchObject({ strategy: "fixed" })
+    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(3000)
+  })
+
+  it("an NLB (TCP) group with the default settings: the exit time is unchanged, DEREGISTRATION_WAIT after the drain is seen", async (test) => {
+    const port = await listen(test)
+    // DEREGISTRATION_WAIT stands for its default (120 s) here: the NLB's floor is capped at it, as 120 is.
+    const run = await drainByDefault("awsvpc", port, "TCP", "3")
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(strategyLine(run)?.message).toBe("drain strategy: connections")
+    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(3000)
+    // Nothing a poll could find would end the wait earlier: no poll is made while waiting.
+    const polls = healthPolls(run.requests)
+    const seen = polls.findIndex((r) => r.t >= drainAtMs)
+    expect(polls.length).toBe(seen + 1)
   })
 })

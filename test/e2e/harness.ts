@@ -168,7 +168,8 @@ export const runScenario = async (
      * When the scenario's time starts: with the simulator (the default), or once the sidecar logs
      * that it is watching (or that startup keeps failing), so that a drain at `drainAtMs` comes
      * after its first polls whatever its start took. Until then the simulator answers as at 0.
-     * Needs those info lines on a stdout the harness reads.
+     * Needs those info lines on a stdout the harness reads. Wall times the simulator serves (ECS's
+     * stoppingAt, the metadata's timestamps) still count from its start.
      */
     readonly clockStarts?: "with-simulator" | "when-watching"
     /** Changes the built-in scenario before the simulator serves it. */

@@ -50,9 +50,9 @@ describe.concurrent("e2e: TARGET_GROUP_ARNS", () => {
       env: { TARGET_GROUP_ARNS: webGroupArn }
     })
     expect(run.code, run.stdout).toBe(0)
-    // DescribeTargetHealth is all it needs; the optional calls are tried once each.
+    // DescribeTargetHealth is all it needs; the optional calls (DescribeTargetGroups for the protocol) are tried once each.
     expect(new Set(run.requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action))).toEqual(
-      new Set(["DescribeTargetHealth", "DescribeTargetGroupAttributes", "DescribeTasks"])
+      new Set(["DescribeTargetHealth", "DescribeTargetGroups", "DescribeTargetGroupAttributes", "DescribeTasks"])
     )
     const [first, second] = healthPolls(run.requests)
     expect(first?.params["Targets.member.1.Id"]).toBeUndefined()

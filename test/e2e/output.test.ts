@@ -29,7 +29,7 @@ describe.concurrent("e2e: stdout that fails", () => {
 
 describe.concurrent("e2e: the last line, whatever LOG_LEVEL", () => {
   it("LOG_LEVEL=warn: the drain's last line says why it ended and the exit code", async () => {
-    const run = await runScenario("awsvpc", { drainAtMs: 2500, env: { LOG_LEVEL: "warn" } })
+    const run = await runScenario("awsvpc", { drainAtMs: 2500, env: { LOG_LEVEL: "warn", DRAIN_STRATEGY: "fixed" } })
     expect(run.code, run.stdout).toBe(0)
     expect(run.logs.some((l) => l.level === "info" && l.message === "configuration")).toBe(false)
     expect(run.logs.at(-1)).toMatchObject({

@@ -55,6 +55,8 @@ describe.concurrent("e2e: the README's commands", () => {
     expect(demo.stderr).toBe("")
     expect(demo.stdout).toMatch(/^ {2}draining seen: {3}at +[\d.]+s \(drain started at +5\.0s\)$/m)
     expect(demo.stdout).toMatch(/^ {2}sidecar exited: {2}at +[\d.]+s with exit code 0$/m)
+    // The default strategy, and why: the demo's task is in awsvpc mode, where connections can be seen.
+    expect(demo.stdout).toMatch(/^ {2}drain strategy: {2}connections \(DRAIN_STRATEGY=auto in awsvpc mode: .+\)$/m)
     expect(demo.code).toBe(0)
   }, 60_000)
 
@@ -118,7 +120,10 @@ describe.concurrent("e2e: the README's IAM table is what each mode needs", () =>
     ["fargate", "awsvpc on Fargate"],
     ["bridge", "bridge or host"],
     ["host", "bridge or host"],
-    ["standalone", "`TARGET_GROUP_ARNS`, awsvpc"]
+    ["standalone", "`TARGET_GROUP_ARNS`, awsvpc"],
+    // Native blue/green needs nothing beyond its network mode; a task set's task needs DescribeTasks.
+    ["blue-green", "awsvpc on EC2"],
+    ["codedeploy", "`CODE_DEPLOY` or `EXTERNAL`"]
   ])("%s: the actions of the row %j are enough, and each of them is needed", async (scenario, mode) => {
     const needed = actionsOf(mode)
     expect(needed.length).toBeGreaterThan(0)

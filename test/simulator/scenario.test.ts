@@ -44,7 +44,11 @@ describe("built-in scenarios", () => {
       "slow-answers",
       "metadata-not-ready",
       "access-denied",
-      "standalone"
+      "standalone",
+      "blue-green",
+      "blue-green-primary",
+      "blue-green-host",
+      "codedeploy"
     ]))
     for (const name of scenarioNames) expect(loadScenario(name, { drainAtMs: 100 }).name).toBe(name)
   })
@@ -141,6 +145,28 @@ describe("a bad scenario is rejected with a message naming the field", () => {
       ...awsvpc,
       targetGroups: [{ ...awsvpc.targetGroups[0], targets: [{ id: "i-0598c7d356eba48d7", port: 8080, timeline: [] }] }]
     }, /targetGroups\[0\]\.targets\[0\]\.id: not an IPv4 address/],
+    ["task sets under the ECS controller", {
+      ...awsvpc,
+      service: {
+        ...awsvpc.service,
+        taskSets: [{ id: "ecs-svc/1234567890123456789", status: "PRIMARY", loadBalancers: [] }]
+      }
+    }, /service\.taskSets: only CODE_DEPLOY and EXTERNAL services have task sets/],
+    ["an alternate target group without the BLUE_GREEN strategy", {
+      ...awsvpc,
+      service: {
+        loadBalancers: [{
+          targetGroupArn: awsvpc.targetGroups[0]?.arn,
+          containerName: "app",
+          containerPort: 8080,
+          advancedConfiguration: { alternateTargetGroupArn: awsvpc.targetGroups[0]?.arn }
+        }]
+      }
+    }, /service\.loadBalancers\[0\]\.advancedConfiguration: an alternate target group needs the BLUE_GREEN strategy/],
+    ["a task set the service does not have", {
+      ...awsvpc,
+      task: { ...awsvpc.task, taskSet: "ecs-svc/1234567890123456789" }
+    }, /task\.taskSet: not one of the service's task sets/],
     ["a timeline out of order", {
       ...awsvpc,
       targetGroups: [{

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2"
 import { describe, expect, it } from "vitest"
 import { decodeScenario, type Scenario } from "../../simulator/scenario.ts"
-import { adminGroupArn, loadScenario, webGroupArn } from "../../simulator/scenarios.ts"
+import { adminGroupArn, greenGroupArn, loadScenario, webGroupArn } from "../../simulator/scenarios.ts"
 import { harness, sdkError, withFaults } from "./helpers.ts"
 
 const taskArn = "arn:aws:ecs:us-east-1:111122223333:task/default/febee046097849aba589d4435207c04a"
@@ -407,6 +407,47 @@ describe("ECS through the SDK", () => {
     const standalone = await harness(loadScenario("not-in-service"))
     const missing = await standalone.ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["web"] }))
     expect(missing).toMatchObject({ services: [], failures: [{ reason: "MISSING" }] })
+  })
+
+  it("DescribeServices (native blue/green): the load balancer's advancedConfiguration, the BLUE_GREEN strategy", async () => {
+    const { ecs } = await harness(loadScenario("blue-green"))
+    const out = await ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["web"] }))
+    expect(out.services?.[0]).toMatchObject({
+      deploymentController: { type: "ECS" },
+      deploymentConfiguration: { strategy: "BLUE_GREEN", bakeTimeInMinutes: 5 },
+      loadBalancers: [{
+        targetGroupArn: webGroupArn,
+        containerName: "app",
+        containerPort: 8080,
+        advancedConfiguration: {
+          alternateTargetGroupArn: greenGroupArn,
+          productionListenerRule: expect.stringMatching(/^arn:aws:elasticloadbalancing:.*:listener\/net\//),
+          roleArn: expect.stringMatching(/^arn:aws:iam::111122223333:role\//)
+        }
+      }]
+    })
+    expect(out.services?.[0]?.taskSets).toBeUndefined()
+  })
+
+  it("DescribeServices (CODE_DEPLOY): the task sets with their own load balancers; DescribeTasks startedBy is the task's task set", async () => {
+    const { ecs } = await harness(loadScenario("codedeploy"))
+    const out = await ecs.send(new DescribeServicesCommand({ cluster: "default", services: ["web"] }))
+    const service = out.services?.[0]
+    expect(service?.deploymentController).toEqual({ type: "CODE_DEPLOY" })
+    expect(service?.deployments).toEqual([])
+    expect(service?.taskSets?.map((ts) => [ts.status, ts.startedBy, ts.loadBalancers?.[0]?.targetGroupArn])).toEqual([
+      ["PRIMARY", "CODE_DEPLOY", greenGroupArn],
+      ["ACTIVE", "CODE_DEPLOY", webGroupArn]
+    ])
+    expect(service?.taskSets?.[0]).toMatchObject({
+      id: expect.stringMatching(/^ecs-svc\/\d{19}$/),
+      taskSetArn: expect.stringMatching(/^arn:aws:ecs:us-east-1:111122223333:task-set\/default\/web\/ecs-svc\/\d{19}$/),
+      externalId: expect.stringMatching(/^d-[0-9A-F]{9}$/),
+      scale: { value: 100, unit: "PERCENT" }
+    })
+    expect(service?.taskSets?.[0]?.createdAt).toBeInstanceOf(Date)
+    const tasks = await ecs.send(new DescribeTasksCommand({ cluster: "default", tasks: [taskArn] }))
+    expect(tasks.tasks?.[0]?.startedBy).toBe(service?.taskSets?.[0]?.id)
   })
 
   it("DescribeContainerInstances: the EC2 instance id, by ARN or id", async () => {

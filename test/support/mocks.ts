@@ -6,7 +6,8 @@ import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/do
 import { AwsCallFailed } from "../../src/errors.ts"
 import { Config, type Settings } from "../../src/layers/Config.ts"
 import { connectionsTest } from "../../src/layers/Connections.ts"
-import { Ecs, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
+import { DrainStrategy } from "../../src/layers/DrainStrategy.ts"
+import { Ecs, type ServiceDescription, type ServiceLoadBalancer, type TaskDescription } from "../../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../../src/layers/Metadata.ts"
 import * as Metrics from "../../src/layers/Metrics.ts"
 import { Startup } from "../../src/layers/Startup.ts"
@@ -111,9 +112,20 @@ export const scriptedTargetHealth = (options: {
   }))
 }
 
+/** A service of the ECS deployment controller with these load balancers. */
+export const ecsService = (loadBalancers: ReadonlyArray<ServiceLoadBalancer>): ServiceDescription => ({
+  deploymentController: "ECS",
+  loadBalancers,
+  taskSets: []
+})
+
 export const ecsTest = (options: {
-  readonly task?: TaskDescription | undefined
+  /** What DescribeTasks says of the task, or says by virtual time. */
+  readonly task?: TaskDescription | undefined | ((atMillis: number) => TaskDescription | undefined)
+  /** The service's load balancers under the ECS controller (a shorthand for `service`). */
   readonly loadBalancers?: ReadonlyArray<ServiceLoadBalancer> | undefined
+  /** The whole service: blue/green alternates, CODE_DEPLOY and EXTERNAL task sets. */
+  readonly service?: ServiceDescription
   readonly ec2InstanceId?: string
   readonly failWith?: Partial<
     Record<"DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", AwsCallFailed>
@@ -131,8 +143,17 @@ export const ecsTest = (options: {
       noteCall(`ecs:${action}`)
     )
   return Ecs.layerTest(partialService(Ecs, {
-    describeTask: () => answer("DescribeTasks", options.task),
-    describeServiceLoadBalancers: () => answer("DescribeServices", options.loadBalancers),
+    describeTask: () =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((at) =>
+          answer("DescribeTasks", typeof options.task === "function" ? options.task(at) : options.task)
+        )
+      ),
+    describeService: () =>
+      answer(
+        "DescribeServices",
+        options.service ?? (options.loadBalancers === undefined ? undefined : ecsService(options.loadBalancers))
+      ),
     describeEc2InstanceId: () => answer("DescribeContainerInstances", options.ec2InstanceId)
   }))
 }
@@ -211,8 +232,9 @@ export const testLayer = (options: {
   const logs = captureLogs()
   const elb = options.elbLayer ??
     scriptedTargetHealth({ timelines: {}, groups: [ipGroup(webGroup)], ...options.elb, calls })
+  // DRAIN_STRATEGY is pinned to `fixed` unless a test is about it: `auto` would read this machine's sockets.
   const layer = Layer.mergeAll(
-    configTest(options.settings),
+    DrainStrategy.layer.pipe(Layer.provideMerge(configTest({ drainStrategy: "fixed", ...options.settings }))),
     metadataTest(options.task ?? awsvpcTask()),
     options.ecsLayer ?? ecsTest({ loadBalancers: [webLoadBalancer], ...options.ecs, calls }),
     elb,

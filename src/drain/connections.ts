@@ -1,43 +1,21 @@
-// After draining is seen: how long to stay. `fixed` waits DEREGISTRATION_WAIT;
-// `connections` stays until the application's connections on every target's
-// port are gone and no new one arrives (after each load balancer's floor),
-// never longer than DEREGISTRATION_WAIT.
+// DRAIN_STRATEGY=connections: after draining is seen, stay until the application's connections on
+// every target's port are gone and no new one arrives (after each load balancer's floor), never
+// longer than DEREGISTRATION_WAIT.
 import { Clock, Duration, Effect, Schedule } from "effect"
-import type { TargetGroup, WatchedTarget } from "../domain.ts"
+import type { TargetGroup } from "../domain.ts"
 import { targetKey } from "../domain.ts"
 import { UnsupportedTask } from "../errors.ts"
-import { Config, type Settings } from "../layers/Config.ts"
+import type { Settings } from "../layers/Config.ts"
 import { Connections, type SocketSample } from "../layers/Connections.ts"
+import { countsConnections, defaultFloorSeconds, isApplicationLoadBalancer, nlbFloorSeconds } from "./loadBalancers.ts"
+import type { DrainEvidence, EvidenceTarget, Strategy, WaitOutcome } from "./strategy.ts"
 
 /** How often the socket table is read while waiting. */
 export const sampleEveryMillis = 1_000
 /** "open connections changed" is logged at most this often. */
 export const changeLogEveryMillis = 5_000
 
-const isAlb = (protocol: string | undefined) => protocol === "HTTP" || protocol === "HTTPS"
-
-/**
- * The floor: an NLB goes on routing new connections to a deregistering target
- * for about two minutes (TCP, TLS, UDP, TCP_UDP, and an unknown protocol, to be
- * safe); an ALB stops at once.
- */
-export const defaultFloorSeconds = (protocol: string | undefined): number => (isAlb(protocol) ? 0 : 120)
-
-/** UDP carries no connections to count: such a target waits the whole bound. */
-export const countsConnections = (protocol: string | undefined): boolean => protocol !== "UDP" && protocol !== "TCP_UDP"
-
-/** A target of the task, and when (Clock ms) it was first seen leaving its group, if it was. */
-export interface EvidenceTarget {
-  readonly target: WatchedTarget
-  readonly leavingSince: number | undefined
-}
-
-/**
- * What the wait knows of the task's targets, read at each sample: once any
- * target is leaving, the wait covers every one of them, and the poll loop,
- * still running, adds a drain seen later.
- */
-export type DrainEvidence = Effect.Effect<ReadonlyArray<EvidenceTarget>>
+type WaitSettings = Pick<Settings, "deregistrationWaitSeconds" | "drainIdleSeconds" | "drainMinWaitSeconds">
 
 export interface WaitTarget {
   readonly key: string
@@ -61,7 +39,7 @@ export interface WaitPlan {
  * the start of the wait.
  */
 export const planWait = (
-  settings: Settings,
+  settings: WaitSettings,
   targets: ReadonlyArray<EvidenceTarget>,
   groups: ReadonlyArray<TargetGroup>,
   startMillis: number
@@ -128,28 +106,12 @@ export const nextIdleSince = (
   return next
 }
 
-export interface WaitOutcome {
-  readonly waitedSeconds: number
-  /** For the last line: which condition ended the wait. */
-  readonly why: string
-  /** `connections` only: open connections on the targets' ports at the end. */
-  readonly connectionsAtExit?: number
-}
-
 const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0)
 const perPort = (counts: ReadonlyMap<number, number> | undefined) =>
   counts === undefined ? null : Object.fromEntries([...counts].map(([port, n]) => [String(port), n]))
 
-const waitFixed = Effect.gen(function*() {
-  const { deregistrationWaitSeconds } = yield* Config
-  yield* Effect.sleep(Duration.seconds(deregistrationWaitSeconds))
-  const outcome: WaitOutcome = { waitedSeconds: deregistrationWaitSeconds, why: `waited ${deregistrationWaitSeconds}s` }
-  return outcome
-})
-
-const waitForConnections = (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) =>
+const waitForConnections = (settings: WaitSettings, evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) =>
   Effect.gen(function*() {
-    const settings = yield* Config
     const connections = yield* Connections
     const startMillis = yield* Clock.currentTimeMillis
     let idleSince = new Map<number, number>()
@@ -236,14 +198,13 @@ const waitForConnections = (evidence: DrainEvidence, groups: ReadonlyArray<Targe
     return outcome
   })
 
+const fix = "Use DRAIN_STRATEGY=fixed, or run the task in awsvpc or host network mode."
+
 /**
  * At startup: `connections` needs the application's sockets in the sidecar's
  * network namespace (awsvpc, host), and a socket table it can read.
  */
-export const checkDrainStrategy = Effect.fn("checkDrainStrategy")(function*(networkMode: string) {
-  const settings = yield* Config
-  if (settings.drainStrategy !== "connections") return
-  const fix = "Use DRAIN_STRATEGY=fixed, or run the task in awsvpc or host network mode."
+export const connectionsPreflight = Effect.fn("connectionsPreflight")(function*(networkMode: string) {
   if (networkMode === "bridge") {
     return yield* new UnsupportedTask({
       problem:
@@ -256,12 +217,22 @@ export const checkDrainStrategy = Effect.fn("checkDrainStrategy")(function*(netw
   )
 })
 
-/** The wait before exit, by DRAIN_STRATEGY; logs how it starts and why it ends. */
-export const drainWait = Effect.fn("drainWait")(
-  function*(evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) {
-    const settings = yield* Config
-    return settings.drainStrategy === "connections"
-      ? yield* waitForConnections(evidence, groups)
-      : yield* waitFixed
+export const connectionsStrategy = (settings: WaitSettings): Strategy => ({
+  name: "connections",
+  plan: `exiting when the connections are done, after at most ${settings.deregistrationWaitSeconds} s`,
+  preflight: connectionsPreflight,
+  // Polls while waiting can only matter when some group's floor ends before the bound.
+  watchesWhileWaiting: (groups) =>
+    groups.some((g) =>
+      (settings.drainMinWaitSeconds ?? defaultFloorSeconds(g.protocol)) < settings.deregistrationWaitSeconds
+    ),
+  wait: (evidence, groups) => waitForConnections(settings, evidence, groups).pipe(Effect.withSpan("connections.wait")),
+  advise: (groups) => {
+    const floor = settings.drainMinWaitSeconds
+    return floor === undefined || floor >= nlbFloorSeconds ?
+      [] :
+      groups.filter((g) => !isApplicationLoadBalancer(g.protocol)).map((g) =>
+        `DRAIN_MIN_WAIT=${floor} with the Network Load Balancer group ${g.arn}: an NLB goes on routing new connections to a deregistering target for about two minutes; a floor under ${nlbFloorSeconds} s may cut them off`
+      )
   }
-)
+})

@@ -1,0 +1,26 @@
+// DRAIN_STRATEGY=fixed: wait DEREGISTRATION_WAIT after draining is seen, then exit.
+import { Duration, Effect } from "effect"
+import type { Settings } from "../layers/Config.ts"
+import { isApplicationLoadBalancer } from "./loadBalancers.ts"
+import type { Strategy, WaitOutcome } from "./strategy.ts"
+
+export const fixedStrategy = (settings: Pick<Settings, "deregistrationWaitSeconds">): Strategy => {
+  const seconds = settings.deregistrationWaitSeconds
+  return {
+    name: "fixed",
+    plan: `exiting after ${seconds} s`,
+    preflight: () => Effect.void,
+    // Nothing a poll finds changes the exit: no call is spent on it.
+    watchesWhileWaiting: () => false,
+    wait: () =>
+      Effect.sleep(Duration.seconds(seconds)).pipe(
+        Effect.as<WaitOutcome>({ waitedSeconds: seconds, why: `waited ${seconds}s` })
+      ),
+    advise: (groups) =>
+      seconds <= 30 ?
+        [] :
+        groups.filter((g) => isApplicationLoadBalancer(g.protocol)).map((g) =>
+          `${g.arn} is an Application Load Balancer group, which stops sending new requests at once: DRAIN_STRATEGY=connections exits when the last request is done instead of after ${seconds} s`
+        )
+  }
+}

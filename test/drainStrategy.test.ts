@@ -1,0 +1,132 @@
+// DRAIN_STRATEGY=auto (the default): which strategy it resolves to, and why, on
+// virtual time; and the defaults' exit times with an NLB and an ALB group.
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { exitCodeOf } from "../src/errors.ts"
+import type { Settings } from "../src/layers/Config.ts"
+import { connectionsTest, ConnectionsUnreadable } from "../src/layers/Connections.ts"
+import { DrainStrategy } from "../src/layers/DrainStrategy.ts"
+import { sidecar } from "../src/programs/sidecar.ts"
+import { expectFailure } from "./support/assertions.ts"
+import { captureLogs } from "./support/logs.ts"
+import { configTest, ipGroup, testLayer, tgArn } from "./support/mocks.ts"
+
+const web = tgArn("web")
+const s = 1000
+
+const readable = connectionsTest((ports) => Effect.succeed({ open: new Map(ports.map((p) => [p, 0])) }))
+const unreadable = connectionsTest(() =>
+  Effect.fail(new ConnectionsUnreadable({ path: "/proc/net/tcp", detail: "EACCES: permission denied" }))
+)
+
+/** Preflight in `networkMode` with `settings`; what the strategy then says of itself, and what was logged. */
+const decide = (networkMode: string, table: typeof readable, settings: Partial<Settings> = {}) =>
+  Effect.gen(function*() {
+    const logs = captureLogs()
+    const program = Effect.gen(function*() {
+      const strategy = yield* DrainStrategy
+      const preflight = yield* Effect.exit(strategy.preflight(networkMode))
+      return { preflight, described: yield* strategy.describe }
+    })
+    const result = yield* program.pipe(
+      Effect.provide(Layer.mergeAll(
+        DrainStrategy.layer.pipe(Layer.provideMerge(configTest(settings))),
+        table,
+        logs.layer
+      ))
+    )
+    return { ...result, logs: logs.records }
+  })
+
+describe("DRAIN_STRATEGY=auto: decided once, at startup", () => {
+  it.effect("is the default", () =>
+    Effect.gen(function*() {
+      const { described } = yield* decide("awsvpc", readable)
+      assert.strictEqual(described.strategy, "connections")
+    }))
+
+  it.effect("awsvpc or host with a readable socket table: connections, said on one startup line", () =>
+    Effect.gen(function*() {
+      for (const mode of ["awsvpc", "host"]) {
+        const { described, logs } = yield* decide(mode, readable)
+        assert.deepStrictEqual(described, {
+          strategy: "connections",
+          why: `DRAIN_STRATEGY=auto in ${mode} mode: the application's connections can be seen`,
+          plan: "exiting when the connections are done, after at most 120 s"
+        })
+        assert.deepStrictEqual(
+          logs.filter((l) => l.message.startsWith("drain strategy")).map((l) => [l.message, l.why]),
+          [
+            ["drain strategy: connections", described.why]
+          ]
+        )
+      }
+    }))
+
+  it.effect("bridge mode: fixed, because each container has a network namespace of its own", () =>
+    Effect.gen(function*() {
+      const { described, preflight } = yield* decide("bridge", readable)
+      assert.isTrue(preflight._tag === "Success")
+      assert.strictEqual(described.strategy, "fixed")
+      assert.include(described.why, "bridge mode: each container has a network namespace of its own")
+      assert.strictEqual(described.plan, "exiting after 120 s")
+    }))
+
+  it.effect("a socket table that cannot be read at startup: fixed, naming the table and the error", () =>
+    Effect.gen(function*() {
+      const { described, preflight } = yield* decide("awsvpc", unreadable)
+      assert.isTrue(preflight._tag === "Success")
+      assert.strictEqual(described.strategy, "fixed")
+      assert.strictEqual(described.why, "DRAIN_STRATEGY=auto: cannot read /proc/net/tcp: EACCES: permission denied")
+    }))
+
+  it.effect("explicit choices stay: connections in bridge mode is exit 4, fixed never reads the table", () =>
+    Effect.gen(function*() {
+      const refused = yield* decide("bridge", readable, { drainStrategy: "connections" })
+      assert.strictEqual(exitCodeOf(refused.preflight), 4)
+      const fixed = yield* decide("awsvpc", unreadable, { drainStrategy: "fixed" })
+      assert.isTrue(fixed.preflight._tag === "Success")
+      assert.deepStrictEqual(fixed.described, {
+        strategy: "fixed",
+        why: "DRAIN_STRATEGY=fixed",
+        plan: "exiting after 120 s"
+      })
+      assert.deepStrictEqual(fixed.logs.filter((l) => l.message.startsWith("drain strategy")), [])
+    }))
+})
+
+describe("the defaults on virtual time (DRAIN_STRATEGY=auto, DEREGISTRATION_WAIT=120)", () => {
+  const start = (protocol: "TCP" | "HTTP") =>
+    Effect.gen(function*() {
+      const world = testLayer({
+        settings: { drainStrategy: "auto", pollingFrequencySeconds: 30 },
+        elb: {
+          timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, state: "draining" }] },
+          groups: [{ ...ipGroup(web), protocol }]
+        },
+        connections: (ports) => Effect.succeed({ open: new Map(ports.map((p) => [p, 0])) })
+      })
+      const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
+      return { fiber, ...world }
+    })
+
+  it.effect("an NLB group exits 120 s after the drain is seen, as with fixed, and polls no more while it waits", () =>
+    Effect.gen(function*() {
+      // Draining seen at the 27 s poll.
+      const { fiber, polls, logs } = yield* start("TCP")
+      yield* TestClock.adjust(Duration.millis(27 * s + 120 * s - 1))
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust(Duration.millis(1))
+      expectFailure(fiber.pollUnsafe(), "Drained", 0)
+      assert.deepStrictEqual(polls().map((c) => c.at / s), [0, 27])
+      assert.deepInclude(logs.find((l) => l.message === "waiting before exit"), { strategy: "connections" })
+    }))
+
+  it.effect("an ALB group with no connections exits DRAIN_IDLE_SECONDS after the drain is seen", () =>
+    Effect.gen(function*() {
+      const { fiber } = yield* start("HTTP")
+      yield* TestClock.adjust(Duration.seconds(27 + 5))
+      assert.include(expectFailure(fiber.pollUnsafe(), "Drained", 0).message, "connections drained after 5 s")
+    }))
+})
