@@ -22,6 +22,60 @@ import {
   sinceFirstDrainingPoll
 } from "./sockets.ts"
 
+describe.concurrent("e2e: DRAIN_STRATEGY=auto, the default", () => {
+  /** The drain with the default strategy: DRAIN_STRATEGY unset. */
+  const drainByDefault = (
+    mode: "awsvpc" | "bridge",
+    port: number | undefined,
+    protocol: "HTTP" | "TCP",
+    wait: string
+  ) =>
+    runScenario(mode, {
+      clockStarts: "when-watching",
+      drainAtMs,
+      ...(port === undefined ? {} : { targetPort: port }),
+      protocol,
+      env: { DEREGISTRATION_WAIT: wait }
+    })
+  const strategyLine = (run: ScenarioRun) => run.logs.find((l) => String(l.message).startsWith("drain strategy: "))
+
+  it("awsvpc, an HTTP group, no connections: connections, and the exit comes within a few seconds of the drain", async (test) => {
+    const port = await listen(test)
+    const run = await drainByDefault("awsvpc", port, "HTTP", "120")
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(strategyLine(run)).toMatchObject({
+      message: "drain strategy: connections",
+      why: "DRAIN_STRATEGY=auto in awsvpc mode: the application's connections can be seen"
+    })
+    // DRAIN_IDLE_SECONDS (5) after the drain is seen, never sooner, and drained, not DEREGISTRATION_WAIT
+    // (120); how soon after is exact on TestClock (test/drainWait.test.ts).
+    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(5000)
+    expect(lastLine(run)).toMatch(/connections drained after \d+ s, exiting with code 0/)
+  })
+
+  it("bridge mode: fixed, said at startup, and the exit comes after DEREGISTRATION_WAIT", async () => {
+    const run = await drainByDefault("bridge", undefined, "HTTP", "3")
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(strategyLine(run)?.message).toBe("drain strategy: fixed")
+    expect(String(strategyLine(run)?.why)).toContain("bridge mode")
+    expect(run.logs.find((l) => l.message === "waiting before exit")).toMatchObject({ strategy: "fixed" })
+    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(3000)
+  })
+
+  it("an NLB (TCP) group with the default settings: the exit time is unchanged, DEREGISTRATION_WAIT after the drain is seen", async (test) => {
+    const port = await listen(test)
+    // DEREGISTRATION_WAIT stands for its default (120 s) here: the NLB's floor is capped at it, as 120 is.
+    const run = await drainByDefault("awsvpc", port, "TCP", "3")
+    expect(run.code, run.stdout.slice(-2000)).toBe(0)
+    expect(strategyLine(run)?.message).toBe("drain strategy: connections")
+    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(3000)
+    // Nothing a poll could find would end the wait earlier: no poll is made while waiting.
+    const polls = healthPolls(run.requests)
+    const seen = polls.findIndex((r) => r.t >= drainAtMs)
+    expect(polls.length).toBe(seen + 1)
+  })
+})
+
 describe.concurrent("e2e: DRAIN_STRATEGY=connections on complete evidence", () => {
   it("two groups draining a poll apart: the second group's open connection keeps the task until it closes", async (test) => {
     const webPort = await listen(test)
@@ -93,7 +147,7 @@ describe.concurrent("e2e: DRAIN_STRATEGY=connections on complete evidence", () =
   })
 })
 
-describe("e2e: a socket table of any size", () => {
+describe.concurrent("e2e: a socket table of any size", () => {
   it("50,000 sockets in the tables (5,000 on the target port) keep peak RSS within 2 MiB of a run with 20", async (test) => {
     const dir = mkdtempSync(join(tmpdir(), "nlb-sidecar-tables-"))
     test.onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
@@ -116,59 +170,5 @@ describe("e2e: a socket table of any size", () => {
     }
     expect(small.peakRssMiB).toBeGreaterThan(0)
     expect(large.peakRssMiB - small.peakRssMiB).toBeLessThan(2)
-  })
-})
-
-describe.concurrent("e2e: DRAIN_STRATEGY=auto, the default", () => {
-  /** The drain with the default strategy: DRAIN_STRATEGY unset. */
-  const drainByDefault = (
-    mode: "awsvpc" | "bridge",
-    port: number | undefined,
-    protocol: "HTTP" | "TCP",
-    wait: string
-  ) =>
-    runScenario(mode, {
-      clockStarts: "when-watching",
-      drainAtMs,
-      ...(port === undefined ? {} : { targetPort: port }),
-      protocol,
-      env: { DEREGISTRATION_WAIT: wait }
-    })
-  const strategyLine = (run: ScenarioRun) => run.logs.find((l) => String(l.message).startsWith("drain strategy: "))
-
-  it("awsvpc, an HTTP group, no connections: connections, and the exit comes within a few seconds of the drain", async (test) => {
-    const port = await listen(test)
-    const run = await drainByDefault("awsvpc", port, "HTTP", "120")
-    expect(run.code, run.stdout.slice(-2000)).toBe(0)
-    expect(strategyLine(run)).toMatchObject({
-      message: "drain strategy: connections",
-      why: "DRAIN_STRATEGY=auto in awsvpc mode: the application's connections can be seen"
-    })
-    // DRAIN_IDLE_SECONDS (5) after the drain is seen, never sooner, and drained, not DEREGISTRATION_WAIT
-    // (120); how soon after is exact on TestClock (test/drainWait.test.ts).
-    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(5000)
-    expect(lastLine(run)).toMatch(/connections drained after \d+ s, exiting with code 0/)
-  })
-
-  it("bridge mode: fixed, said at startup, and the exit comes after DEREGISTRATION_WAIT", async () => {
-    const run = await drainByDefault("bridge", undefined, "HTTP", "3")
-    expect(run.code, run.stdout.slice(-2000)).toBe(0)
-    expect(strategyLine(run)?.message).toBe("drain strategy: fixed")
-    expect(String(strategyLine(run)?.why)).toContain("bridge mode")
-    expect(run.logs.find((l) => l.message === "waiting before exit")).toMatchObject({ strategy: "fixed" })
-    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(3000)
-  })
-
-  it("an NLB (TCP) group with the default settings: the exit time is unchanged, DEREGISTRATION_WAIT after the drain is seen", async (test) => {
-    const port = await listen(test)
-    // DEREGISTRATION_WAIT stands for its default (120 s) here: the NLB's floor is capped at it, as 120 is.
-    const run = await drainByDefault("awsvpc", port, "TCP", "3")
-    expect(run.code, run.stdout.slice(-2000)).toBe(0)
-    expect(strategyLine(run)?.message).toBe("drain strategy: connections")
-    expect(sinceFirstDrainingPoll(run)).toBeGreaterThanOrEqual(3000)
-    // Nothing a poll could find would end the wait earlier: no poll is made while waiting.
-    const polls = healthPolls(run.requests)
-    const seen = polls.findIndex((r) => r.t >= drainAtMs)
-    expect(polls.length).toBe(seen + 1)
   })
 })

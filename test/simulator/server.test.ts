@@ -73,8 +73,8 @@ describe("the request log", () => {
         new DescribeTargetHealthCommand({ TargetGroupArn: webGroupArn, Targets: [{ Id: "10.0.1.23", Port: 8080 }] })
       )
     const slow = poll()
-    // Long enough for the first request to arrive even on a loaded machine, well within its 600 ms delay.
-    await new Promise((r) => setTimeout(r, 250))
+    // Once the first request has arrived (a sleep of 250 ms was not always enough under load).
+    await h.arrived(1)
     h.at(5)
     await poll()
     expect(h.sim.requests().map((r) => r.t)).toEqual([5])
