@@ -20,8 +20,9 @@ const expectDrainIn = (run: ScenarioRun, group: string) => {
   expect(messages(run, "target is deregistering").map((l) => l.targetGroupArn)).toEqual([group])
   expect(run.logs.at(-1)).not.toHaveProperty("error")
   expect(run.logs.at(-1)).toMatchObject({
+    level: "info",
     exitCode: 0,
-    message: expect.stringContaining(` of ${group} `)
+    message: expect.stringMatching(new RegExp(` of ${group} is deregistering`))
   })
   expect(indexOf(run, "target is deregistering")).toBeLessThan(run.logs.length - 1)
 }
