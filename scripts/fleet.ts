@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import { parseArgs } from "node:util"
 import { type FleetReport, simulateFleet } from "../simulator/fleet.ts"
-import { firstPollDelayMillis, pollScale } from "../src/schedules.ts"
+import { firstPollDelayMillis, pollScale } from "../src/pollSchedule.ts"
 
 const { values } = parseArgs({
   options: {

@@ -15,8 +15,8 @@ import { Ecs, type TaskDescription } from "../src/layers/Ecs.ts"
 import { Metadata, type TaskMetadata } from "../src/layers/Metadata.ts"
 import { Startup } from "../src/layers/Startup.ts"
 import { TargetHealth } from "../src/layers/TargetHealth.ts"
+import { PollTiming } from "../src/pollSchedule.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
-import { PollTiming } from "../src/schedules.ts"
 
 const bucketLimits = accountBuckets
 type Action = Exclude<BucketedAction, "ecs:DescribeContainerInstances">

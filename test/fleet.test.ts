@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { type FleetReport, runFleet } from "../simulator/fleet.ts"
-import { firstPollDelayMillis, pollScale } from "../src/schedules.ts"
+import { firstPollDelayMillis, pollScale } from "../src/pollSchedule.ts"
 
 const unpaced = { firstDelayMillis: firstPollDelayMillis, scale: pollScale, paced: false }
 

@@ -4,11 +4,11 @@
 // `fixed` elsewhere, decided once at startup (`preflight`).
 import { Context, Effect, Layer, Ref } from "effect"
 import type { TargetGroup } from "../domain.ts"
-import { connectionsPreflight, connectionsStrategy } from "../drain/connections.ts"
-import { fixedStrategy } from "../drain/fixed.ts"
-import type { AdvisedGroup, DrainEvidence, Strategy, WaitOutcome } from "../drain/strategy.ts"
 import type { UnsupportedTask } from "../errors.ts"
 import { Config, type Settings } from "./Config.ts"
+import { connectionsPreflight, connectionsStrategy } from "./drain/connections.ts"
+import { fixedStrategy } from "./drain/fixed.ts"
+import type { AdvisedGroup, DrainEvidence, Strategy, WaitOutcome } from "./drain/strategy.ts"
 
 /** The strategy in use, and why: what `check` and the startup line report. */
 export interface Chosen {

@@ -97,3 +97,26 @@ export const withinStartupTimeout =
           Ref.get(startup.lastFailure).pipe(Effect.flatMap((last) => Effect.fail(orElse(last, startup.timeoutSeconds))))
       }))
     })
+
+/** How often a start that AWS keeps failing is reported again, after STARTUP_TIMEOUT. */
+export const slowStartReportEvery = Duration.minutes(5)
+
+/**
+ * At STARTUP_TIMEOUT, and every few minutes after, an error line that the
+ * sidecar is not watching yet and why. It goes on trying: only evidence that
+ * the task is leaving ends it, never an AWS brownout.
+ */
+export const reportSlowStart = Effect.gen(function*() {
+  const startup = yield* Startup
+  yield* Effect.sleep(yield* startup.remaining)
+  const report = Ref.get(startup.lastFailure).pipe(
+    Effect.flatMap((last) =>
+      Effect.logError("still not watching: startup keeps failing; retrying").pipe(Effect.annotateLogs({
+        startupTimeoutSeconds: startup.timeoutSeconds,
+        failing: last?.what ?? null,
+        error: last?.error.message ?? null
+      }))
+    )
+  )
+  yield* Effect.repeat(report, Schedule.spaced(slowStartReportEvery))
+})

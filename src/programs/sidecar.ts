@@ -1,42 +1,20 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
-import { Clock, Duration, Effect, Fiber, Ref, Schedule } from "effect"
+import { Clock, Effect, Fiber, Ref } from "effect"
 import { targetKey } from "../domain.ts"
-import type { EvidenceTarget } from "../drain/strategy.ts"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
+import type { EvidenceTarget } from "../layers/drain/strategy.ts"
 import { DrainStrategy } from "../layers/DrainStrategy.ts"
 import { Ecs, type TaskDescription } from "../layers/Ecs.ts"
-import { Startup } from "../layers/Startup.ts"
+import { reportSlowStart } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
 import { discoverTargets } from "./discoverTargets.ts"
-import { deregistrationDelays, emitPerGroup, pollProblemsReporter, whyStopping } from "./stopReport.ts"
+import { emitPerGroup, pollProblemsReporter } from "./emitMetrics.ts"
+import { deregistrationDelays, whyStopping } from "./stopReport.ts"
 import { type WatchPollResult, watchTargets } from "./watchTargets.ts"
-
-/** How often a start that AWS keeps failing is reported again, after STARTUP_TIMEOUT. */
-export const slowStartReportEvery = Duration.minutes(5)
-
-/**
- * At STARTUP_TIMEOUT, and every few minutes after, an error line that the
- * sidecar is not watching yet and why. It goes on trying: only evidence that
- * the task is leaving ends it, never an AWS brownout.
- */
-const reportSlowStart = Effect.gen(function*() {
-  const startup = yield* Startup
-  yield* Effect.sleep(yield* startup.remaining)
-  const report = Ref.get(startup.lastFailure).pipe(
-    Effect.flatMap((last) =>
-      Effect.logError("still not watching: startup keeps failing; retrying").pipe(Effect.annotateLogs({
-        startupTimeoutSeconds: startup.timeoutSeconds,
-        failing: last?.what ?? null,
-        error: last?.error.message ?? null
-      }))
-    )
-  )
-  yield* Effect.repeat(report, Schedule.spaced(slowStartReportEvery))
-})
 
 /** The shortest known deregistration delay of the task's groups: the one a drain must be seen in time for. */
 const shortestDelay = (delays: ReadonlyMap<string, number | undefined>): number | undefined => {

@@ -1,6 +1,6 @@
 // The poll loop: one DescribeTargetHealth per target group per poll, until a
 // watched target is leaving. No API failure ends it.
-import { Clock, Effect, Schedule } from "effect"
+import { Clock, Effect, Ref, Schedule } from "effect"
 import {
   isUnregistered,
   readTargets,
@@ -12,7 +12,7 @@ import {
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { type PollOutcome, pollSchedule, PollTiming } from "../schedules.ts"
+import { type PollOutcome, pollSchedule, PollTiming } from "../pollSchedule.ts"
 import { hasChanged, initialMemory, judge, type TargetMemory, type Verdict } from "./deregistration.ts"
 import { makePacer } from "./pacer.ts"
 
@@ -100,6 +100,192 @@ const messages: Record<Verdict, string> = {
 /** How long ECS's word that this task is running holds while a drain looks like an earlier task's. */
 export const askEcsAgainAfterMillis = 60_000
 
+/** ECS's word on this task, when it was given, and how the log says it. */
+export interface EcsWord {
+  readonly at: number
+  readonly stopping: boolean
+  readonly said: string
+}
+
+/** Everything the poll loop carries from one poll to the next. */
+export interface WatchState {
+  readonly groups: ReadonlyArray<WatchedGroup>
+  readonly memory: ReadonlyMap<string, TargetMemory>
+  /** Searched groups whose "waiting for this task to be registered" was logged at info. */
+  readonly searchLogged: ReadonlySet<string>
+  /** Targets whose leaving was logged: a target that stays leaving is logged once. */
+  readonly leavingLogged: ReadonlySet<string>
+  /** When each target was last read in service (an own state): its deregistration began after that. */
+  readonly inServiceAt: ReadonlyMap<string, number>
+  /** Polls in a row in which at least one target group could not be read. */
+  readonly consecutiveFailures: number
+  /**
+   * ECS's last word, the loop's one cache of its answer: it serves for a
+   * minute while a drain looks like an earlier task's. (A drain of the task's
+   * own never reads it: the sidecar asks ECS afresh for the stop reason.)
+   */
+  readonly ecsWord: EcsWord | undefined
+}
+
+export const initialWatchState = (groups: ReadonlyArray<WatchedGroup>): WatchState => ({
+  groups,
+  memory: new Map(),
+  searchLogged: new Set(),
+  leavingLogged: new Set(),
+  inServiceAt: new Map(),
+  consecutiveFailures: 0,
+  ecsWord: undefined
+})
+
+/** One group as one poll read it: its readings, or why it could not be read. */
+export type GroupRead =
+  | { readonly group: WatchedGroup; readonly observations: ReadonlyArray<TargetObservation> }
+  | { readonly group: WatchedGroup; readonly error: AwsCallFailed }
+
+/** A line a step asks to be logged, in order. */
+export interface LogLine {
+  readonly level: "Debug" | "Info" | "Warning"
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+}
+
+/** One target's reading in one poll, as the loop judged it. */
+export interface Judged {
+  readonly o: TargetObservation
+  readonly verdict: Verdict
+}
+
+export interface WatchPollResult extends PollResult {
+  /** Every reading of this poll (the groups that could be read). */
+  readonly judged: ReadonlyArray<Judged>
+}
+
+/** ECS's word when it has not answered (a transient failure): nothing kept, asked again at the next poll. */
+const noWord = (now: number): EcsWord => ({
+  at: now,
+  stopping: false,
+  said: "ECS did not answer: asked again at the next poll"
+})
+
+/**
+ * Whether this poll needs ECS asked: a reading that looks like an earlier
+ * task's drain, and no word in hand from the last `askEcsAgainAfterMillis`.
+ */
+export const needsEcsWord = (state: WatchState, reads: ReadonlyArray<GroupRead>, now: number): boolean =>
+  (state.ecsWord === undefined || now - state.ecsWord.at >= askEcsAgainAfterMillis) &&
+  reads.some((r) =>
+    "observations" in r &&
+    r.observations.some((o) =>
+      judge(state.memory.get(targetKey(o.target)) ?? initialMemory, o).verdict === "predecessor"
+    )
+  )
+
+/**
+ * One poll, advanced with no I/O: the readings judged against what the loop
+ * remembers, ECS's word (`asked`: a fresh answer, `undefined` when none was
+ * asked for, or `noAnswer` when the ask failed transiently) settling a drain
+ * that looks like an earlier task's, and the lines to log.
+ */
+export const advance = (
+  state: WatchState,
+  reads: ReadonlyArray<GroupRead>,
+  now: number,
+  asked?: EcsWord | "noAnswer"
+): { readonly state: WatchState; readonly result: WatchPollResult; readonly logs: ReadonlyArray<LogLine> } => {
+  const memory = new Map(state.memory)
+  const searchLogged = new Set(state.searchLogged)
+  const leavingLogged = new Set(state.leavingLogged)
+  const inServiceAt = new Map(state.inServiceAt)
+  const ecsWord = asked === undefined ? state.ecsWord : asked === "noAnswer" ? undefined : asked
+  const word = asked === "noAnswer" ? noWord(now) : ecsWord
+  const logs: Array<LogLine> = []
+  const judged: Array<Judged> = []
+  const failed = reads.some((r) => "error" in r)
+  const consecutiveFailures = failed ? state.consecutiveFailures + 1 : 0
+
+  for (const read of reads) {
+    if ("error" in read) {
+      const { error } = read
+      logs.push({
+        level: "Warning",
+        message: "poll failed",
+        annotations: {
+          targetGroupArn: read.group.targetGroupArn,
+          error: error.code,
+          detail: error.detail,
+          requestId: error.requestId ?? null,
+          consecutiveFailures
+        }
+      })
+      continue
+    }
+    const { group, observations } = read
+    if (group.targets.length === 0) {
+      const first = !searchLogged.has(group.targetGroupArn)
+      searchLogged.add(group.targetGroupArn)
+      logs.push({
+        level: first ? "Info" : "Debug",
+        message: "waiting for this task to be registered",
+        annotations: { targetGroupArn: group.targetGroupArn }
+      })
+    }
+    for (const o of observations) {
+      const key = targetKey(o.target)
+      const before = memory.get(key) ?? initialMemory
+      const judgedNow = judge(before, o)
+      const evidence = judgedNow.verdict === "predecessor" ? word : undefined
+      const verdict: Verdict = evidence?.stopping === true ? "leaving" : judgedNow.verdict
+      memory.set(key, judgedNow.memory)
+      if (verdict === "watching" && judgedNow.memory.ownStateSeen && !isUnregistered(o)) inServiceAt.set(key, now)
+      const changed = hasChanged(before, o)
+      const wasLeaving = leavingLogged.has(key)
+      if (verdict === "leaving") leavingLogged.add(key)
+      else if (verdict === "watching") leavingLogged.delete(key)
+      // Each change is logged once: the predecessor's drain however long it lasts, a drain however many polls see it.
+      const quiet = verdict === "predecessor"
+        ? before.predecessorLogged
+        : verdict === "leaving"
+        ? wasLeaving && !changed
+        : verdict === "watching" && !changed
+      const message = verdict === "watching" && wasLeaving
+        ? "target is registered again after it was seen leaving: an exit already decided stands"
+        : messages[verdict]
+      logs.push({
+        level: quiet ? "Debug" : "Info",
+        message: quiet ? "target state unchanged" : message,
+        annotations: { ...annotationsOf(o), ...(evidence === undefined ? {} : { evidence: evidence.said }) }
+      })
+      judged.push({ o, verdict })
+    }
+  }
+
+  const leaving = judged.filter((j) => j.verdict === "leaving").map((j) => j.o)
+  return {
+    state: {
+      groups: reads.map((r) => r.group),
+      memory,
+      searchLogged,
+      leavingLogged,
+      inServiceAt,
+      consecutiveFailures,
+      ecsWord
+    },
+    result: {
+      leaving,
+      judged,
+      done: leaving.length > 0,
+      confirming: [...memory.values()].some((m) => m.unregisteredOnce),
+      consecutiveFailures
+    },
+    logs
+  }
+}
+
+const logLine = (line: LogLine) =>
+  (line.level === "Warning" ? Effect.logWarning : line.level === "Info" ? Effect.logInfo : Effect.logDebug)(
+    line.message
+  ).pipe(Effect.annotateLogs(line.annotations))
+
 export interface WatchOptions {
   /** TARGET_GROUP_ARNS: groups where this task's target is still to be found. */
   readonly searches?: ReadonlyArray<TargetSearch>
@@ -117,22 +303,12 @@ export interface WatchOptions {
   readonly rereadDelay?: Effect.Effect<number | undefined, AwsCallFailed>
 }
 
-/** One target's reading in one poll, as the loop judged it. */
-export interface Judged {
-  readonly o: TargetObservation
-  readonly verdict: Verdict
-}
-
-export interface WatchPollResult extends PollResult {
-  /** Every reading of this poll (the groups that could be read). */
-  readonly judged: ReadonlyArray<Judged>
-}
-
 /**
  * The poll loop over the task's targets: `untilLeaving` polls until a target
  * is leaving and returns what that poll found leaving; `whileWaiting` goes on
  * from there at the usual interval (still one call per group per poll), each
  * change logged once, and hands each poll to `onPoll` until it is interrupted.
+ * The loop's state is one value in a Ref, advanced by `advance`.
  */
 export const watchTargets = Effect.fn("watchTargets")(function*(
   targets: ReadonlyArray<WatchedTarget>,
@@ -142,152 +318,66 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
   const settings = yield* Config
   const elb = yield* TargetHealth
   // AIMD, the detection budget and ECS after an ELBv2 throttle (src/programs/pacing.ts); unpaced only to compare.
-  const paced = (yield* PollTiming).paced !== false
-  const pacer = paced
-    ? yield* makePacer({
-      pollingFrequencySeconds: settings.pollingFrequencySeconds,
-      deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
-      deregistrationDelaySeconds: options.deregistrationDelaySeconds,
-      rereadDelay: options.rereadDelay,
-      isTaskStopping: options.isTaskStopping
-    })
-    : undefined
-  let groups = watchedGroups(targets, searches)
-  const memory = new Map<string, TargetMemory>()
-  const searchLogged = new Set<string>()
-  // Targets whose leaving was logged: a target that stays leaving is logged once.
-  const leavingLogged = new Set<string>()
-  // When each target was last read in service (an own state): its deregistration began after that.
-  const inServiceAt = new Map<string, number>()
-  let consecutiveFailures = 0
+  const pacer = (yield* PollTiming).paced === false ? undefined : yield* makePacer({
+    pollingFrequencySeconds: settings.pollingFrequencySeconds,
+    deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
+    deregistrationDelaySeconds: options.deregistrationDelaySeconds,
+    isTaskStopping: options.isTaskStopping,
+    rereadDelay: options.rereadDelay
+  })
+  const state = yield* Ref.make(initialWatchState(watchedGroups(targets, searches)))
 
-  // ECS's last word on this task: asked again after a while, or at once after a transient failure.
-  let ecsWord: { readonly at: number; readonly stopping: boolean; readonly said: string } | undefined
-  const askEcs = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    if (ecsWord !== undefined && now - ecsWord.at < askEcsAgainAfterMillis) return ecsWord
-    const answer = yield* isTaskStopping.pipe(
-      Effect.map((stopping) => ({
+  /** ECS's answer: a refusal (not retryable) is waited out; a transient failure keeps nothing. */
+  const askEcs = (now: number): Effect.Effect<EcsWord | "noAnswer"> =>
+    isTaskStopping.pipe(
+      Effect.map((stopping): EcsWord | "noAnswer" => ({
         at: now,
         stopping,
         said: stopping ? "ECS is stopping this task" : "ECS says this task is running"
       })),
       Effect.catch((error) =>
-        Effect.succeed(
-          error.retryable ? undefined : { at: now, stopping: false, said: `cannot ask ECS (${error.code}): waited out` }
+        Effect.succeed<EcsWord | "noAnswer">(
+          error.retryable
+            ? "noAnswer"
+            : { at: now, stopping: false, said: `cannot ask ECS (${error.code}): waited out` }
         )
       )
     )
-    ecsWord = answer
-    return answer ?? { at: now, stopping: false, said: "ECS did not answer: asked again at the next poll" }
+
+  const poll: Effect.Effect<WatchPollResult> = Effect.gen(function*() {
+    const before = yield* Ref.get(state)
+    if (pacer?.ecsTurn() === true) {
+      // ECS's word instead, after an ELBv2 throttle: nothing leaves on it alone.
+      const delayMillis = yield* pacer.readEcs
+      const { consecutiveFailures } = before
+      return { leaving: [], judged: [], done: false, confirming: false, consecutiveFailures, delayMillis }
+    }
+    const reads = yield* Effect.forEach(
+      before.groups,
+      (group) =>
+        readGroup(elb, group).pipe(
+          Effect.catch((error) =>
+            onPollFailed(group.targetGroupArn, error).pipe(Effect.as<GroupRead>({ group, error }))
+          )
+        ),
+      { concurrency: pollConcurrency }
+    )
+    const now = yield* Clock.currentTimeMillis
+    const asked = needsEcsWord(before, reads, now) ? yield* askEcs(now) : undefined
+    const next = advance(before, reads, now, asked)
+    yield* Ref.set(state, next.state)
+    yield* Effect.forEach(next.logs, logLine, { discard: true })
+    if (pacer === undefined) return next.result
+    const delayMillis = yield* pacer.afterElb({
+      outcome: reads.every((r) => !("error" in r))
+        ? "read"
+        : reads.some((r) => "error" in r && r.error.throttled === true)
+        ? "throttled"
+        : "failed",
+      channel: "elb"
+    })
+    return { ...next.result, delayMillis }
   })
-
-  const observe = (o: TargetObservation) =>
-    Effect.gen(function*() {
-      const key = targetKey(o.target)
-      const before = memory.get(key) ?? initialMemory
-      const judged = judge(before, o)
-      const word = judged.verdict === "predecessor" ? yield* askEcs : undefined
-      const verdict: Verdict = word?.stopping === true ? "leaving" : judged.verdict
-      memory.set(key, judged.memory)
-      if (verdict === "watching" && judged.memory.ownStateSeen && !isUnregistered(o)) {
-        inServiceAt.set(key, yield* Clock.currentTimeMillis)
-      }
-      const changed = hasChanged(before, o)
-      const wasLeaving = leavingLogged.has(key)
-      if (verdict === "leaving") leavingLogged.add(key)
-      else if (verdict === "watching") leavingLogged.delete(key)
-      // Each change is logged once: the predecessor's drain however long it lasts, a drain however many polls see it.
-      const quiet = verdict === "predecessor"
-        ? before.predecessorLogged
-        : verdict === "leaving"
-        ? wasLeaving && !changed
-        : verdict === "watching" && !changed
-      const message = verdict === "watching" && wasLeaving
-        ? "target is registered again after it was seen leaving: an exit already decided stands"
-        : messages[verdict]
-      yield* (quiet ? Effect.logDebug("target state unchanged") : Effect.logInfo(message)).pipe(
-        Effect.annotateLogs({ ...annotationsOf(o), ...(word === undefined ? {} : { evidence: word.said }) })
-      )
-      return verdict
-    })
-
-  const pollGroup = (group: WatchedGroup) =>
-    readGroup(elb, group).pipe(
-      Effect.tap(({ group: read }) => {
-        if (read.targets.length > 0) return Effect.void
-        const first = !searchLogged.has(read.targetGroupArn)
-        searchLogged.add(read.targetGroupArn)
-        return (first ? Effect.logInfo : Effect.logDebug)("waiting for this task to be registered").pipe(
-          Effect.annotateLogs({ targetGroupArn: read.targetGroupArn })
-        )
-      }),
-      Effect.flatMap(({ group: read, observations }) =>
-        Effect.forEach(observations, (o) => observe(o).pipe(Effect.map((verdict): Judged => ({ o, verdict })))).pipe(
-          Effect.map((judged) => ({ ok: true as const, group: read, judged }))
-        )
-      ),
-      Effect.catch((error) =>
-        onPollFailed(group.targetGroupArn, error).pipe(
-          Effect.andThen(Effect.logWarning("poll failed")),
-          Effect.annotateLogs({
-            targetGroupArn: group.targetGroupArn,
-            error: error.code,
-            detail: error.detail,
-            requestId: error.requestId ?? null,
-            consecutiveFailures: consecutiveFailures + 1
-          }),
-          Effect.as({
-            ok: false as const,
-            group,
-            judged: [] as ReadonlyArray<Judged>,
-            throttled: error.throttled === true
-          })
-        )
-      )
-    )
-
-  const pollElb: Effect.Effect<WatchPollResult> = Effect.suspend(() =>
-    Effect.forEach(groups, pollGroup, { concurrency: pollConcurrency })
-  ).pipe(
-    Effect.flatMap((results) =>
-      pacer === undefined ? Effect.succeed({ results, delayMillis: undefined as number | undefined }) : pacer.afterElb({
-        outcome: results.every((r) => r.ok)
-          ? "read"
-          : results.some((r) => !r.ok && r.throttled)
-          ? "throttled"
-          : "failed",
-        channel: "elb"
-      }).pipe(Effect.map((delayMillis) => ({ results, delayMillis })))
-    ),
-    Effect.map(({ results, delayMillis }): WatchPollResult => {
-      groups = results.map((r) => r.group)
-      consecutiveFailures = results.every((r) => r.ok) ? 0 : consecutiveFailures + 1
-      const judged = results.flatMap((r) => r.judged)
-      const leaving = judged.filter((j) => j.verdict === "leaving").map((j) => j.o)
-      return {
-        leaving,
-        judged,
-        done: leaving.length > 0,
-        confirming: [...memory.values()].some((m) => m.unregisteredOnce),
-        consecutiveFailures,
-        delayMillis
-      }
-    })
-  )
-  // ECS's word instead, after an ELBv2 throttle: nothing leaves on it alone.
-  const poll: Effect.Effect<WatchPollResult> = Effect.suspend(() =>
-    pacer?.ecsTurn() === true
-      ? pacer.readEcs.pipe(Effect.map((delayMillis): WatchPollResult => ({
-        leaving: [],
-        judged: [],
-        done: false,
-        confirming: false,
-        consecutiveFailures,
-        delayMillis
-      })))
-      : pollElb
-  )
 
   const schedule = yield* pollSchedule<WatchPollResult>(settings.pollingFrequencySeconds)
   const untilLeaving = Effect.scheduleFrom(
@@ -295,26 +385,27 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
     undefined,
     schedule.pipe(Schedule.map(({ output }) => output?.leaving ?? []))
   )
-  const whileWaiting = (onPoll: (result: WatchPollResult) => Effect.Effect<void>): Effect.Effect<void> => {
-    // Never done: the wait ends this loop by interrupting it. The first poll comes an interval after the last.
-    const going = { leaving: [], judged: [], done: false, confirming: false, consecutiveFailures }
-    return Effect.asVoid(Effect.scheduleFrom(
-      poll.pipe(Effect.tap(onPoll), Effect.map((r): WatchPollResult => ({ ...r, done: false }))),
-      going,
-      schedule
-    ))
-  }
+  const whileWaiting = (onPoll: (result: WatchPollResult) => Effect.Effect<void>): Effect.Effect<void> =>
+    Ref.get(state).pipe(Effect.flatMap(({ consecutiveFailures }) => {
+      // Never done: the wait ends this loop by interrupting it. The first poll comes an interval after the last.
+      const going = { leaving: [], judged: [], done: false, confirming: false, consecutiveFailures }
+      return Effect.asVoid(Effect.scheduleFrom(
+        poll.pipe(Effect.tap(onPoll), Effect.map((r): WatchPollResult => ({ ...r, done: false }))),
+        going,
+        schedule
+      ))
+    }))
   return {
     untilLeaving,
     whileWaiting,
     /** Every target of the task known now (a searched group's, once it was found). */
-    watched: Effect.sync(() => groups.flatMap((g) => g.targets)),
+    watched: Ref.get(state).pipe(Effect.map(({ groups }) => groups.flatMap((g) => g.targets))),
     /** The earliest of the last times `targets` were read in service: their deregistration began after it. */
     lastInServiceAt: (targets: ReadonlyArray<WatchedTarget>) =>
-      Effect.sync(() => {
+      Ref.get(state).pipe(Effect.map(({ inServiceAt }) => {
         const times = targets.flatMap((t) => inServiceAt.get(targetKey(t)) ?? [])
         return times.length === 0 ? undefined : Math.min(...times)
-      })
+      }))
   }
 })
 

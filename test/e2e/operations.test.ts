@@ -46,7 +46,11 @@ describe.concurrent("e2e: check", () => {
 
 describe.concurrent("e2e: TARGET_GROUP_ARNS", () => {
   it("a standalone task finds its target with DescribeTargetHealth alone, and drains", async () => {
-    const run = await runScenario("standalone", { drainAtMs: 6000, env: { TARGET_GROUP_ARNS: webGroupArn } })
+    const run = await runScenario("standalone", {
+      clockStarts: "when-watching",
+      drainAtMs: 2500,
+      env: { TARGET_GROUP_ARNS: webGroupArn }
+    })
     expect(run.code, run.stdout).toBe(0)
     // DescribeTargetHealth is all it needs; the optional calls (DescribeTargetGroups for the protocol) are tried once each.
     expect(new Set(run.requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action))).toEqual(

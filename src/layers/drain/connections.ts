@@ -2,11 +2,11 @@
 // every target's port are gone and no new one arrives (after each load balancer's floor), never
 // longer than DEREGISTRATION_WAIT.
 import { Clock, Duration, Effect, Schedule } from "effect"
-import type { TargetGroup } from "../domain.ts"
-import { targetKey } from "../domain.ts"
-import { UnsupportedTask } from "../errors.ts"
-import type { Settings } from "../layers/Config.ts"
-import { Connections, type SocketSample } from "../layers/Connections.ts"
+import type { TargetGroup } from "../../domain.ts"
+import { targetKey } from "../../domain.ts"
+import { UnsupportedTask } from "../../errors.ts"
+import type { Settings } from "../Config.ts"
+import { Connections, type SocketSample } from "../Connections.ts"
 import { countsConnections, defaultFloorSeconds, isApplicationLoadBalancer, nlbFloorSeconds } from "./loadBalancers.ts"
 import type { DrainEvidence, EvidenceTarget, Strategy, WaitOutcome } from "./strategy.ts"
 

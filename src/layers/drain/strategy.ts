@@ -1,7 +1,7 @@
 // The shape every drain strategy has: what the sidecar and `check` ask of it.
 import type { Effect } from "effect"
-import type { TargetGroup, WatchedTarget } from "../domain.ts"
-import type { UnsupportedTask } from "../errors.ts"
+import type { TargetGroup, WatchedTarget } from "../../domain.ts"
+import type { UnsupportedTask } from "../../errors.ts"
 
 /** A target of the task, and when (Clock ms) it was first seen leaving its group, if it was. */
 export interface EvidenceTarget {

@@ -1,6 +1,6 @@
 // DRAIN_STRATEGY=fixed: wait DEREGISTRATION_WAIT after draining is seen, then exit.
 import { Duration, Effect } from "effect"
-import type { Settings } from "../layers/Config.ts"
+import type { Settings } from "../Config.ts"
 import { isApplicationLoadBalancer } from "./loadBalancers.ts"
 import type { Strategy, WaitOutcome } from "./strategy.ts"
 
