@@ -176,9 +176,10 @@ export const runScenario = async (
     readonly scenario?: (scenario: Scenario) => Scenario
   } = {}
 ): Promise<ScenarioRun> => {
-  const { drainAtMs, targetPort, protocol } = options
+  const { drainAtMs, deregistrationDelayMs, targetPort, protocol } = options
   const scenario = loadScenario(name, {
     ...(drainAtMs === undefined ? {} : { drainAtMs }),
+    ...(deregistrationDelayMs === undefined ? {} : { deregistrationDelayMs }),
     ...(targetPort === undefined ? {} : { targetPort }),
     ...(protocol === undefined ? {} : { protocol })
   })
@@ -189,7 +190,15 @@ export const runScenario = async (
     ...(held === undefined ? {} : { now: held.now })
   })
   try {
-    const { env, faults: _, drainAtMs: __, clockStarts: ___, scenario: ____, ...runOptions } = options
+    const {
+      env,
+      faults: _,
+      drainAtMs: __,
+      clockStarts: ___,
+      scenario: ____,
+      deregistrationDelayMs: _____,
+      ...runOptions
+    } = options
     const run = await runSidecar({
       ...runOptions,
       env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) },

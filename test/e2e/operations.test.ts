@@ -16,6 +16,8 @@ describe.concurrent("e2e: check", () => {
     expect(run.stdout).toContain("check: OK (exit code 0)")
     expect(run.stdout).toContain("network mode: bridge")
     expect(run.stdout).toContain("this task: i-0598c7d356eba48d7:32768 is healthy")
+    expect(run.stdout).toMatch(/API calls: +\d+ an hour while watching/)
+    expect(run.stdout).toMatch(/desired count 2, of the account's buckets/)
     for (
       const action of [
         "ecs:DescribeServices",
