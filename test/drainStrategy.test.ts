@@ -27,7 +27,8 @@ const decide = (networkMode: string, table: typeof readable, settings: Partial<S
     const program = Effect.gen(function*() {
       const strategy = yield* DrainStrategy
       const preflight = yield* Effect.exit(strategy.preflight(networkMode))
-      return { preflight, described: yield* strategy.describe }
+      const advice = yield* strategy.advise([{ arn: web, protocol: "HTTP" }])
+      return { preflight, described: yield* strategy.describe, advice }
     })
     const result = yield* program.pipe(
       Effect.provide(Layer.mergeAll(
@@ -93,6 +94,21 @@ describe("DRAIN_STRATEGY=auto: decided once, at startup", () => {
         plan: "exiting after 120 s"
       })
       assert.deepStrictEqual(fixed.logs.filter((l) => l.message.startsWith("drain strategy")), [])
+    }))
+})
+
+describe("check's advice follows what preflight found", () => {
+  it.effect("an ALB group on fixed is advised connections only where connections can work", () =>
+    Effect.gen(function*() {
+      const bridge = yield* decide("bridge", readable)
+      assert.deepStrictEqual(bridge.advice, [])
+      const explicitBridge = yield* decide("bridge", readable, { drainStrategy: "fixed" })
+      assert.deepStrictEqual(explicitBridge.advice, [])
+      const noTable = yield* decide("awsvpc", unreadable)
+      assert.deepStrictEqual(noTable.advice, [])
+      const awsvpc = yield* decide("awsvpc", readable, { drainStrategy: "fixed" })
+      assert.strictEqual(awsvpc.advice.length, 1)
+      assert.include(awsvpc.advice[0], "DRAIN_STRATEGY=connections exits when the last request is done")
     }))
 })
 

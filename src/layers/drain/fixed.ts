@@ -16,8 +16,9 @@ export const fixedStrategy = (settings: Pick<Settings, "deregistrationWaitSecond
       Effect.sleep(Duration.seconds(seconds)).pipe(
         Effect.as<WaitOutcome>({ waitedSeconds: seconds, why: `waited ${seconds}s` })
       ),
-    advise: (groups) =>
-      seconds <= 30 ?
+    // Only where `connections` can work: elsewhere, setting it fails at startup (exit 4).
+    advise: (groups, connectionsVisible) =>
+      seconds <= 30 || !connectionsVisible ?
         [] :
         groups.filter((g) => isApplicationLoadBalancer(g.protocol)).map((g) =>
           `${g.arn} is an Application Load Balancer group, which stops sending new requests at once: DRAIN_STRATEGY=connections exits when the last request is done instead of after ${seconds} s`

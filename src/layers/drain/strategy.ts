@@ -37,6 +37,9 @@ export interface Strategy {
   readonly watchesWhileWaiting: (groups: ReadonlyArray<TargetGroup>) => boolean
   /** The wait before exit; logs how it starts and why it ends. */
   readonly wait: (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) => Effect.Effect<WaitOutcome>
-  /** What to change for it to do better with these groups (for `check`). */
-  readonly advise: (groups: ReadonlyArray<AdvisedGroup>) => ReadonlyArray<string>
+  /**
+   * What to change for it to do better with these groups (for `check`); `connectionsVisible`: whether
+   * `connections` could work in this task (not in bridge mode, nor with an unreadable socket table).
+   */
+  readonly advise: (groups: ReadonlyArray<AdvisedGroup>, connectionsVisible: boolean) => ReadonlyArray<string>
 }
