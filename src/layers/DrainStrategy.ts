@@ -49,7 +49,11 @@ export class DrainStrategy extends Context.Service<DrainStrategy, {
   /** Whether polls made while waiting can change when the wait ends. */
   readonly watchesWhileWaiting: (groups: ReadonlyArray<TargetGroup>) => Effect.Effect<boolean>
   /** The wait before exit. */
-  readonly wait: (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) => Effect.Effect<WaitOutcome>
+  readonly wait: (
+    evidence: DrainEvidence,
+    groups: ReadonlyArray<TargetGroup>,
+    startMillis: number
+  ) => Effect.Effect<WaitOutcome>
   /** For `check`, after preflight: what to change for the strategy to do better with these groups. */
   readonly advise: (groups: ReadonlyArray<AdvisedGroup>) => Effect.Effect<ReadonlyArray<string>>
 }>()("nlb-sidecar/DrainStrategy") {
@@ -81,7 +85,8 @@ export class DrainStrategy extends Context.Service<DrainStrategy, {
         }),
         describe: Effect.all([Ref.get(chosen), current]).pipe(Effect.map(([c, way]) => ({ ...c, plan: way.plan }))),
         watchesWhileWaiting: (groups) => current.pipe(Effect.map((way) => way.watchesWhileWaiting(groups))),
-        wait: (evidence, groups) => current.pipe(Effect.flatMap((way) => way.wait(evidence, groups))),
+        wait: (evidence, groups, startMillis) =>
+          current.pipe(Effect.flatMap((way) => way.wait(evidence, groups, startMillis))),
         advise: (groups) =>
           Effect.all([current, Ref.get(connectionsVisible)]).pipe(
             Effect.map(([way, visible]) => way.advise(groups, visible))

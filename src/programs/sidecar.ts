@@ -120,7 +120,9 @@ export const sidecar = Effect.gen(function*() {
     : undefined
   const waited = yield* drainStrategy.wait(
     Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])),
-    discovery.targetGroups
+    discovery.targetGroups,
+    // From when draining was seen: asking ECS why (up to its timeout) moves no exit.
+    seenAt
   )
   if (polling !== undefined) yield* Fiber.interrupt(polling)
   const exitAt = yield* Clock.currentTimeMillis

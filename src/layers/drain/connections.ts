@@ -110,10 +110,14 @@ const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0)
 const perPort = (counts: ReadonlyMap<number, number> | undefined) =>
   counts === undefined ? null : Object.fromEntries([...counts].map(([port, n]) => [String(port), n]))
 
-const waitForConnections = (settings: WaitSettings, evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) =>
+const waitForConnections = (
+  settings: WaitSettings,
+  evidence: DrainEvidence,
+  groups: ReadonlyArray<TargetGroup>,
+  startMillis: number
+) =>
   Effect.gen(function*() {
     const connections = yield* Connections
-    const startMillis = yield* Clock.currentTimeMillis
     let idleSince = new Map<number, number>()
     let previous: { readonly sample: SocketSample; readonly ports: ReadonlySet<number> } | undefined
     let lastLog: { readonly at: number; readonly total: number | undefined } | undefined
@@ -226,7 +230,8 @@ export const connectionsStrategy = (settings: WaitSettings): Strategy => ({
     groups.some((g) =>
       (settings.drainMinWaitSeconds ?? defaultFloorSeconds(g.protocol)) < settings.deregistrationWaitSeconds
     ),
-  wait: (evidence, groups) => waitForConnections(settings, evidence, groups).pipe(Effect.withSpan("connections.wait")),
+  wait: (evidence, groups, startMillis) =>
+    waitForConnections(settings, evidence, groups, startMillis).pipe(Effect.withSpan("connections.wait")),
   advise: (groups) => {
     const floor = settings.drainMinWaitSeconds
     return floor === undefined || floor >= nlbFloorSeconds ?

@@ -1,5 +1,5 @@
 // DRAIN_STRATEGY=fixed: wait DEREGISTRATION_WAIT after draining is seen, then exit.
-import { Duration, Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import type { Settings } from "../Config.ts"
 import { isApplicationLoadBalancer } from "./loadBalancers.ts"
 import type { Strategy, WaitOutcome } from "./strategy.ts"
@@ -12,8 +12,9 @@ export const fixedStrategy = (settings: Pick<Settings, "deregistrationWaitSecond
     preflight: () => Effect.void,
     // Nothing a poll finds changes the exit: no call is spent on it.
     watchesWhileWaiting: () => false,
-    wait: () =>
-      Effect.sleep(Duration.seconds(seconds)).pipe(
+    wait: (_evidence, _groups, startMillis) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => Effect.sleep(Duration.millis(Math.max(0, startMillis + seconds * 1000 - now)))),
         Effect.as<WaitOutcome>({ waitedSeconds: seconds, why: `waited ${seconds}s` })
       ),
     // Only where `connections` can work: elsewhere, setting it fails at startup (exit 4).
