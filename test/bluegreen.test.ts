@@ -329,10 +329,22 @@ describe("discovery of task sets and alternates: the edges", () => {
 const notRegistered: Step = { at: 0, state: "unused", reason: "Target.NotRegistered" }
 
 /** The sidecar on a native blue/green service (host mode: the instance id and host port in both groups). */
-const startBlueGreen = (timelines: Record<string, ReadonlyArray<Step>>, described?: TaskDescription) =>
+const startBlueGreen = (
+  timelines: Record<string, ReadonlyArray<Step>>,
+  described?: TaskDescription,
+  options: { readonly connections?: boolean; readonly protocols?: readonly [string, string] } = {}
+) =>
   Effect.gen(function*() {
+    const [blueProtocol, greenProtocol] = options.protocols ?? ["TCP", "TCP"]
     const world = testLayer({
-      settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120 },
+      settings: {
+        pollingFrequencySeconds: 30,
+        deregistrationWaitSeconds: 120,
+        ...(options.connections === true ? { drainStrategy: "connections" } : {})
+      },
+      ...(options.connections === true
+        ? { connections: (ports) => Effect.succeed({ open: new Map(ports.map((p) => [p, 0])) }) }
+        : {}),
       task: {
         ...awsvpcTask(),
         Containers: [
@@ -361,7 +373,7 @@ const startBlueGreen = (timelines: Record<string, ReadonlyArray<Step>>, describe
         },
         ec2InstanceId: "i-0598c7d356eba48d7"
       },
-      elb: { timelines, groups: [instanceGroup(blue), instanceGroup(green)] }
+      elb: { timelines, groups: [instanceGroup(blue, blueProtocol), instanceGroup(green, greenProtocol)] }
     })
     const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
     return { fiber, ...world }
@@ -399,6 +411,24 @@ describe("blue/green: the drain rules in both groups (TestClock)", () => {
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.setTime(108 * s + 120 * s)
       assert.strictEqual(expectFailure(fiber.pollUnsafe(), "Drained", 0).targetGroupArn, blue)
+    }))
+
+  it.effect("DRAIN_STRATEGY=connections: the wait leaves out the group the task is not registered in (its floor, its port)", () =>
+    Effect.gen(function*() {
+      // The task in the HTTP (ALB) primary; the TCP (NLB) alternate's 120 s floor is not its.
+      const { fiber, logs } = yield* startBlueGreen(
+        {
+          [blue]: [{ at: 0, state: "healthy" }, { at: 100 * s, state: "draining" }],
+          [green]: [notRegistered]
+        },
+        undefined,
+        { connections: true, protocols: ["HTTP", "TCP"] }
+      )
+      yield* TestClock.setTime(108 * s + 5 * s)
+      const drained = expectFailure(fiber.pollUnsafe(), "Drained", 0)
+      assert.strictEqual(drained.targetGroupArn, blue)
+      assert.include(drained.message, "connections drained after 5 s")
+      assert.deepInclude(logs.find((l) => l.message === "waiting for connections to close"), { floorSeconds: 0 })
     }))
 
   it.effect("host mode across the swap: the blue task's drain at this instance:port in the primary is an earlier task's; the own drain in the alternate ends it", () =>
