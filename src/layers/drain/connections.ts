@@ -7,7 +7,7 @@ import { targetKey } from "../../domain.ts"
 import { UnsupportedTask } from "../../errors.ts"
 import type { Settings } from "../Config.ts"
 import { Connections, type SocketSample } from "../Connections.ts"
-import { countsConnections, defaultFloorSeconds, isApplicationLoadBalancer, nlbFloorSeconds } from "./loadBalancers.ts"
+import { countsConnections, floorSeconds, isApplicationLoadBalancer, nlbFloorSeconds } from "./loadBalancers.ts"
 import type { DrainEvidence, EvidenceTarget, Strategy, WaitOutcome } from "./strategy.ts"
 
 /** How often the socket table is read while waiting. */
@@ -54,7 +54,7 @@ export const planWait = (
         key: targetKey(target),
         port: target.port,
         floorFromMillis: leavingSince === undefined ? 0 : Math.max(0, leavingSince - startMillis),
-        floorMillis: Math.min(boundMillis, (settings.drainMinWaitSeconds ?? defaultFloorSeconds(protocol)) * 1000),
+        floorMillis: Math.min(boundMillis, floorSeconds(settings, protocol) * 1000),
         countable: countsConnections(protocol)
       }
     })
@@ -227,9 +227,7 @@ export const connectionsStrategy = (settings: WaitSettings): Strategy => ({
   preflight: connectionsPreflight,
   // Polls while waiting can only matter when some group's floor ends before the bound.
   watchesWhileWaiting: (groups) =>
-    groups.some((g) =>
-      (settings.drainMinWaitSeconds ?? defaultFloorSeconds(g.protocol)) < settings.deregistrationWaitSeconds
-    ),
+    groups.some((g) => floorSeconds(settings, g.protocol) < settings.deregistrationWaitSeconds),
   wait: (evidence, groups, startMillis) =>
     waitForConnections(settings, evidence, groups, startMillis).pipe(Effect.withSpan("connections.wait")),
   advise: (groups) => {
