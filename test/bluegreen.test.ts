@@ -13,7 +13,16 @@ import { Ecs, type ServiceDescription, type TaskDescription } from "../src/layer
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { awsError, awsvpcTask, instanceGroup, ipGroup, type Step, testLayer, tgArn } from "./support/mocks.ts"
+import {
+  awsError,
+  awsvpcTask,
+  instanceGroup,
+  ipGroup,
+  type Step,
+  testLayer,
+  tgArn,
+  webLoadBalancer
+} from "./support/mocks.ts"
 
 const blue = tgArn("web")
 const green = tgArn("web-green", "5c1f0e8a9b7d3e21")
@@ -283,6 +292,17 @@ describe("discovery of task sets and alternates: the edges", () => {
     Effect.gen(function*() {
       const { layer } = testLayer({
         ecs: { service: { deploymentController: "EXTERNAL", loadBalancers: [], taskSets: [] } }
+      })
+      const exit = yield* Effect.exit(discoverTargets.pipe(Effect.provide(layer)))
+      const { message } = expectFailure(exit, "UnsupportedTask", 4)
+      assert.include(message, "no loadBalancers")
+      assert.include(message, "TARGET_GROUP_ARNS")
+    }))
+
+  it.effect("EXTERNAL with no task sets: the service's own loadBalancers are not the task's groups, exit 4 as above", () =>
+    Effect.gen(function*() {
+      const { layer } = testLayer({
+        ecs: { service: { deploymentController: "EXTERNAL", loadBalancers: [webLoadBalancer], taskSets: [] } }
       })
       const exit = yield* Effect.exit(discoverTargets.pipe(Effect.provide(layer)))
       const { message } = expectFailure(exit, "UnsupportedTask", 4)
