@@ -25,6 +25,14 @@ import { loadScenario } from "../simulator/scenarios.ts"
 import { sidecarEnvironment, startSimulator } from "../simulator/server.ts"
 import { type GeneratedTables, writeSocketTables } from "../simulator/socketTables.ts"
 
+// `npm run bench -- fleet [options]`: the account-scale fleet on virtual time instead (scripts/fleet.ts).
+if (process.argv[2] === "fleet") {
+  const fleet = spawnSync(process.execPath, [join(import.meta.dirname, "fleet.ts"), ...process.argv.slice(3)], {
+    stdio: "inherit"
+  })
+  process.exit(fleet.status ?? 1)
+}
+
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "5" },

@@ -210,6 +210,8 @@ export const Fault = Schema.Struct({
   status: Schema.optionalKey(Schema.Literals([500, 503])),
   skewMs: Schema.optionalKey(Schema.Finite),
   bytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Every n-th matching request in the window is let through (a saturated token bucket lets some by). */
+  passEvery: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(2))),
   /** At most this many requests see the fault (each matching request counts); all in the window when absent. */
   times: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 })

@@ -114,11 +114,19 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
 
   // How many requests each fault with `times` has served.
   const served = new Map<Fault, number>()
+  // How many requests each fault with `passEvery` has matched.
+  const matched = new Map<Fault, number>()
+  const passes = (f: Fault) => {
+    if (f.passEvery === undefined) return false
+    const n = (matched.get(f) ?? 0) + 1
+    matched.set(f, n)
+    return n % f.passEvery === 0
+  }
   const faultsAt = (api: Fault["api"], action: string, t: number) => {
     const active = scenario.faults.filter((f) =>
       f.api === api && (f.action === undefined || f.action === action) && f.from <= t && t < f.until &&
       (f.times === undefined || (served.get(f) ?? 0) < f.times)
-    )
+    ).filter((f) => !passes(f))
     const take = (f: Fault | undefined) => {
       if (f !== undefined) served.set(f, (served.get(f) ?? 0) + 1)
       return f

@@ -18,8 +18,10 @@ export const pollScale = (consecutiveFailures: number, random01: number): number
 export const PollTiming = Context.Reference<{
   readonly firstDelayMillis: (intervalSeconds: number, random01: number) => number
   readonly scale: (consecutiveFailures: number, random01: number) => number
+  /** AIMD, the detection budget and ECS after an ELBv2 throttle (src/programs/pacing.ts); false only to compare. */
+  readonly paced?: boolean
 }>("nlb-sidecar/PollTiming", {
-  defaultValue: () => ({ firstDelayMillis: firstPollDelayMillis, scale: pollScale })
+  defaultValue: () => ({ firstDelayMillis: firstPollDelayMillis, scale: pollScale, paced: true })
 })
 
 /** What a poll tells the schedule. */
@@ -30,6 +32,8 @@ export interface PollOutcome {
   readonly confirming: boolean
   /** Polls in a row in which at least one target group could not be read. */
   readonly consecutiveFailures: number
+  /** The loop's own pacing (src/programs/pacing.ts): the delay to the next poll, when it sets one. */
+  readonly delayMillis?: number | undefined
 }
 
 /** A confirming poll comes this soon: ELBv2's eventual consistency settles within about a second. */
@@ -56,7 +60,7 @@ export const pollSchedule = <A extends PollOutcome>(intervalSeconds: number) =>
             : Effect.succeed(
               input.confirming && input.consecutiveFailures === 0
                 ? Math.min(confirmAfterMillis, Duration.toMillis(duration))
-                : Duration.toMillis(duration) * timing.scale(input.consecutiveFailures, r)
+                : input.delayMillis ?? Duration.toMillis(duration) * timing.scale(input.consecutiveFailures, r)
             )
         ))
       ),

@@ -201,6 +201,7 @@ describe("DescribeServices shapes per deployment controller (real SDK)", () => {
       const service = yield* throughSdk(rolling)
       assert.deepStrictEqual(service, {
         deploymentController: "ECS",
+        desiredCount: 2,
         loadBalancers: [{
           targetGroupArn: blue,
           loadBalancerName: undefined,

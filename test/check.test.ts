@@ -6,7 +6,16 @@ import { fixedStrategy } from "../src/layers/drain/fixed.ts"
 import { check } from "../src/programs/check.ts"
 import { advise } from "../src/programs/checkAdvice.ts"
 import { formatCheckReport } from "../src/programs/checkReport.ts"
-import { awsError, awsvpcTask, type ecsTest, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
+import {
+  awsError,
+  awsvpcTask,
+  ecsService,
+  type ecsTest,
+  ipGroup,
+  testLayer,
+  tgArn,
+  webLoadBalancer
+} from "./support/mocks.ts"
 
 const web = tgArn("web")
 
@@ -64,6 +73,47 @@ describe("check", () => {
       const text = formatCheckReport(report)
       assert.include(text, "FAILED ecs:DescribeServices: AccessDeniedException")
       assert.include(text, "grant the IAM permission ecs:DescribeServices")
+    }))
+})
+
+describe("check counts the API calls", () => {
+  it.effect("this task's calls per hour and at start; with the service's desired count, its share of each bucket", () =>
+    Effect.gen(function*() {
+      const report = yield* check.pipe(Effect.provide(
+        testLayer({
+          settings: { pollingFrequencySeconds: 30 },
+          ecs: { service: { ...ecsService([webLoadBalancer]), desiredCount: 300 } },
+          elb: { timelines: { [web]: [{ at: 0, state: "healthy" }] }, groups: [ipGroup(web)] }
+        }).layer
+      ))
+      assert.deepStrictEqual(report.calls, {
+        pollingFrequencySeconds: 30,
+        targetGroups: 1,
+        perHour: { "elasticloadbalancing:DescribeTargetHealth": 120 },
+        atStart: {
+          "elasticloadbalancing:DescribeTargetGroups": 1,
+          "elasticloadbalancing:DescribeTargetGroupAttributes": 1,
+          "ecs:DescribeServices": 1
+        },
+        service: {
+          name: "web",
+          desiredCount: 300,
+          // 300 tasks × 120 an hour = 10 requests a second: all of the ELB buckets' refill.
+          shares: { elbNonMutating: 1, elbAccount: 1, ecsClusterReads: 0, ecsServiceReads: 0 }
+        }
+      })
+      const text = formatCheckReport(report)
+      assert.include(text, "API calls:    120 an hour while watching")
+      assert.include(text, "service web, desired count 300")
+      assert.include(text, "100% of ELBv2 non-mutating")
+    }))
+
+  it.effect("without a desired count (ECS does not say), the task's own calls only", () =>
+    Effect.gen(function*() {
+      const report = yield* runCheck()
+      assert.strictEqual(report.calls?.perHour["elasticloadbalancing:DescribeTargetHealth"], 120)
+      assert.isUndefined(report.calls?.service)
+      assert.notInclude(formatCheckReport(report), "desired count")
     }))
 })
 

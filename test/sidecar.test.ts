@@ -215,9 +215,10 @@ describe("sidecar: what counts as deregistration", () => {
       }
       const { fiber, logs, calls } = yield* start({
         task: stopping,
-        timelines: { [web]: [{ at: 0, error: "Throttling" }, { at: 100 * s, state: "draining" }] }
+        timelines: { [web]: [{ at: 0, error: "ServiceUnavailable" }, { at: 100 * s, state: "draining" }] }
       })
-      // Polls at 0 (throttled), 54 (throttled, ×2), 162 s: draining, and ECS says the task is stopping.
+      // Polls at 0 (failed), 54 (failed, ×2), 162 s (×4 would be 216 s, past the detection budget of
+      // 0.9 × (300 − 120) s from the start): draining, and ECS says the task is stopping.
       yield* TestClock.setTime(162 * s)
       assert.deepInclude(logs.find((l) => l.message === "target is deregistering"), {
         evidence: "ECS is stopping this task"
@@ -343,19 +344,23 @@ describe("sidecar: many target groups", () => {
 })
 
 describe("sidecar: failures while polling never end it", () => {
-  it.effect("backs off while polls fail (2x, 4x, capped at 4x) and returns to the interval after a success", () =>
+  it.effect("backs off while polls fail (2x, 4x, capped at 4x and by the detection budget) and returns to the interval after a success", () =>
     Effect.gen(function*() {
       const { fiber, polls } = yield* start({
         timelines: {
-          [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }, { at: 200 * s, state: "healthy" }, {
+          [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "ServiceUnavailable" }, {
+            at: 200 * s,
+            state: "healthy"
+          }, {
             at: 400 * s,
             state: "draining"
           }]
         }
       })
       yield* TestClock.setTime(330 * s)
-      // 0 ok, 27 fail → ×2 (54 s), 81 fail → ×4 (108 s), 189 fail → ×4, 297 ok → back to 27 s.
-      assert.deepStrictEqual(polls().map((c) => c.at / s), [0, 27, 81, 189, 297, 324])
+      // 0 ok, 27 fail → ×2 (54 s), 81 fail → ×4 would be 189 s: past the detection budget, 0.9 × (D 300 −
+      // DEREGISTRATION_WAIT 120) = 162 s after the last reading at 0, so 162; fail → ×4 (108 s), 270 ok → back to 27 s.
+      assert.deepStrictEqual(polls().map((c) => c.at / s), [0, 27, 81, 162, 270, 297, 324])
       assert.isUndefined(fiber.pollUnsafe())
       // Draining at 400 is seen at 405 (324 + 3 × 27).
       yield* TestClock.setTime(405 * s + 120 * s)

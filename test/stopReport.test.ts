@@ -8,6 +8,7 @@ import { TestClock } from "effect/testing"
 import type { Settings } from "../src/layers/Config.ts"
 import type { TaskDescription } from "../src/layers/Ecs.ts"
 import type { EmfRecord } from "../src/metrics/emf.ts"
+import { PollTiming } from "../src/pollSchedule.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { emfProblems } from "./support/emf.ts"
@@ -32,6 +33,8 @@ const start = (options: {
   readonly delay?: { readonly seconds: number | undefined } | { readonly error: string }
   readonly describeTasksFails?: boolean
   readonly openConnections?: number
+  /** Polling without pacing (src/programs/pacing.ts): the metrics' timing alone. */
+  readonly unpaced?: boolean
   /** What ecs:DescribeTasks says, by virtual time; `stopping` by default. */
   readonly task?: (atMillis: number) => TaskDescription
 }) =>
@@ -57,7 +60,13 @@ const start = (options: {
           connections: (ports) => Effect.succeed({ open: new Map(ports.map((p) => [p, options.openConnections ?? 0])) })
         })
     })
-    const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
+    const timing = yield* PollTiming
+    const fiber = yield* Effect.forkChild(
+      sidecar.pipe(
+        Effect.provide(world.layer),
+        Effect.provideService(PollTiming, { ...timing, paced: options.unpaced !== true })
+      )
+    )
     return { fiber, metrics, ...world }
   })
 
@@ -188,6 +197,7 @@ describe("metrics and stop reasons", () => {
       // Polls at 0, 9, 18 s (throttled: written at once), 36 s (throttled, within the minute), 72 s (healthy).
       const { fiber, metrics } = yield* start({
         settings: { pollingFrequencySeconds: 10, deregistrationWaitSeconds: 5 },
+        unpaced: true,
         timeline: [{ at: 0, state: "healthy" }, { at: 15 * s, error: "Throttling" }, { at: 40 * s, state: "healthy" }, {
           at: 100 * s,
           state: "draining"

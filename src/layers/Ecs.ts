@@ -59,6 +59,8 @@ export interface ServiceDescription {
   readonly loadBalancers: ReadonlyArray<ServiceLoadBalancer>
   /** Empty under the ECS controller. */
   readonly taskSets: ReadonlyArray<TaskSetDescription>
+  /** How many tasks the service runs (for `check`'s share of the account's API budget). */
+  readonly desiredCount?: number | undefined
 }
 
 const loadBalancerOf = (lb: LoadBalancer): ServiceLoadBalancer => ({
@@ -72,6 +74,7 @@ const loadBalancerOf = (lb: LoadBalancer): ServiceLoadBalancer => ({
 /** DescribeServices' `services[0]` as discovery needs it. */
 export const serviceDescriptionOf = (service: Service): ServiceDescription => ({
   deploymentController: service.deploymentController?.type ?? "ECS",
+  ...(service.desiredCount === undefined ? {} : { desiredCount: service.desiredCount }),
   loadBalancers: (service.loadBalancers ?? []).map(loadBalancerOf),
   taskSets: (service.taskSets ?? []).map((ts) => ({
     id: ts.id ?? "",

@@ -12,6 +12,7 @@ import { Metadata } from "../layers/Metadata.ts"
 import { withinStartupTimeout } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { advise, loopbackAdvice } from "./checkAdvice.ts"
+import { callsReport } from "./checkCalls.ts"
 import { permissionsUsed } from "./checkPermissions.ts"
 import type { CheckReport } from "./checkReport.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
@@ -74,7 +75,24 @@ export const check = Effect.gen(function*() {
         }))
       })
     }
-    return { discovery, targetGroups, drain, strategyAdvice }
+    // Discovery read the service already: its desired count is one more DescribeServices.
+    const viaService = settings.targetGroupArns.length === 0
+    const desiredCount = viaService && discovery.serviceName !== undefined
+      ? yield* (yield* Ecs).describeService(discovery.cluster, discovery.serviceName).pipe(
+        Effect.map((service) => service?.desiredCount),
+        Effect.orElseSucceed(() => undefined)
+      )
+      : undefined
+    const apiCalls = callsReport({
+      pollingFrequencySeconds: settings.pollingFrequencySeconds,
+      targetGroups: targetGroups.length,
+      networkMode: discovery.networkMode,
+      serviceName: discovery.serviceName,
+      serviceInMetadata: (yield* (yield* Metadata).task).ServiceName !== undefined,
+      viaService,
+      desiredCount
+    })
+    return { discovery, targetGroups, drain, strategyAdvice, apiCalls }
   }).pipe(
     Effect.provideService(AwsCallLog, calls),
     // The sidecar keeps trying through an AWS brownout; a check reports it.
@@ -97,7 +115,7 @@ export const check = Effect.gen(function*() {
     ...(task === undefined ? {} : { cluster: task.Cluster, taskArn: task.TaskARN })
   }
   if (Exit.isSuccess(exit)) {
-    const { discovery, targetGroups, drain, strategyAdvice } = exit.value
+    const { discovery, targetGroups, drain, strategyAdvice, apiCalls } = exit.value
     return {
       ok: true,
       exitCode: ExitCode.drained,
@@ -108,6 +126,7 @@ export const check = Effect.gen(function*() {
       networkMode: discovery.networkMode,
       targetGroups,
       drain,
+      calls: apiCalls,
       advice: [...advise(settings, targetGroups, permissions), ...strategyAdvice, ...loopbackAdvice(drain)]
     } satisfies CheckReport
   }

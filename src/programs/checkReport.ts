@@ -1,6 +1,7 @@
 // What `check` reports, and the report as an operator reads it (`--json`
 // prints the CheckReport itself).
 import type { GroupRole } from "../domain.ts"
+import { type CallsReport, formatCalls } from "./checkCalls.ts"
 
 export interface PermissionUse {
   readonly action: string
@@ -52,6 +53,8 @@ export interface CheckReport {
       readonly loopbackPeers: ReadonlyArray<string>
     }>
   }
+  /** The API calls this task makes, and its service's share of the account's buckets. */
+  readonly calls?: CallsReport
   /** What to change for the sidecar to do better; never a failure (the exit code does not change). */
   readonly advice: ReadonlyArray<string>
 }
@@ -92,6 +95,7 @@ export const formatCheckReport = (r: CheckReport): string => {
         }`
       )
     ]),
+    ...(r.calls === undefined ? [] : formatCalls(r.calls)),
     "  IAM permissions used:",
     ...(r.permissions.length === 0
       ? ["    (none reached)"]

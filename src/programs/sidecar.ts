@@ -7,6 +7,7 @@ import type { EvidenceTarget } from "../layers/drain/strategy.ts"
 import { DrainStrategy } from "../layers/DrainStrategy.ts"
 import { Ecs, type TaskDescription } from "../layers/Ecs.ts"
 import { reportSlowStart } from "../layers/Startup.ts"
+import { TargetHealth } from "../layers/TargetHealth.ts"
 import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
 import { discoverStandaloneTargets } from "./discoverStandaloneTargets.ts"
@@ -14,6 +15,12 @@ import { discoverTargets } from "./discoverTargets.ts"
 import { emitPerGroup, pollProblemsReporter } from "./emitMetrics.ts"
 import { deregistrationDelays, whyStopping } from "./stopReport.ts"
 import { type WatchPollResult, watchTargets } from "./watchTargets.ts"
+
+/** The shortest known deregistration delay of the task's groups: the one a drain must be seen in time for. */
+const shortestDelay = (delays: ReadonlyMap<string, number | undefined>): number | undefined => {
+  const known = [...delays.values()].filter((d) => d !== undefined)
+  return known.length === 0 ? undefined : Math.min(...known)
+}
 
 export const sidecar = Effect.gen(function*() {
   const settings = yield* Config
@@ -46,6 +53,7 @@ export const sidecar = Effect.gen(function*() {
 
   // Optional, for operators: the delay a drain saves against (logged once if it cannot be read).
   const delays = yield* deregistrationDelays(discovery.targetGroups)
+  const elb = yield* TargetHealth
   const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
   const pollProblems = yield* pollProblemsReporter(task)
   // This task as ECS describes it: evidence for a drain with no own state before it, and the
@@ -62,7 +70,12 @@ export const sidecar = Effect.gen(function*() {
   const watch = yield* watchTargets(discovery.targets, {
     searches: discovery.searches,
     isTaskStopping,
-    onPollFailed: pollProblems.onPollFailed
+    onPollFailed: pollProblems.onPollFailed,
+    deregistrationDelaySeconds: shortestDelay(delays),
+    rereadDelay: Effect.forEach(
+      discovery.targetGroups.filter((g) => delays.get(g.arn) === undefined),
+      (g) => elb.describeDeregistrationDelay(g.arn)
+    ).pipe(Effect.map((read) => shortestDelay(new Map([...delays, ...read.map((d, i) => [String(i), d] as const)]))))
   })
   const leavingTargets = yield* watch.untilLeaving
   const [leaving] = leavingTargets

@@ -12,8 +12,9 @@ import {
 import type { AwsCallFailed } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
-import { type PollOutcome, pollSchedule } from "../pollSchedule.ts"
+import { type PollOutcome, pollSchedule, PollTiming } from "../pollSchedule.ts"
 import { hasChanged, initialMemory, judge, type TargetMemory, type Verdict } from "./deregistration.ts"
+import { makePacer } from "./pacer.ts"
 
 /** Target groups read at the same time, at most: each is one request from the account's shared ELBv2 budget. */
 export const pollConcurrency = 5
@@ -296,6 +297,10 @@ export interface WatchOptions {
   readonly isTaskStopping?: Effect.Effect<boolean, AwsCallFailed>
   /** Told of each group that could not be read (for the PollFailures metric). */
   readonly onPollFailed?: (targetGroupArn: string, error: AwsCallFailed) => Effect.Effect<void>
+  /** The watched groups' shortest deregistration delay, D, when known: the detection budget's. */
+  readonly deregistrationDelaySeconds?: number | undefined
+  /** Reads D again when it is unknown (it could not be read at startup). */
+  readonly rereadDelay?: Effect.Effect<number | undefined, AwsCallFailed>
 }
 
 /**
@@ -307,10 +312,19 @@ export interface WatchOptions {
  */
 export const watchTargets = Effect.fn("watchTargets")(function*(
   targets: ReadonlyArray<WatchedTarget>,
-  { isTaskStopping = Effect.succeed(false), onPollFailed = () => Effect.void, searches = [] }: WatchOptions = {}
+  options: WatchOptions = {}
 ) {
+  const { isTaskStopping = Effect.succeed(false), onPollFailed = () => Effect.void, searches = [] } = options
   const settings = yield* Config
   const elb = yield* TargetHealth
+  // AIMD, the detection budget and ECS after an ELBv2 throttle (src/programs/pacing.ts); unpaced only to compare.
+  const pacer = (yield* PollTiming).paced === false ? undefined : yield* makePacer({
+    pollingFrequencySeconds: settings.pollingFrequencySeconds,
+    deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
+    deregistrationDelaySeconds: options.deregistrationDelaySeconds,
+    isTaskStopping: options.isTaskStopping,
+    rereadDelay: options.rereadDelay
+  })
   const state = yield* Ref.make(initialWatchState(watchedGroups(targets, searches)))
 
   /** ECS's answer: a refusal (not retryable) is waited out; a transient failure keeps nothing. */
@@ -332,6 +346,12 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
 
   const poll: Effect.Effect<WatchPollResult> = Effect.gen(function*() {
     const before = yield* Ref.get(state)
+    if (pacer?.ecsTurn() === true) {
+      // ECS's word instead, after an ELBv2 throttle: nothing leaves on it alone.
+      const delayMillis = yield* pacer.readEcs
+      const { consecutiveFailures } = before
+      return { leaving: [], judged: [], done: false, confirming: false, consecutiveFailures, delayMillis }
+    }
     const reads = yield* Effect.forEach(
       before.groups,
       (group) =>
@@ -347,7 +367,16 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
     const next = advance(before, reads, now, asked)
     yield* Ref.set(state, next.state)
     yield* Effect.forEach(next.logs, logLine, { discard: true })
-    return next.result
+    if (pacer === undefined) return next.result
+    const delayMillis = yield* pacer.afterElb({
+      outcome: reads.every((r) => !("error" in r))
+        ? "read"
+        : reads.some((r) => "error" in r && r.error.throttled === true)
+        ? "throttled"
+        : "failed",
+      channel: "elb"
+    })
+    return { ...next.result, delayMillis }
   })
 
   const schedule = yield* pollSchedule<WatchPollResult>(settings.pollingFrequencySeconds)

@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest"
 import { greenGroupArn, webGroupArn } from "../../simulator/scenarios.ts"
 import { healthPolls, runScenario, type ScenarioRun } from "./harness.ts"
 
-const drainAtMs = 6000
+/** On the simulator's clock from when the sidecar is watching: its first polls come before any change. */
+const drainAtMs = 4000
+const watching = { clockStarts: "when-watching" } as const
 const messages = (run: ScenarioRun, message: string) => run.logs.filter((l) => l.message === message)
 const indexOf = (run: ScenarioRun, message: string) => run.logs.findIndex((l) => l.message === message)
 
@@ -32,7 +34,7 @@ const watched = (run: ScenarioRun) =>
 
 describe.concurrent("e2e: blue/green services", () => {
   it("native blue/green, the task registered only in the alternate group: its drain there ends it with exit 0", async () => {
-    const run = await runScenario("blue-green", { drainAtMs })
+    const run = await runScenario("blue-green", { ...watching, drainAtMs })
     expect(watched(run)).toEqual(["web primary", "green alternate"])
     expectDrainIn(run, greenGroupArn)
     // The primary group's "not registered" is never taken for a deregistration.
@@ -44,14 +46,14 @@ describe.concurrent("e2e: blue/green services", () => {
   })
 
   it("native blue/green, the task registered in the primary group: its drain there ends it with exit 0", async () => {
-    const run = await runScenario("blue-green-primary", { drainAtMs })
+    const run = await runScenario("blue-green-primary", { ...watching, drainAtMs })
     expect(watched(run)).toEqual(["web primary", "green alternate"])
     expectDrainIn(run, webGroupArn)
     expect(healthPolls(run.requests, greenGroupArn)).toHaveLength(healthPolls(run.requests, webGroupArn).length)
   })
 
   it("CODE_DEPLOY: the task set its startedBy names, in the group the service's loadBalancers do not name: exit 0 after its drain there", async () => {
-    const run = await runScenario("codedeploy", { drainAtMs })
+    const run = await runScenario("codedeploy", { ...watching, drainAtMs })
     expect(watched(run)).toEqual(["green task set"])
     expect(messages(run, "watching targets")[0]).toMatchObject({
       deploymentController: "CODE_DEPLOY",
@@ -65,7 +67,7 @@ describe.concurrent("e2e: blue/green services", () => {
   })
 
   it("host mode across the swap: the blue task still draining at this instance:port in the primary group never ends the green task; its own drain in the alternate does", async () => {
-    const run = await runScenario("blue-green-host", { drainAtMs })
+    const run = await runScenario("blue-green-host", { ...watching, drainAtMs })
     expect(watched(run)).toEqual(["web primary", "green alternate"])
     const earlier = messages(run, "target still draining from an earlier task")
     expect(earlier).toHaveLength(1)

@@ -128,9 +128,31 @@ export const sidecarEnv = (sim: RunningSimulator, extra: Record<string, string> 
   ...extra
 })
 
+/**
+ * A simulator clock that stands still at 0 until `release()`, then runs: the scenario's timeline
+ * (its drain, its fault windows) counts from then, however long a loaded machine took to get there.
+ */
+const heldClock = () => {
+  let heldSince: number | undefined = clock()
+  let offset = 0
+  return {
+    now: () => (heldSince ?? clock()) - offset,
+    release: () => {
+      if (heldSince === undefined) return
+      offset = clock() - heldSince
+      heldSince = undefined
+    },
+    /** A time on `clock`, after the release, on this clock. */
+    at: (t: number) => (heldSince ?? t) - offset
+  }
+}
+
+/** The lines after which the sidecar polls, or says that it cannot start yet. */
+const startedLines = new Set(["watching targets", "still not watching: startup keeps failing; retrying"])
+
 export interface ScenarioRun extends SidecarRun {
   readonly requests: ReadonlyArray<RecordedRequest>
-  /** When the process exited, on the simulator's clock (ms). */
+  /** When the process exited, and when it was spawned, on the simulator's clock (ms; 0 while it stood still). */
   readonly exitT: number
   readonly spawnT: number
 }
@@ -142,31 +164,55 @@ export const runScenario = async (
     readonly env?: Record<string, string | undefined> | ((sim: RunningSimulator) => Record<string, string | undefined>)
     /** Added to the scenario's own. */
     readonly faults?: ReadonlyArray<Fault>
+    /**
+     * When the scenario's time starts: with the simulator (the default), or once the sidecar logs
+     * that it is watching (or that startup keeps failing), so that a drain at `drainAtMs` comes
+     * after its first polls whatever its start took. Until then the simulator answers as at 0.
+     * Needs those info lines on a stdout the harness reads. Wall times the simulator serves (ECS's
+     * stoppingAt, the metadata's timestamps) still count from its start.
+     */
+    readonly clockStarts?: "with-simulator" | "when-watching"
     /** Changes the built-in scenario before the simulator serves it. */
     readonly scenario?: (scenario: Scenario) => Scenario
   } = {}
 ): Promise<ScenarioRun> => {
-  const { drainAtMs, targetPort, protocol } = options
+  const { drainAtMs, deregistrationDelayMs, targetPort, protocol } = options
   const scenario = loadScenario(name, {
     ...(drainAtMs === undefined ? {} : { drainAtMs }),
+    ...(deregistrationDelayMs === undefined ? {} : { deregistrationDelayMs }),
     ...(targetPort === undefined ? {} : { targetPort }),
     ...(protocol === undefined ? {} : { protocol })
   })
   const changed = options.scenario?.(scenario) ?? scenario
+  const held = options.clockStarts === "when-watching" ? heldClock() : undefined
   const sim = await startSimulator({
-    scenario: { ...changed, faults: [...changed.faults, ...(options.faults ?? [])] }
+    scenario: { ...changed, faults: [...changed.faults, ...(options.faults ?? [])] },
+    ...(held === undefined ? {} : { now: held.now })
   })
   try {
-    const { env, faults: _, drainAtMs: __, scenario: ___, ...runOptions } = options
+    const {
+      env,
+      faults: _,
+      drainAtMs: __,
+      clockStarts: ___,
+      scenario: ____,
+      deregistrationDelayMs: _____,
+      ...runOptions
+    } = options
     const run = await runSidecar({
       ...runOptions,
-      env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) }
+      env: { ...sidecarEnv(sim), ...(typeof env === "function" ? env(sim) : env) },
+      onLog: (line, child) => {
+        if (startedLines.has(String(line.message))) held?.release()
+        options.onLog?.(line, child)
+      }
     })
+    const onSimulatorClock = (t: number) => (held === undefined ? t : held.at(t)) - sim.startedAt
     return {
       ...run,
       requests: sim.requests(),
-      exitT: run.exitedAt - sim.startedAt,
-      spawnT: run.spawnedAt - sim.startedAt
+      exitT: onSimulatorClock(run.exitedAt),
+      spawnT: held === undefined ? run.spawnedAt - sim.startedAt : 0
     }
   } finally {
     await sim.close()
@@ -178,3 +224,18 @@ export const healthPolls = (requests: ReadonlyArray<RecordedRequest>, targetGrou
     r.api === "elbv2" && r.action === "DescribeTargetHealth" &&
     (targetGroupArn === undefined || r.params.TargetGroupArn === targetGroupArn)
   )
+
+/** What the sidecar logs once per group per poll: the reading of its target, no target yet, or a failure. */
+const pollMessages = new Set([
+  "target state changed",
+  "target state unchanged",
+  "target is deregistering",
+  "target reads as not registered: confirming with one more poll",
+  "target still draining from an earlier task",
+  "waiting for this task to be registered",
+  "poll failed"
+])
+
+/** The polls of one target group as the sidecar logged them, in order. */
+export const pollsLogged = (logs: ReadonlyArray<Record<string, unknown>>, targetGroupArn: string) =>
+  logs.filter((l) => l.targetGroupArn === targetGroupArn && pollMessages.has(String(l.message)))

@@ -9,8 +9,12 @@ import { runScenario, stopWhen } from "./harness.ts"
  * the code takes seconds on a busy machine).
  */
 const startupTimeoutSeconds = 9
-/** STARTUP_TIMEOUT counts from process start and cuts a request under way: exit 3 comes then, with a margin for a slow start. */
-const exitWithinMs = startupTimeoutSeconds * 1000 + 1500
+/**
+ * STARTUP_TIMEOUT counts from process start and cuts a request under way: exit 3 then is the
+ * behaviour, so it stays a time bound; 3 s past the deadline is room for a loaded machine to end
+ * the process, and still short of another 5 s request.
+ */
+const exitWithinMs = startupTimeoutSeconds * 1000 + 3000
 
 const errorText = (run: { logs: ReadonlyArray<Record<string, unknown>> }) =>
   run.logs.filter((l) => l.level === "error").map((l) => String(l.message)).join("\n")
@@ -39,6 +43,7 @@ describe.concurrent("e2e: a hostile metadata endpoint", () => {
         kind: "oversized",
         bytes: 20 * 1024 * 1024
       }],
+      // Room for a second answer after the first is cut at 1 MiB, also on a loaded machine.
       env: { STARTUP_TIMEOUT: String(startupTimeoutSeconds) },
       timeoutMs: exitWithinMs + 10_000
     })
@@ -66,19 +71,21 @@ describe.concurrent("e2e: hostile settings", () => {
   it("a user:password in ECS_CONTAINER_METADATA_URI_V4 is never logged", async () => {
     // The right endpoint with a password, then one where nothing listens: both log the URI.
     const password = "pa55-w0rd-in-uri"
-    const works = await runScenario("awsvpc", {
-      drainAtMs: 1500,
-      env: (sim) => ({
-        ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri.replace("http://", `http://operator:${password}@`)
+    const [works, refused] = await Promise.all([
+      runScenario("awsvpc", {
+        drainAtMs: 1500,
+        env: (sim) => ({
+          ECS_CONTAINER_METADATA_URI_V4: sim.metadataUri.replace("http://", `http://operator:${password}@`)
+        })
+      }),
+      runScenario("awsvpc", {
+        env: { ECS_CONTAINER_METADATA_URI_V4: `http://operator:${password}@127.0.0.1:9/v4/x`, STARTUP_TIMEOUT: "1" }
       })
-    })
+    ])
     expect(works.code, works.stdout + works.stderr).toBe(0)
     expect(works.logs.find((l) => l.message === "configuration")?.metadataUri).toMatch(
       /^http:\/\/\[redacted\]@127\.0\.0\.1:\d+\/v4\//
     )
-    const refused = await runScenario("awsvpc", {
-      env: { ECS_CONTAINER_METADATA_URI_V4: `http://operator:${password}@127.0.0.1:9/v4/x`, STARTUP_TIMEOUT: "1" }
-    })
     expect(refused.code, refused.stdout + refused.stderr).toBe(3)
     expect(errorText(refused)).toContain("http://[redacted]@127.0.0.1:9/v4/x/task")
     for (const run of [works, refused]) expect(run.stdout + run.stderr).not.toContain(password)

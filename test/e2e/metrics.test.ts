@@ -10,6 +10,7 @@ const stoppedReason = "Scaling activity initiated by (deployment ecs-svc/"
 
 describe.concurrent("e2e: metrics and stop reasons", () => {
   it("EMF records for the drain and the exit, with the stop reason and the time saved against the 300 s delay", async () => {
+    // The simulator's clock from its start: ECS's stoppingAt is a wall time from then.
     const run = await runScenario("awsvpc", { drainAtMs: 4000, env: { DRAIN_STRATEGY: "fixed" } })
     expect(run.code, run.stdout.slice(-2000)).toBe(0)
     const records = emf(run)
@@ -29,8 +30,9 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
     // drain was seen: their difference is the detection latency, up to the first poll that saw it.
     const latency = 300 - Number(exit?.SecondsSaved) - Number(exit?.DrainWaitSeconds)
     const seenBy = (healthPolls(run.requests).find((r) => r.t >= 4000)?.t ?? NaN) - 4000
+    // Not counted from when the drain was seen (the latency would be 0); to the millisecond on
+    // TestClock in test/stopReport.test.ts.
     expect(latency).toBeGreaterThanOrEqual(seenBy / 1000)
-    expect(latency).toBeLessThan(seenBy / 1000 + 1)
     // The wait line and the last line say the same in words.
     expect(run.logs.find((l) => l.message === "waiting before exit")).toMatchObject({
       plan: "target group delay 300 s; exiting after 1 s",
@@ -48,7 +50,7 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
   })
 
   it("throttled polls: PollFailures and ThrottledPolls, at once and at the end", async () => {
-    const run = await runScenario("throttling", { drainAtMs: 6000 })
+    const run = await runScenario("throttling", { clockStarts: "when-watching", drainAtMs: 4000 })
     expect(run.code).toBe(0)
     const problems = emf(run).filter((r) => r.event === "poll-problems")
     expect(problems.length).toBeGreaterThanOrEqual(1)
@@ -59,17 +61,25 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
   })
 
   it("METRICS=off: no EMF record; METRICS_NAMESPACE names the namespace", async () => {
-    const off = await runScenario("awsvpc", { drainAtMs: 4000, env: { METRICS: "off" } })
+    const [off, named] = await Promise.all([
+      runScenario("awsvpc", { clockStarts: "when-watching", drainAtMs: 2500, env: { METRICS: "off" } }),
+      runScenario("awsvpc", {
+        clockStarts: "when-watching",
+        drainAtMs: 2500,
+        env: { METRICS_NAMESPACE: "Platform/Sidecars" }
+      })
+    ])
     expect(off.code).toBe(0)
     expect(emf(off)).toEqual([])
-    const named = await runScenario("awsvpc", { drainAtMs: 4000, env: { METRICS_NAMESPACE: "Platform/Sidecars" } })
     expect((emf(named)[0]?._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]?.Namespace)
       .toBe("Platform/Sidecars")
   })
 
   it("the optional permissions denied: each logged once, and the drain goes as before", async () => {
+    // ECS may not be asked whose drain it is: the sidecar must see its target healthy first.
     const run = await runScenario("awsvpc", {
-      drainAtMs: 4000,
+      clockStarts: "when-watching",
+      drainAtMs: 2500,
       faults: [
         { api: "elbv2", action: "DescribeTargetGroupAttributes", from: 0, until: 600_000, kind: "access-denied" },
         { api: "ecs", action: "DescribeTasks", from: 0, until: 600_000, kind: "access-denied" }

@@ -16,6 +16,8 @@ describe.concurrent("e2e: check", () => {
     expect(run.stdout).toContain("check: OK (exit code 0)")
     expect(run.stdout).toContain("network mode: bridge")
     expect(run.stdout).toContain("this task: i-0598c7d356eba48d7:32768 is healthy")
+    expect(run.stdout).toMatch(/API calls: +\d+ an hour while watching/)
+    expect(run.stdout).toMatch(/desired count 2, of the account's buckets/)
     for (
       const action of [
         "ecs:DescribeServices",
@@ -44,7 +46,11 @@ describe.concurrent("e2e: check", () => {
 
 describe.concurrent("e2e: TARGET_GROUP_ARNS", () => {
   it("a standalone task finds its target with DescribeTargetHealth alone, and drains", async () => {
-    const run = await runScenario("standalone", { drainAtMs: 6000, env: { TARGET_GROUP_ARNS: webGroupArn } })
+    const run = await runScenario("standalone", {
+      clockStarts: "when-watching",
+      drainAtMs: 2500,
+      env: { TARGET_GROUP_ARNS: webGroupArn }
+    })
     expect(run.code, run.stdout).toBe(0)
     // DescribeTargetHealth is all it needs; the optional calls (DescribeTargetGroups for the protocol) are tried once each.
     expect(new Set(run.requests.filter((r) => r.api === "ecs" || r.api === "elbv2").map((r) => r.action))).toEqual(

@@ -2,9 +2,11 @@
 // the Development section shows it, and the IAM table against the actions
 // `check` sees each network mode use. (`npm test` has built dist/ already.)
 import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
-import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { describe, expect, it, onTestFinished } from "vitest"
 import type { Fault } from "../../simulator/scenario.ts"
 import { codeBlocks, codeSpans, readRepoFile, root, tableWithHeader } from "../support/readme.ts"
 import { runScenario } from "./harness.ts"
@@ -46,7 +48,7 @@ interface CheckReport {
   readonly permissions: ReadonlyArray<{ readonly action: string; readonly ok: boolean; readonly optional?: true }>
 }
 
-describe("e2e: the README's commands", () => {
+describe.concurrent("e2e: the README's commands", () => {
   it("npm run demo: the sidecar ends with exit code 0 after the drain, and the summary says so", async () => {
     // `npm run demo` is `npm run build && node scripts/demo.ts` (test/readme.test.ts): dist/ is built.
     const demo = await run(process.execPath, [join(root, "scripts/demo.ts")])
@@ -62,7 +64,18 @@ describe("e2e: the README's commands", () => {
     const block = codeBlocks(readme).find((b) => b.lang === "sh" && b.text.includes("check --json"))
     expect(block?.text).toContain("npm run build\n")
     // dist/ is built, and rebuilding it would pull it from under the other end-to-end tests.
-    const script = (block?.text ?? "").replace("npm run build\n", "").replaceAll("4599", String(await freePort()))
+    // Typed line by line, the next command comes after the simulator has printed its endpoints
+    // (it listens by then); run as one script, it waits for that line, a bounded 30 s at most.
+    const printed = join(mkdtempSync(join(tmpdir(), "nlb-sidecar-readme-")), "simulator.json")
+    onTestFinished(() => rmSync(dirname(printed), { recursive: true, force: true }))
+    const script = (block?.text ?? "")
+      .replace("npm run build\n", "")
+      .replaceAll("4599", String(await freePort()))
+      .replace(
+        /^(node simulator\/cli\.ts [^&\n]*)&.*$/m,
+        `$1> ${printed} &\nfor _ in $(seq 300); do [ -s ${printed} ] && break; sleep 0.1; done; cat ${printed}`
+      )
+    expect(script).toContain(`cat ${printed}`)
     const shown = await run("bash", ["-c", script])
     const lines = shown.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(lines[0]).toMatchObject({ scenario: "fargate" })
@@ -73,7 +86,7 @@ describe("e2e: the README's commands", () => {
   }, 60_000)
 })
 
-describe("e2e: the README's IAM table is what each mode needs", () => {
+describe.concurrent("e2e: the README's IAM table is what each mode needs", () => {
   const table = tableWithHeader(readme, "mode", "actions")
   const isAction = (a: string) => /^[a-z]+:\w+$/.test(a)
   const actionsOf = (mode: string): ReadonlyArray<string> => {

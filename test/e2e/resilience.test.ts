@@ -1,13 +1,15 @@
 // Faults as real processes see them: throttling, 5xx, slow answers and a
 // metadata endpoint that is not up yet never end the sidecar early.
 import { describe, expect, it } from "vitest"
-import { healthPolls, runScenario } from "./harness.ts"
+import { webGroupArn } from "../../simulator/scenarios.ts"
+import { healthPolls, pollsLogged, runScenario } from "./harness.ts"
 
-const drainAtMs = 6000
+/** On the simulator's clock from when the sidecar is watching: the throttling comes between polls that see it. */
+const drainAtMs = 4000
 
 describe.concurrent("e2e: faults", () => {
   it("a throttling burst on DescribeTargetHealth: logged, backed off, then drains normally", async () => {
-    const run = await runScenario("throttling", { drainAtMs })
+    const run = await runScenario("throttling", { clockStarts: "when-watching", drainAtMs })
     expect(run.code, run.stdout).toBe(0)
     const throttled = healthPolls(run.requests).filter((r) => r.errorCode === "Throttling")
     expect(throttled.length).toBeGreaterThan(0)
@@ -16,16 +18,16 @@ describe.concurrent("e2e: faults", () => {
         expect.objectContaining({ level: "warn", error: "Throttling", requestId: expect.any(String) })
       ])
     )
-    // Back-off: after a failure the next poll waits 2 intervals (then 4), never the usual 0.9–1.1 s.
-    const times = healthPolls(run.requests).map((r) => r.t)
-    const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0))
-    expect(Math.max(...gaps)).toBeGreaterThan(1700)
+    // Each throttled request is one failed poll (no retry behind it), counted toward the back-off
+    // (whose intervals are exact on TestClock, test/sidecar.test.ts).
+    const failed = run.logs.filter((l) => l.message === "poll failed")
+    expect(failed.map((l) => l.consecutiveFailures)).toEqual(throttled.map((_, i) => i + 1))
     expect(run.exitT).toBeGreaterThan(drainAtMs + 1000)
   })
 
   it("5xx from ECS at startup are retried; 5xx while polling are ridden out", async () => {
     // The first two DescribeServices and the first two DescribeTargetHealth answer 5xx.
-    const run = await runScenario("server-errors", { drainAtMs: 6000 })
+    const run = await runScenario("server-errors", { clockStarts: "when-watching", drainAtMs })
     expect(run.code, run.stdout).toBe(0)
     const describeServices = run.requests.filter((r) => r.action === "DescribeServices")
     expect(describeServices[0]?.status).toBe(500)
@@ -34,15 +36,16 @@ describe.concurrent("e2e: faults", () => {
     expect(run.logs.some((l) => l.message === "discovery" || l.message === "watching targets")).toBe(true)
   })
 
-  it("slow ELBv2 answers (700 ms each) still mean one poll per interval, and a drain on time", async () => {
-    const run = await runScenario("slow-answers", { drainAtMs })
+  it("slow ELBv2 answers (700 ms each) are waited for: one request per poll, none given up and sent again, and the drain", async () => {
+    const run = await runScenario("slow-answers", { clockStarts: "when-watching", drainAtMs: 2500 })
     expect(run.code, run.stdout).toBe(0)
-    const times = healthPolls(run.requests).map((r) => r.t)
-    times.slice(1).forEach((t, i) => expect(t - (times[i] ?? 0)).toBeGreaterThan(850))
+    expect(run.logs.filter((l) => l.message === "poll failed")).toEqual([])
+    expect(healthPolls(run.requests).length).toBe(pollsLogged(run.logs, webGroupArn).length)
+    expect(run.logs.at(-1)).toMatchObject({ message: expect.stringContaining("is deregistering"), exitCode: 0 })
   })
 
   it("the metadata endpoint dropping connections at start: retried until it answers", async () => {
-    const run = await runScenario("metadata-not-ready", { drainAtMs })
+    const run = await runScenario("metadata-not-ready", { clockStarts: "when-watching", drainAtMs: 2500 })
     expect(run.code, run.stdout).toBe(0)
     const metadata = run.requests.filter((r) => r.api === "metadata")
     expect(metadata.filter((r) => r.errorCode === "ECONNRESET").length).toBeGreaterThan(0)

@@ -12,6 +12,8 @@ export interface Harness {
   readonly sim: RunningSimulator
   /** Moves the simulator's clock to `ms` after its start. */
   readonly at: (ms: number) => void
+  /** Resolves once `n` requests have arrived (the simulator reads its clock as each arrives), 10 s at most. */
+  readonly arrived: (n: number) => Promise<void>
   readonly elb: ElasticLoadBalancingV2Client
   readonly ecs: ECSClient
 }
@@ -19,8 +21,10 @@ export interface Harness {
 /** Started for the current test and closed when it finishes. */
 export const harness = async (scenario: Scenario): Promise<Harness> => {
   let now = 1_000_000
+  let reads = 0
   const start = now
-  const sim = await startSimulator({ scenario, now: () => now })
+  const sim = await startSimulator({ scenario, now: () => (reads++, now) })
+  const startReads = reads
   const config = { region: sim.region, endpoint: sim.endpoint, credentials, maxAttempts: 1 }
   const elb = new ElasticLoadBalancingV2Client(config)
   const ecs = new ECSClient(config)
@@ -29,7 +33,10 @@ export const harness = async (scenario: Scenario): Promise<Harness> => {
     ecs.destroy()
     await sim.close()
   })
-  return { sim, at: (ms) => (now = start + ms), elb, ecs }
+  const arrived = async (n: number) => {
+    for (let i = 0; i < 2000 && reads - startReads < n; i++) await new Promise((r) => setTimeout(r, 5))
+  }
+  return { sim, at: (ms) => (now = start + ms), arrived, elb, ecs }
 }
 
 export const withFaults = (scenario: Scenario, faults: ReadonlyArray<Fault>): Scenario =>
