@@ -129,14 +129,18 @@ export class TableScanner {
     }
   }
 
-  /** One line, `line[start..end)` without its newline; the header and anything malformed are skipped. */
-  line(line: Uint8Array, start: number, end: number): void {
+  /**
+   * One line, `line[start..end)` without its newline; the header and anything malformed are skipped.
+   * `matchedAt`, where a needle was found: the line counts only for the match at its local port, so a
+   * remote port that is watched too (or a loopback connection to itself) does not count it twice.
+   */
+  line(line: Uint8Array, start: number, end: number, matchedAt?: number): void {
     let i = start
     while (i < end && isSpace(line[i] ?? 0)) i++
     while (i < end && !isSpace(line[i] ?? 0)) i++ // `sl:`
     while (i < end && isSpace(line[i] ?? 0)) i++
     const local = endpointAt(line, i, end)
-    if (local === undefined) return
+    if (local === undefined || (matchedAt !== undefined && matchedAt !== local.end - 5)) return
     const remoteAt = local.end + 1
     const remote = endpointAt(line, remoteAt, end)
     if (remote === undefined) return
@@ -178,8 +182,7 @@ export class TableScanner {
       for (let at = bytes.indexOf(needle); at !== -1 && at < end; at = bytes.indexOf(needle, at + 1)) {
         const start = bytes.lastIndexOf(0x0a, at) + 1
         const newline = bytes.indexOf(0x0a, at)
-        // `line` checks that this is the local endpoint, not a remote one on the same port.
-        this.line(bytes, start, newline === -1 || newline > end ? end : newline)
+        this.line(bytes, start, newline === -1 || newline > end ? end : newline, at)
       }
     }
   }

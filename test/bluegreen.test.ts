@@ -13,7 +13,16 @@ import { Ecs, type ServiceDescription, type TaskDescription } from "../src/layer
 import { discoverTargets } from "../src/programs/discoverTargets.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
-import { awsError, awsvpcTask, instanceGroup, ipGroup, type Step, testLayer, tgArn } from "./support/mocks.ts"
+import {
+  awsError,
+  awsvpcTask,
+  instanceGroup,
+  ipGroup,
+  type Step,
+  testLayer,
+  tgArn,
+  webLoadBalancer
+} from "./support/mocks.ts"
 
 const blue = tgArn("web")
 const green = tgArn("web-green", "5c1f0e8a9b7d3e21")
@@ -291,6 +300,17 @@ describe("discovery of task sets and alternates: the edges", () => {
       assert.include(message, "TARGET_GROUP_ARNS")
     }))
 
+  it.effect("EXTERNAL with no task sets: the service's own loadBalancers are not the task's groups, exit 4 as above", () =>
+    Effect.gen(function*() {
+      const { layer } = testLayer({
+        ecs: { service: { deploymentController: "EXTERNAL", loadBalancers: [webLoadBalancer], taskSets: [] } }
+      })
+      const exit = yield* Effect.exit(discoverTargets.pipe(Effect.provide(layer)))
+      const { message } = expectFailure(exit, "UnsupportedTask", 4)
+      assert.include(message, "no loadBalancers")
+      assert.include(message, "TARGET_GROUP_ARNS")
+    }))
+
   it.effect("TARGET_CONTAINER_NAME picks among primaries and alternates alike", () =>
     Effect.gen(function*() {
       const admin = tgArn("admin", "2453ed029918f21f")
@@ -330,10 +350,22 @@ describe("discovery of task sets and alternates: the edges", () => {
 const notRegistered: Step = { at: 0, state: "unused", reason: "Target.NotRegistered" }
 
 /** The sidecar on a native blue/green service (host mode: the instance id and host port in both groups). */
-const startBlueGreen = (timelines: Record<string, ReadonlyArray<Step>>, described?: TaskDescription) =>
+const startBlueGreen = (
+  timelines: Record<string, ReadonlyArray<Step>>,
+  described?: TaskDescription,
+  options: { readonly connections?: boolean; readonly protocols?: readonly [string, string] } = {}
+) =>
   Effect.gen(function*() {
+    const [blueProtocol, greenProtocol] = options.protocols ?? ["TCP", "TCP"]
     const world = testLayer({
-      settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120 },
+      settings: {
+        pollingFrequencySeconds: 30,
+        deregistrationWaitSeconds: 120,
+        ...(options.connections === true ? { drainStrategy: "connections" } : {})
+      },
+      ...(options.connections === true
+        ? { connections: (ports) => Effect.succeed({ open: new Map(ports.map((p) => [p, 0])) }) }
+        : {}),
       task: {
         ...awsvpcTask(),
         Containers: [
@@ -362,7 +394,7 @@ const startBlueGreen = (timelines: Record<string, ReadonlyArray<Step>>, describe
         },
         ec2InstanceId: "i-0598c7d356eba48d7"
       },
-      elb: { timelines, groups: [instanceGroup(blue), instanceGroup(green)] }
+      elb: { timelines, groups: [instanceGroup(blue, blueProtocol), instanceGroup(green, greenProtocol)] }
     })
     const fiber = yield* Effect.forkChild(sidecar.pipe(Effect.provide(world.layer)))
     return { fiber, ...world }
@@ -400,6 +432,24 @@ describe("blue/green: the drain rules in both groups (TestClock)", () => {
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.setTime(108 * s + 120 * s)
       assert.strictEqual(expectFailure(fiber.pollUnsafe(), "Drained", 0).targetGroupArn, blue)
+    }))
+
+  it.effect("DRAIN_STRATEGY=connections: the wait leaves out the group the task is not registered in (its floor, its port)", () =>
+    Effect.gen(function*() {
+      // The task in the HTTP (ALB) primary; the TCP (NLB) alternate's 120 s floor is not its.
+      const { fiber, logs } = yield* startBlueGreen(
+        {
+          [blue]: [{ at: 0, state: "healthy" }, { at: 100 * s, state: "draining" }],
+          [green]: [notRegistered]
+        },
+        undefined,
+        { connections: true, protocols: ["HTTP", "TCP"] }
+      )
+      yield* TestClock.setTime(108 * s + 5 * s)
+      const drained = expectFailure(fiber.pollUnsafe(), "Drained", 0)
+      assert.strictEqual(drained.targetGroupArn, blue)
+      assert.include(drained.message, "connections drained after 5 s")
+      assert.deepInclude(logs.find((l) => l.message === "waiting for connections to close"), { floorSeconds: 0 })
     }))
 
   it.effect("host mode across the swap: the blue task's drain at this instance:port in the primary is an earlier task's; the own drain in the alternate ends it", () =>

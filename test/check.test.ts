@@ -258,16 +258,16 @@ describe("check advises", () => {
   it("when an NLB group has DRAIN_STRATEGY=connections with DRAIN_MIN_WAIT under 120", () => {
     const connections = (drainMinWaitSeconds: number) =>
       connectionsStrategy({ deregistrationWaitSeconds: 280, drainIdleSeconds: 5, drainMinWaitSeconds })
-    const [advice] = connections(30).advise([group("TLS", 300)])
+    const [advice] = connections(30).advise([group("TLS", 300)], true)
     assert.include(advice, "DRAIN_MIN_WAIT=30 with the Network Load Balancer group")
-    assert.deepStrictEqual(connections(120).advise([group("TLS", 300)]), [])
-    assert.deepStrictEqual(connections(30).advise([group("HTTP", 300)]), [])
+    assert.deepStrictEqual(connections(120).advise([group("TLS", 300)], true), [])
+    assert.deepStrictEqual(connections(30).advise([group("HTTP", 300)], true), [])
   })
 
   it("when an ALB group waits a fixed time over 30 s: suggests connections", () => {
-    const [advice] = fixedStrategy(fixed).advise([group("HTTPS", 300)])
+    const [advice] = fixedStrategy(fixed).advise([group("HTTPS", 300)], true)
     assert.include(advice, "DRAIN_STRATEGY=connections exits when the last request is done instead of after 120 s")
-    assert.deepStrictEqual(fixedStrategy({ deregistrationWaitSeconds: 30 }).advise([group("HTTPS", 300)]), [])
+    assert.deepStrictEqual(fixedStrategy({ deregistrationWaitSeconds: 30 }).advise([group("HTTPS", 300)], true), [])
   })
 
   it("when an optional permission is missing, naming it and what it is for", () => {

@@ -27,7 +27,8 @@ const decide = (networkMode: string, table: typeof readable, settings: Partial<S
     const program = Effect.gen(function*() {
       const strategy = yield* DrainStrategy
       const preflight = yield* Effect.exit(strategy.preflight(networkMode))
-      return { preflight, described: yield* strategy.describe }
+      const advice = yield* strategy.advise([{ arn: web, protocol: "HTTP" }])
+      return { preflight, described: yield* strategy.describe, advice }
     })
     const result = yield* program.pipe(
       Effect.provide(Layer.mergeAll(
@@ -96,11 +97,28 @@ describe("DRAIN_STRATEGY=auto: decided once, at startup", () => {
     }))
 })
 
+describe("check's advice follows what preflight found", () => {
+  it.effect("an ALB group on fixed is advised connections only where connections can work", () =>
+    Effect.gen(function*() {
+      const bridge = yield* decide("bridge", readable)
+      assert.deepStrictEqual(bridge.advice, [])
+      const explicitBridge = yield* decide("bridge", readable, { drainStrategy: "fixed" })
+      assert.deepStrictEqual(explicitBridge.advice, [])
+      const noTable = yield* decide("awsvpc", unreadable)
+      assert.deepStrictEqual(noTable.advice, [])
+      const awsvpc = yield* decide("awsvpc", readable, { drainStrategy: "fixed" })
+      assert.strictEqual(awsvpc.advice.length, 1)
+      assert.include(awsvpc.advice[0], "DRAIN_STRATEGY=connections exits when the last request is done")
+    }))
+})
+
 describe("the defaults on virtual time (DRAIN_STRATEGY=auto, DEREGISTRATION_WAIT=120)", () => {
-  const start = (protocol: "TCP" | "HTTP") =>
+  const start = (protocol: "TCP" | "HTTP", drainStrategy: Settings["drainStrategy"] = "auto", ecsTakesMillis = 0) =>
     Effect.gen(function*() {
       const world = testLayer({
-        settings: { drainStrategy: "auto", pollingFrequencySeconds: 30 },
+        settings: { drainStrategy, pollingFrequencySeconds: 30 },
+        // Asking ECS why the task stops, once draining is seen, takes this long.
+        ecs: { describeTaskTakesMillis: (at) => (at >= 20 * s ? ecsTakesMillis : 0) },
         elb: {
           timelines: { [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, state: "draining" }] },
           groups: [{ ...ipGroup(web), protocol }]
@@ -122,6 +140,18 @@ describe("the defaults on virtual time (DRAIN_STRATEGY=auto, DEREGISTRATION_WAIT
       assert.deepStrictEqual(polls().map((c) => c.at / s), [0, 27])
       assert.deepInclude(logs.find((l) => l.message === "waiting before exit"), { strategy: "connections" })
     }))
+
+  for (const strategy of ["auto", "fixed"] as const) {
+    it.effect(`DRAIN_STRATEGY=${strategy}: the wait counts from when draining was seen, a DescribeTasks that takes 8 s moves no exit`, () =>
+      Effect.gen(function*() {
+        const { fiber, calls } = yield* start("TCP", strategy, 8 * s)
+        yield* TestClock.setTime(27 * s + 120 * s - 1)
+        assert.isUndefined(fiber.pollUnsafe())
+        assert.deepStrictEqual(calls.filter((c) => c.action === "DescribeTasks").map((c) => c.at / s), [35])
+        yield* TestClock.setTime(27 * s + 120 * s)
+        expectFailure(fiber.pollUnsafe(), "Drained", 0)
+      }))
+  }
 
   it.effect("an ALB group with no connections exits DRAIN_IDLE_SECONDS after the drain is seen", () =>
     Effect.gen(function*() {

@@ -15,7 +15,9 @@ import { awsvpcTask, configTest, ipGroup, testLayer, tgArn, webLoadBalancer } fr
 
 /** The wait as the sidecar runs it, through the DrainStrategy service. */
 const drainWait = (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) =>
-  DrainStrategy.pipe(Effect.flatMap((strategy) => strategy.wait(evidence, groups)))
+  Effect.all([DrainStrategy, Clock.currentTimeMillis]).pipe(
+    Effect.flatMap(([strategy, now]) => strategy.wait(evidence, groups, now))
+  )
 /** Settings (DRAIN_STRATEGY=connections unless overridden) and the strategy they make. */
 const strategyLayer = (settings: Partial<Settings>) =>
   DrainStrategy.layer.pipe(Layer.provideMerge(configTest({ drainStrategy: "connections", ...settings })))

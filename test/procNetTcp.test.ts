@@ -42,6 +42,23 @@ describe("the socket tables: open connections by local port", () => {
     expect(found.open.get(8080)).toBe(1)
   })
 
+  it("a line is counted once, by its local port, when its remote port is watched too (a peer on 8080, a loopback connection to itself)", () => {
+    const tables = [
+      [
+        header,
+        // Port 80 from a peer whose port is 8080, both watched.
+        line(1, "1701000A:0050", "4D02000A:1F90", "01"),
+        // A loopback connection from port 8080 to itself: both endpoints print `:1F90 `.
+        line(2, "0100007F:1F90", "0100007F:1F90", "01")
+      ].join("\n")
+    ]
+    const first = scan(tables, [80, 8080])
+    expect(first.open).toEqual(new Map([[80, 1], [8080, 1]]))
+    expect(first.ids.length).toBe(2)
+    const next = scan(tables, [80, 8080], new Uint32Array())
+    expect(next.arrivals).toEqual(new Map([[80, 1], [8080, 1]]))
+  })
+
   it("every state the kernel prints; only LISTEN and TIME_WAIT carry no client connection", () => {
     const states = Object.keys(tcpStates).map(Number)
     expect(states.filter((n) => !carriesConnection(n)).map((n) => tcpStates[n])).toEqual(["TIME_WAIT", "LISTEN"])

@@ -37,7 +37,7 @@ const fargateService = (scope: Construct) => ({
   taskImageOptions: { image: ecs.ContainerImage.fromRegistry("public.ecr.aws/nginx/nginx:stable"), containerPort: 80 }
 })
 
-/** Behind an ALB: `connections` exits seconds after the last request (at most 280 s, below the 300 s delay). */
+/** Behind an ALB: the default (`auto`, `connections` on Fargate) exits seconds after the last request (at most 280 s, below the 300 s delay). */
 export class AlbFargateStack extends Stack {
   constructor(scope: Construct, id: string, props: ExampleProps) {
     super(scope, id, props)
@@ -46,14 +46,13 @@ export class AlbFargateStack extends Stack {
     new NlbSidecar(this, "Sidecar", {
       taskDefinition: web.taskDefinition,
       service: web.service,
-      drainStrategy: "connections",
       deregistrationWait: Duration.seconds(280),
       ...sidecarImage(props)
     })
   }
 }
 
-/** Behind an NLB: `connections` with its 120 s floor (the NLB keeps routing new connections for about two minutes). */
+/** Behind an NLB: the default (`connections` on Fargate) with its 120 s floor (the NLB keeps routing new connections for about two minutes). */
 export class NlbFargateStack extends Stack {
   constructor(scope: Construct, id: string, props: ExampleProps) {
     super(scope, id, props)
@@ -67,7 +66,6 @@ export class NlbFargateStack extends Stack {
     new NlbSidecar(this, "Sidecar", {
       taskDefinition: tcp.taskDefinition,
       service: tcp.service,
-      drainStrategy: "connections",
       deregistrationWait: Duration.seconds(240),
       ...sidecarImage(props)
     })

@@ -49,8 +49,12 @@ export class DrainStrategy extends Context.Service<DrainStrategy, {
   /** Whether polls made while waiting can change when the wait ends. */
   readonly watchesWhileWaiting: (groups: ReadonlyArray<TargetGroup>) => Effect.Effect<boolean>
   /** The wait before exit. */
-  readonly wait: (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) => Effect.Effect<WaitOutcome>
-  /** For `check`: what to change for the strategy to do better with these groups. */
+  readonly wait: (
+    evidence: DrainEvidence,
+    groups: ReadonlyArray<TargetGroup>,
+    startMillis: number
+  ) => Effect.Effect<WaitOutcome>
+  /** For `check`, after preflight: what to change for the strategy to do better with these groups. */
   readonly advise: (groups: ReadonlyArray<AdvisedGroup>) => Effect.Effect<ReadonlyArray<string>>
 }>()("nlb-sidecar/DrainStrategy") {
   static readonly make = (settings: Settings) =>
@@ -65,18 +69,28 @@ export class DrainStrategy extends Context.Service<DrainStrategy, {
           ? { strategy: "fixed", why: "DRAIN_STRATEGY=auto, not decided yet" }
           : { strategy: settings.drainStrategy, why: `DRAIN_STRATEGY=${settings.drainStrategy}` }
       )
+      // Whether `connections` could work here, as preflight found: no advice to choose it where it cannot.
+      const connectionsVisible = yield* Ref.make(true)
       const current = Ref.get(chosen).pipe(Effect.map((c) => ways[c.strategy]))
       return DrainStrategy.of({
         preflight: Effect.fn("DrainStrategy.preflight")(function*(networkMode: string) {
-          if (settings.drainStrategy !== "auto") return yield* ways[settings.drainStrategy].preflight(networkMode)
+          if (settings.drainStrategy !== "auto") {
+            yield* Ref.set(connectionsVisible, networkMode !== "bridge")
+            return yield* ways[settings.drainStrategy].preflight(networkMode)
+          }
           const decided = yield* resolveAuto(networkMode)
           yield* Ref.set(chosen, decided)
+          yield* Ref.set(connectionsVisible, decided.strategy === "connections")
           yield* Effect.logInfo(`drain strategy: ${decided.strategy}`).pipe(Effect.annotateLogs({ why: decided.why }))
         }),
         describe: Effect.all([Ref.get(chosen), current]).pipe(Effect.map(([c, way]) => ({ ...c, plan: way.plan }))),
         watchesWhileWaiting: (groups) => current.pipe(Effect.map((way) => way.watchesWhileWaiting(groups))),
-        wait: (evidence, groups) => current.pipe(Effect.flatMap((way) => way.wait(evidence, groups))),
-        advise: (groups) => current.pipe(Effect.map((way) => way.advise(groups)))
+        wait: (evidence, groups, startMillis) =>
+          current.pipe(Effect.flatMap((way) => way.wait(evidence, groups, startMillis))),
+        advise: (groups) =>
+          Effect.all([current, Ref.get(connectionsVisible)]).pipe(
+            Effect.map(([way, visible]) => way.advise(groups, visible))
+          )
       })
     })
 

@@ -80,7 +80,9 @@ const groupEntries = Effect.fnUntraced(function*(
   service: ServiceDescription,
   describeTask: Effect.Effect<TaskDescription, UnsupportedTask | AwsCallFailed, Startup>
 ) {
-  if (service.taskSets.length === 0) {
+  // The ECS controller names its groups on the service (primary and blue/green alternate);
+  // CODE_DEPLOY and EXTERNAL on the task sets, and with none yet the task is in no group.
+  if (service.deploymentController === "ECS") {
     return {
       entries: service.loadBalancers.flatMap((lb): ReadonlyArray<GroupEntry> => [
         ...entryOf(lb, lb.targetGroupArn, "primary"),
@@ -91,6 +93,7 @@ const groupEntries = Effect.fnUntraced(function*(
       taskSet: undefined
     }
   }
+  if (service.taskSets.length === 0) return { entries: [], taskSet: undefined }
   const { startedBy } = yield* describeTask
   const own = service.taskSets.find((ts) => ts.id === startedBy || ts.taskSetArn === startedBy)
   if (own === undefined) {
@@ -145,7 +148,9 @@ export const discoverTargets: DiscoveryProgram = Effect.gen(function*() {
   }
   const { entries: all, taskSet } = yield* groupEntries(service, describeTask)
   if (all.length === 0) {
-    const lbs = [...service.loadBalancers, ...service.taskSets.flatMap((ts) => ts.loadBalancers)]
+    const lbs = service.deploymentController === "ECS"
+      ? service.loadBalancers
+      : service.taskSets.flatMap((ts) => ts.loadBalancers)
     return yield* unsupported(
       `service ${serviceName} has no target groups (${
         lbs.length === 0 ? "no loadBalancers" : "only Classic Load Balancers"

@@ -1,6 +1,6 @@
 // The sidecar's main job: discover, watch, wait out the deregistration, exit.
 import { Clock, Effect, Fiber, Ref } from "effect"
-import { targetKey } from "../domain.ts"
+import { targetKey, type WatchedTarget } from "../domain.ts"
 import { Drained } from "../errors.ts"
 import { Config } from "../layers/Config.ts"
 import type { EvidenceTarget } from "../layers/drain/strategy.ts"
@@ -81,25 +81,34 @@ export const sidecar = Effect.gen(function*() {
   const [leaving] = leavingTargets
   if (leaving === undefined) return yield* Effect.die("the poll loop ended without a leaving target")
   const seenAt = yield* Clock.currentTimeMillis
+  // A target the task was seen registered at (an own state read in service): one where it is not
+  // (a blue/green group of the other colour) has no floor or port to wait for.
+  const registered = (targets: ReadonlyArray<WatchedTarget>) =>
+    Effect.filter(targets, (t) => watch.lastInServiceAt([t]).pipe(Effect.map((at) => at !== undefined)))
   // Every target of the task from here on, each with when it was seen leaving: the wait covers them all.
   const evidence = yield* Ref.make(
     new Map<string, EvidenceTarget>([
-      ...(yield* watch.watched).map((target) => [targetKey(target), { target, leavingSince: undefined }] as const),
+      ...(yield* registered(yield* watch.watched)).map((target) =>
+        [targetKey(target), { target, leavingSince: undefined }] as const
+      ),
       ...leavingTargets.map((o) => [targetKey(o.target), { target: o.target, leavingSince: seenAt }] as const)
     ])
   )
   const noteLeaving = (result: WatchPollResult) =>
-    Clock.currentTimeMillis.pipe(Effect.flatMap((now) =>
-      Ref.update(evidence, (known) => {
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const inService = new Set((yield* registered(result.judged.map((j) => j.o.target))).map(targetKey))
+      yield* Ref.update(evidence, (known) => {
         const next = new Map(known)
         for (const { o, verdict } of result.judged) {
           const key = targetKey(o.target)
+          if (!known.has(key) && verdict !== "leaving" && !inService.has(key)) continue
           const since = known.get(key)?.leavingSince
           next.set(key, { target: o.target, leavingSince: since ?? (verdict === "leaving" ? now : undefined) })
         }
         return next
       })
-    ))
+    })
   const target = {
     targetGroupArn: leaving.target.targetGroupArn,
     targetId: leaving.target.id,
@@ -133,7 +142,9 @@ export const sidecar = Effect.gen(function*() {
     : undefined
   const waited = yield* drainStrategy.wait(
     Ref.get(evidence).pipe(Effect.map((m) => [...m.values()])),
-    discovery.targetGroups
+    discovery.targetGroups,
+    // From when draining was seen: asking ECS why (up to its timeout) moves no exit.
+    seenAt
   )
   if (polling !== undefined) yield* Fiber.interrupt(polling)
   const exitAt = yield* Clock.currentTimeMillis

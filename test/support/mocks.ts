@@ -1,6 +1,6 @@
 // Mock layers for unit tests: AWS answers scripted against virtual time.
 import { isThrottlingError } from "@smithy/core/retry"
-import { Clock, Effect, Layer, Random } from "effect"
+import { Clock, Duration, Effect, Layer, Random } from "effect"
 import { noteCall } from "../../src/aws/callAws.ts"
 import type { TargetGroup, TargetObservation, WatchedTarget } from "../../src/domain.ts"
 import { AwsCallFailed } from "../../src/errors.ts"
@@ -127,6 +127,8 @@ export const ecsTest = (options: {
   /** The whole service: blue/green alternates, CODE_DEPLOY and EXTERNAL task sets. */
   readonly service?: ServiceDescription
   readonly ec2InstanceId?: string
+  /** How long DescribeTasks takes to answer, by virtual time (ms) of the call. */
+  readonly describeTaskTakesMillis?: (atMillis: number) => number
   readonly failWith?: Partial<
     Record<"DescribeTasks" | "DescribeServices" | "DescribeContainerInstances", AwsCallFailed>
   >
@@ -145,6 +147,7 @@ export const ecsTest = (options: {
   return Ecs.layerTest(partialService(Ecs, {
     describeTask: () =>
       Clock.currentTimeMillis.pipe(
+        Effect.tap((at) => Effect.sleep(Duration.millis(options.describeTaskTakesMillis?.(at) ?? 0))),
         Effect.flatMap((at) =>
           answer("DescribeTasks", typeof options.task === "function" ? options.task(at) : options.task)
         )

@@ -7,7 +7,7 @@ import { targetKey } from "../../domain.ts"
 import { UnsupportedTask } from "../../errors.ts"
 import type { Settings } from "../Config.ts"
 import { Connections, type SocketSample } from "../Connections.ts"
-import { countsConnections, defaultFloorSeconds, isApplicationLoadBalancer, nlbFloorSeconds } from "./loadBalancers.ts"
+import { countsConnections, floorSeconds, isApplicationLoadBalancer, nlbFloorSeconds } from "./loadBalancers.ts"
 import type { DrainEvidence, EvidenceTarget, Strategy, WaitOutcome } from "./strategy.ts"
 
 /** How often the socket table is read while waiting. */
@@ -54,7 +54,7 @@ export const planWait = (
         key: targetKey(target),
         port: target.port,
         floorFromMillis: leavingSince === undefined ? 0 : Math.max(0, leavingSince - startMillis),
-        floorMillis: Math.min(boundMillis, (settings.drainMinWaitSeconds ?? defaultFloorSeconds(protocol)) * 1000),
+        floorMillis: Math.min(boundMillis, floorSeconds(settings, protocol) * 1000),
         countable: countsConnections(protocol)
       }
     })
@@ -110,10 +110,14 @@ const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0)
 const perPort = (counts: ReadonlyMap<number, number> | undefined) =>
   counts === undefined ? null : Object.fromEntries([...counts].map(([port, n]) => [String(port), n]))
 
-const waitForConnections = (settings: WaitSettings, evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) =>
+const waitForConnections = (
+  settings: WaitSettings,
+  evidence: DrainEvidence,
+  groups: ReadonlyArray<TargetGroup>,
+  startMillis: number
+) =>
   Effect.gen(function*() {
     const connections = yield* Connections
-    const startMillis = yield* Clock.currentTimeMillis
     let idleSince = new Map<number, number>()
     let previous: { readonly sample: SocketSample; readonly ports: ReadonlySet<number> } | undefined
     let lastLog: { readonly at: number; readonly total: number | undefined } | undefined
@@ -223,10 +227,9 @@ export const connectionsStrategy = (settings: WaitSettings): Strategy => ({
   preflight: connectionsPreflight,
   // Polls while waiting can only matter when some group's floor ends before the bound.
   watchesWhileWaiting: (groups) =>
-    groups.some((g) =>
-      (settings.drainMinWaitSeconds ?? defaultFloorSeconds(g.protocol)) < settings.deregistrationWaitSeconds
-    ),
-  wait: (evidence, groups) => waitForConnections(settings, evidence, groups).pipe(Effect.withSpan("connections.wait")),
+    groups.some((g) => floorSeconds(settings, g.protocol) < settings.deregistrationWaitSeconds),
+  wait: (evidence, groups, startMillis) =>
+    waitForConnections(settings, evidence, groups, startMillis).pipe(Effect.withSpan("connections.wait")),
   advise: (groups) => {
     const floor = settings.drainMinWaitSeconds
     return floor === undefined || floor >= nlbFloorSeconds ?

@@ -12,8 +12,14 @@ export const nlbFloorSeconds = 120
  * The floor: an NLB's (TCP, TLS, UDP, TCP_UDP, and an unknown protocol, to be
  * safe) is two minutes; an ALB stops sending new requests at once.
  */
-export const defaultFloorSeconds = (protocol: string | null | undefined): number =>
+const defaultFloorSeconds = (protocol: string | null | undefined): number =>
   isApplicationLoadBalancer(protocol) ? 0 : nlbFloorSeconds
+
+/** The floor a drain of a group waits at least: DRAIN_MIN_WAIT when set, else its load balancer's. */
+export const floorSeconds = (
+  settings: { readonly drainMinWaitSeconds?: number | undefined },
+  protocol: string | null | undefined
+): number => settings.drainMinWaitSeconds ?? defaultFloorSeconds(protocol)
 
 /** UDP carries no connections to count: such a target waits the whole bound. */
 export const countsConnections = (protocol: string | null | undefined): boolean =>

@@ -35,8 +35,18 @@ export interface Strategy {
   readonly preflight: (networkMode: string) => Effect.Effect<void, UnsupportedTask>
   /** Whether polls made while waiting can change when the wait ends (each costs a call per group). */
   readonly watchesWhileWaiting: (groups: ReadonlyArray<TargetGroup>) => boolean
-  /** The wait before exit; logs how it starts and why it ends. */
-  readonly wait: (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) => Effect.Effect<WaitOutcome>
-  /** What to change for it to do better with these groups (for `check`). */
-  readonly advise: (groups: ReadonlyArray<AdvisedGroup>) => ReadonlyArray<string>
+  /**
+   * The wait before exit, counted from `startMillis` (Clock ms: when draining was seen, whatever ran
+   * since); logs how it starts and why it ends.
+   */
+  readonly wait: (
+    evidence: DrainEvidence,
+    groups: ReadonlyArray<TargetGroup>,
+    startMillis: number
+  ) => Effect.Effect<WaitOutcome>
+  /**
+   * What to change for it to do better with these groups (for `check`); `connectionsVisible`: whether
+   * `connections` could work in this task (not in bridge mode, nor with an unreadable socket table).
+   */
+  readonly advise: (groups: ReadonlyArray<AdvisedGroup>, connectionsVisible: boolean) => ReadonlyArray<string>
 }
