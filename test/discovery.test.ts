@@ -325,7 +325,7 @@ describe("discoverTargets: AWS failures at startup", () => {
       }))
       const { layer } = testLayer({ ecsLayer: ecs, random: 0.5 })
       const fiber = yield* Effect.forkChild(discoverTargets.pipe(Effect.provide(layer)))
-      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("3 seconds") // two throttles: 1 s, then 2 s (the throttled back-off at jitter 0.5)
       const discovery = yield* Fiber.join(fiber)
       assert.strictEqual(discovery.targets.length, 1)
       assert.strictEqual(failuresLeft, -1)

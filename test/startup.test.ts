@@ -55,7 +55,7 @@ const startSidecar = (ecs: Layer.Layer<Ecs>) =>
   })
 
 describe("startup through an AWS brownout", () => {
-  it.effect("throttling never ends it: a capped back-off, an error line at STARTUP_TIMEOUT and every 5 minutes, watching within seconds of AWS answering", () =>
+  it.effect("throttling never ends it: a capped back-off four times the ordinary one (2 s doubling, capped at 40 s), an error line at STARTUP_TIMEOUT and every 5 minutes, watching within seconds of AWS answering", () =>
     Effect.gen(function*() {
       const calls: Array<Call> = []
       const { fiber, logs, polls } = yield* startSidecar(ecsBrownout(10 * 60 * s, calls))
@@ -77,17 +77,17 @@ describe("startup through an AWS brownout", () => {
       assert.strictEqual(stillNotWatching().length, 2)
       assert.isUndefined(fiber.pollUnsafe(), "a brownout never ends the sidecar")
 
-      // Full jitter pinned at 0.5: 250 ms, 500 ms, 1 s, 2 s, 4 s, then the 10 s cap halved.
+      // A throttle means the account is busy: 2 s doubling to a 40 s cap, full jitter pinned at 0.5.
       const services = calls.filter((c) => c.action === "DescribeServices").map((c) => c.at)
       const gaps = services.slice(1).map((t, i) => t - (services[i] ?? 0))
-      assert.deepStrictEqual(gaps.slice(0, 7), [250, 500, 1000, 2000, 4000, 5000, 5000])
-      assert.isTrue(gaps.every((g) => g <= 5000))
+      assert.deepStrictEqual(gaps.slice(0, 7), [1000, 2000, 4000, 8000, 16000, 20000, 20000])
+      assert.isTrue(gaps.every((g) => g <= 20000))
 
       // AWS answers again at 10 min: discovery completes and polling starts within one back-off step.
       yield* TestClock.adjust(Duration.minutes(5))
       const firstPoll = polls()[0]
       assert.isDefined(firstPoll)
-      assert.isAtMost((firstPoll?.at ?? Infinity) - 10 * 60 * s, 5 * s + 1 * s)
+      assert.isAtMost((firstPoll?.at ?? Infinity) - 10 * 60 * s, 20 * s + 1 * s)
       assert.isTrue(logs.some((l) => l.message === "watching targets"))
       const errorsAfterWatching = stillNotWatching().filter((l) => Date.parse(String(l.time)) >= 10 * 60 * s)
       assert.deepStrictEqual(errorsAfterWatching, [], "the report stops once watching")

@@ -50,6 +50,13 @@ export const startupBackoff = Schedule.min([Schedule.exponential("500 millis"), 
 )
 
 /**
+ * After a throttle the account is busy: the ceiling is 4x (2 s doubling,
+ * capped at 40 s), still full jitter and never giving up, so a deployment's
+ * sidecars spread their retries instead of refilling the bucket together.
+ */
+export const throttledDelayMs = (attempt: number): number => Math.min(2_000 * 2 ** Math.max(0, attempt - 1), 40_000)
+
+/**
  * A startup call: transient failures (throttling, 5xx, network, timeouts) are
  * retried on the back-off for as long as it takes, because an AWS brownout
  * must not end a healthy task; permanent ones (access denied, not found) end
@@ -66,6 +73,11 @@ export const retryTransient = (what: string) =>
         startupBackoff.pipe(
           Schedule.setInputType<E>(),
           Schedule.while(({ input }) => input.retryable),
+          Schedule.modifyDelay(({ attempt, duration, input }) =>
+            "throttled" in input && input.throttled === true
+              ? Random.nextBetween(0, throttledDelayMs(attempt))
+              : Effect.succeed(duration)
+          ),
           Schedule.tap(({ input, duration, attempt }) =>
             Ref.set(startup.lastFailure, { what, error: input }).pipe(
               Effect.andThen(Effect.logWarning(`${what} failed, retrying`)),

@@ -26,7 +26,7 @@ export const decreaseFactor = 4
 /** Additive increase: from the cap back to POLLING_FREQUENCY in this many readings. */
 export const recoveryReadings = 30
 /** While backed off, ECS carries the readings but ELBv2 reads the target itself at least once per this many caps. */
-export const elbEveryCaps = 2
+export const elbEveryCaps = 4
 /** Past the budget, ECS is asked within this after an ELBv2 throttle (full jitter). */
 export const retrySoonMillis = 5_000
 /** After ECS says the task is stopping, its own target is read on ELBv2 within this: the confirmation. */
