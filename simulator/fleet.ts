@@ -75,6 +75,15 @@ export interface FleetReport {
   readonly elbPerMinute: ReadonlyArray<readonly [number, number]>
   /** Requests per task and hour, over the whole run (startup included). */
   readonly callsPerTaskHour: { readonly elb: number; readonly ecs: number }
+  /** The sidecars' requests and throttles, action by action. */
+  readonly byAction: Partial<Record<Action, { readonly requests: number; readonly throttled: number }>>
+  /**
+   * Each drain missed: seconds from its start to the first answer that showed it (ECS saying
+   * STOPPED, ELBv2 saying draining), null where no call of the sidecar's got one before D.
+   */
+  readonly missedDrains: ReadonlyArray<
+    { readonly ecsStoppedAfter: number | null; readonly elbDrainingAfter: number | null }
+  >
 }
 
 /** A refilling token bucket; a request is let through only with a whole token. */
@@ -239,6 +248,15 @@ export const runFleet = (input: FleetOptions) =>
     const byArn = new Map(tasks.map((t) => [t.taskArn, t]))
     const account = makeAccount()
     const counts = { elb: 0, ecs: 0, throttled: 0, polls: 0, pollsThrottled: 0 }
+    const byAction: Partial<Record<Action, { requests: number; throttled: number }>> = {}
+    /** Per drained task: when its drain was first shown to it, by ECS and by ELBv2 (ms after the drain's start). */
+    const shown = new Map<number, { ecs?: number; elb?: number }>()
+    const showDrain = (task: SimTask | undefined, channel: "ecs" | "elb", now: number) => {
+      if (task?.drainAt === undefined || now < task.drainAt) return
+      const seen = shown.get(task.index) ?? {}
+      shown.set(task.index, seen)
+      seen[channel] ??= now - task.drainAt
+    }
     // Times are counted from the run's start, whatever the clock said then.
     const t0 = yield* Clock.currentTimeMillis
     const sinceStart = Clock.currentTimeMillis.pipe(Effect.map((now) => now - t0))
@@ -247,6 +265,10 @@ export const runFleet = (input: FleetOptions) =>
       sinceStart.pipe(Effect.flatMap((now) => {
         counts[action.startsWith("ecs:") ? "ecs" : "elb"]++
         const ok = account.charge(now, action, "sidecar")
+        const tally = byAction[action] ?? { requests: 0, throttled: 0 }
+        byAction[action] = tally
+        tally.requests++
+        tally.throttled += Number(!ok)
         const poll = action === "elasticloadbalancing:DescribeTargetHealth"
         counts.polls += Number(poll)
         counts.throttled += Number(!ok)
@@ -271,11 +293,10 @@ export const runFleet = (input: FleetOptions) =>
         ),
       poll: (_, targets) =>
         charged("elasticloadbalancing:DescribeTargetHealth", (now) =>
-          targets.map((target): TargetObservation => ({
-            target,
-            state: stateOf(byIp.get(target.id), now),
-            reason: undefined
-          }))),
+          targets.map((target): TargetObservation => {
+            showDrain(byIp.get(target.id), "elb", now)
+            return { target, state: stateOf(byIp.get(target.id), now), reason: undefined }
+          })),
       listTargets: () => Effect.die("the fleet's tasks are discovered through their service"),
       describeDeregistrationDelay: () =>
         charged("elasticloadbalancing:DescribeTargetGroupAttributes", () => options.delaySeconds)
@@ -286,6 +307,7 @@ export const runFleet = (input: FleetOptions) =>
         charged("ecs:DescribeTasks", (now): TaskDescription | undefined => {
           const task = byArn.get(taskArn)
           if (task === undefined) return undefined
+          showDrain(task, "ecs", now)
           const stopping = task.drainAt !== undefined && now >= task.drainAt
           return {
             group: `service:svc-${task.service}`,
@@ -385,6 +407,8 @@ export const runFleet = (input: FleetOptions) =>
     let missed = 0
     let earlyExits = 0
     let drains = 0
+    const missedDrains: Array<FleetReport["missedDrains"][number]> = []
+    const seconds = (ms: number | undefined) => (ms === undefined ? null : Math.round(ms / 1000))
     tasks.forEach((task, i) => {
       const end = endings[i]!
       const drainAt = task.drainAt
@@ -395,7 +419,11 @@ export const runFleet = (input: FleetOptions) =>
       }
       drains++
       if (end.kind !== "drained") {
-        if (end.kind === "stopped") missed++
+        if (end.kind === "stopped") {
+          missed++
+          const seen = shown.get(task.index)
+          missedDrains.push({ ecsStoppedAfter: seconds(seen?.ecs), elbDrainingAfter: seconds(seen?.elb) })
+        }
         return
       }
       const seen = end.at - options.waitSeconds * 1000
@@ -450,7 +478,9 @@ export const runFleet = (input: FleetOptions) =>
         const window = account.windows.elbNonMutating.get(w)
         return [window?.sidecar ?? 0, window?.sidecarThrottled ?? 0] as const
       }),
-      callsPerTaskHour: { elb: counts.elb / taskHours, ecs: counts.ecs / taskHours }
+      callsPerTaskHour: { elb: counts.elb / taskHours, ecs: counts.ecs / taskHours },
+      byAction,
+      missedDrains
     }
     return report
   })

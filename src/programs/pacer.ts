@@ -7,8 +7,8 @@ import {
   afterReading,
   budgetArithmetic,
   initialPacing,
-  nextDelayMillis,
   overdue,
+  pace,
   type Pacing,
   pacingSettings,
   type Reading
@@ -17,13 +17,21 @@ import {
 /** How many times an unknown D is read again, at most. */
 export const maxRereads = 5
 
+/** The delay to the next poll, and what ECS said (undefined: it did not answer). */
+export interface EcsReading {
+  readonly delayMillis: number
+  readonly stopping: boolean | undefined
+}
+
 export interface Pacer {
-  /** This poll asks ECS (DescribeTasks on this task) instead of ELBv2. */
-  readonly ecsTurn: () => boolean
+  /** What this poll asks: ELBv2 for the targets, ECS for this task, or ELBv2 for D (the budget's). */
+  readonly turn: () => "elb" | "ecs" | "delay"
   /** Notes an ELBv2 poll's outcome; the delay to the next poll. */
   readonly afterElb: (reading: Reading) => Effect.Effect<number>
-  /** One ECS reading, noted; the delay to the next poll (short, when ECS says the task is stopping). */
-  readonly readEcs: Effect.Effect<number>
+  /** One ECS reading, noted; the delay to the next poll (short, when ECS says the task is stopping), and what ECS said. */
+  readonly readEcs: Effect.Effect<EcsReading>
+  /** Reads D in one of ELBv2's turns; the delay to the next poll. */
+  readonly delayTurn: Effect.Effect<number>
 }
 
 export const makePacer = Effect.fnUntraced(function*(input: {
@@ -32,13 +40,18 @@ export const makePacer = Effect.fnUntraced(function*(input: {
   readonly deregistrationDelaySeconds: number | undefined
   /** ecs:DescribeTasks on this task; without it (or once it is denied), ELBv2 alone. */
   readonly isTaskStopping: Effect.Effect<boolean, AwsCallFailed> | undefined
-  /** Reads D again (DescribeTargetGroupAttributes), when it could not be read at startup. */
-  readonly rereadDelay?: Effect.Effect<number | undefined, AwsCallFailed> | undefined
+  /** A startup call was throttled: ELBv2 starts backed off, as after a throttle. */
+  readonly startedThrottled?: boolean
+  /** Reads D, unknown until the budget matters (ELBv2 throttles): DescribeTargetGroupAttributes. */
+  readonly readDelay?: Effect.Effect<number | undefined, AwsCallFailed> | undefined
 }) {
   let settings = pacingSettings(input)
-  let rereads = 0
-  let pacing: Pacing = initialPacing(settings, yield* Clock.currentTimeMillis)
-  let ecsChannel = input.isTaskStopping !== undefined
+  let reads = 0
+  const startedAt = yield* Clock.currentTimeMillis
+  let pacing: Pacing = initialPacing(settings, startedAt, input.isTaskStopping !== undefined)
+  if (input.startedThrottled === true) {
+    pacing = afterReading(settings, pacing, { outcome: "throttled", channel: "elb" }, startedAt)
+  }
   let warned = false
   let stoppingLogged = false
 
@@ -46,17 +59,20 @@ export const makePacer = Effect.fnUntraced(function*(input: {
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const r = yield* Random.next
-      if (reading.outcome !== "read" && !warned && overdue(settings, pacing, now)) {
+      if (
+        (reading.outcome === "throttled" || reading.outcome === "failed") && !warned && overdue(settings, pacing, now)
+      ) {
         warned = true
         yield* Effect.logWarning("detection budget exceeded: the account's API buckets cannot carry this fleet").pipe(
           Effect.annotateLogs(budgetArithmetic(settings, pacing, now))
         )
       }
-      pacing = afterReading(settings, pacing, reading, now)
-      return nextDelayMillis(settings, pacing, reading, now, r)
+      const next = pace(settings, pacing, reading, now, r)
+      pacing = next.pacing
+      return next.delayMillis
     })
 
-  const readEcs: Effect.Effect<number> = Effect.suspend(() =>
+  const readEcs: Pacer["readEcs"] = Effect.suspend(() =>
     (input.isTaskStopping ?? Effect.succeed(false)).pipe(
       Effect.matchEffect({
         onSuccess: (stopping) =>
@@ -66,46 +82,87 @@ export const makePacer = Effect.fnUntraced(function*(input: {
               const log = stoppingLogged ? Effect.logDebug : Effect.logInfo
               stoppingLogged = true
               return log("ECS is stopping this task: confirming with ELBv2")
-            }).pipe(Effect.andThen(note({ outcome: "stopping", channel: "ecs" })))
+            }).pipe(
+              Effect.andThen(note({ outcome: "stopping", channel: "ecs" })),
+              Effect.map((delayMillis): EcsReading => ({ delayMillis, stopping }))
+            )
             : Effect.logDebug("ELBv2 throttled: ECS says this task runs").pipe(
-              Effect.andThen(note({ outcome: "read", channel: "ecs" }))
+              Effect.andThen(note({ outcome: "read", channel: "ecs" })),
+              Effect.map((delayMillis): EcsReading => ({ delayMillis, stopping }))
             ),
         onFailure: (error) => {
-          if (!error.retryable) ecsChannel = false
+          if (!error.retryable) pacing = { ...pacing, ecs: false }
           return Effect.logDebug("ECS reading failed").pipe(
-            Effect.annotateLogs({ error: error.code, ecsChannel }),
-            Effect.andThen(note({ outcome: error.throttled === true ? "throttled" : "failed", channel: "ecs" }))
+            Effect.annotateLogs({ error: error.code, ecsChannel: pacing.ecs }),
+            Effect.andThen(note({ outcome: error.throttled === true ? "throttled" : "failed", channel: "ecs" })),
+            Effect.map((delayMillis): EcsReading => ({ delayMillis, stopping: undefined }))
           )
         }
       })
     )
   )
 
+  /**
+   * D is read once a reading did not go through (a throttle, an error): from then on the budget
+   * bounds the back-off. Never at startup, with every other new task of a deployment. While ECS reads
+   * in between, in one of ELBv2's turns (never the first, nor two in a row); otherwise right after
+   * an ELBv2 reading that went through. A few times at most.
+   */
+  let troubled = input.startedThrottled === true
+  let lastTurn: "elb" | "ecs" | "delay" = "delay"
+  const delayWanted = () =>
+    troubled && input.readDelay !== undefined && settings.deregistrationDelaySeconds === undefined &&
+    reads < maxRereads
+  /** ECS reads in between: D can take an ELBv2 turn without leaving the target unread for long. */
+  const inTurn = () => pacing.ecs && pacing.elbMillis > settings.baseMillis && !pacing.confirming && !pacing.settling
+
+  /** Reads D; whether ELBv2 throttled it. */
+  const readDelay: Effect.Effect<boolean> = Effect.suspend(() =>
+    (input.readDelay ?? Effect.succeed(undefined)).pipe(
+      Effect.map((seconds) => {
+        reads = seconds === undefined ? maxRereads : reads + 1
+        settings = pacingSettings({ ...input, deregistrationDelaySeconds: seconds })
+        return false
+      }),
+      Effect.catch((error) =>
+        Effect.sync(() => {
+          reads = error.retryable ? reads + 1 : maxRereads
+          return error.throttled === true
+        })
+      )
+    )
+  )
+
   const pacer: Pacer = {
-    ecsTurn: () => ecsChannel && pacing.ecsNext,
+    turn: () => {
+      lastTurn = pacing.ecs && pacing.next === "ecs"
+        ? "ecs"
+        : lastTurn !== "delay" && inTurn() && delayWanted()
+        ? "delay"
+        : "elb"
+      return lastTurn
+    },
     afterElb: (reading) =>
-      note(reading).pipe(
+      Effect.sync(() => {
+        troubled ||= reading.outcome === "throttled" || reading.outcome === "failed"
+      }).pipe(
+        Effect.andThen(note(reading)),
         Effect.tap(() =>
-          // D unknown (throttled at startup, say): read again after an ELBv2 reading that went through, a few times.
-          reading.outcome !== "read" || settings.deregistrationDelaySeconds !== undefined ||
-            input.rereadDelay === undefined || rereads >= maxRereads
-            ? Effect.void
-            : input.rereadDelay.pipe(
-              Effect.tap((seconds) =>
-                Effect.sync(() => {
-                  rereads = seconds === undefined ? maxRereads : rereads + 1
-                  settings = pacingSettings({ ...input, deregistrationDelaySeconds: seconds })
-                })
-              ),
-              Effect.catch((error) =>
-                Effect.sync(() => {
-                  rereads = error.retryable ? rereads + 1 : maxRereads
-                })
-              )
+          reading.outcome === "read" && !inTurn() && delayWanted()
+            ? readDelay.pipe(
+              Effect.flatMap((throttled) => throttled ? note({ outcome: "throttled", channel: "elb" }) : Effect.void)
             )
+            : Effect.void
         )
       ),
-    readEcs
+    readEcs: readEcs.pipe(Effect.tap((r) =>
+      Effect.sync(() => {
+        troubled ||= r.stopping === undefined
+      })
+    )),
+    delayTurn: readDelay.pipe(
+      Effect.flatMap((throttled) => note({ outcome: throttled ? "throttled" : "aside", channel: "elb" }))
+    )
   }
   return pacer
 })

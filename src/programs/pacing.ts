@@ -1,17 +1,23 @@
-// How the poll loop paces its readings in an account it shares with a fleet:
-// AIMD (the interval doubles on each throttle, and comes back to
-// POLLING_FREQUENCY step by step), full jitter after a throttle so that a
-// fleet throttled together does not come back together, a reading through
-// ECS DescribeTasks (another bucket) after an ELBv2 throttle, and the
-// detection budget: however far the back-off goes, the next reading comes
-// early enough that a drain begun just after the last one is still seen in
-// time to save something (before D − DEREGISTRATION_WAIT).
+// How the poll loop paces its readings in an account it shares with a fleet.
+// Two channels, each with its own share: ELBv2 (DescribeTargetHealth, the
+// target itself) and ECS (DescribeTasks on this task: another bucket, with
+// twice the refill). Nothing throttled, ELBv2 alone every POLLING_FREQUENCY,
+// as without pacing. A throttle on ELBv2 drops its share to its floor at once
+// (once per four caps) and ECS reads in between, at half the budget: the
+// fleet's readings move to the bucket that can carry them and leave ELBv2
+// room for new tasks' startup calls and for confirmations. A throttle on ECS
+// multiplies its interval by 4. A share grows back only after ten quiet
+// minutes, by a small step per reading. Full jitter after a throttle, so that
+// a fleet throttled together does not come back together. And the detection
+// budget: however far the back-off goes, the next reading comes early enough
+// that a drain begun just after the last one is still seen in time to save
+// something (before D − DEREGISTRATION_WAIT); past it, the channels take turns.
 import { accountBuckets } from "../callBudget.ts"
 
 export interface PacingSettings {
   /** POLLING_FREQUENCY: the interval when nothing throttles. */
   readonly baseMillis: number
-  /** The longest the interval grows without a budget (D unknown): today's 4x back-off. */
+  /** The longest between two readings: the budget, or without one (D unknown) the 4x back-off. */
   readonly capMillis: number
   /** From the last reading, the next must come within this; undefined when D is unknown or not above W. */
   readonly budgetMillis: number | undefined
@@ -21,15 +27,24 @@ export interface PacingSettings {
 
 /** A reading must leave this share of D − W for the request itself and the confirmation after it. */
 export const budgetShare = 0.9
-/** Multiplicative decrease: a throttle multiplies the interval by this (up to the cap). */
+/** Multiplicative decrease: a throttle multiplies ECS's interval (or ELBv2's, without ECS) by this, up to the cap. */
 export const decreaseFactor = 4
-/** Additive increase: from the cap back to POLLING_FREQUENCY in this many readings. */
-export const recoveryReadings = 30
-/** While backed off, ECS carries the readings but ELBv2 reads the target itself at least once per this many caps. */
+/**
+ * Additive increase: each reading that goes through adds 1/this of POLLING_FREQUENCY's rate to its
+ * channel's. Small, because in a full bucket the share of requests throttled is about this step over
+ * the rate each task gets.
+ */
+export const recoveryReadings = 60
+/**
+ * A channel's share does not grow back for this long after it was throttled: a fleet that found the
+ * bucket's edge stays below it, and a deployment's new tasks find room for their first calls.
+ */
+export const holdMillis = 600_000
+/** While ECS reads in between, ELBv2 reads the target itself at least once per this many caps. */
 export const elbEveryCaps = 4
-/** Past the budget, ECS is asked within this after an ELBv2 throttle (full jitter). */
+/** Past the budget, a throttled reading is tried again within this (full jitter). */
 export const retrySoonMillis = 5_000
-/** After ECS says the task is stopping, its own target is read on ELBv2 within this: the confirmation. */
+/** After ECS says the task is stopping, its own target is read on ELBv2 within this (and again, if throttled): the confirmation. */
 export const confirmWithinMillis = 2_000
 /** No reading comes sooner than this after another (full jitter draws from here up). */
 export const minDelayMillis = 1_000
@@ -55,24 +70,43 @@ export const pacingSettings = (input: {
   }
 }
 
+export type Channel = "elb" | "ecs"
+
 export interface Pacing {
-  /** The AIMD interval between readings. */
-  readonly intervalMillis: number
+  /** ELBv2's AIMD share: at most one ELBv2 reading per this. */
+  readonly elbMillis: number
+  /** ECS's AIMD share, for the readings in between. */
+  readonly ecsMillis: number
+  /** When each channel was last throttled. */
+  readonly elbThrottledAt: number
+  readonly ecsThrottledAt: number
+  /** ecs:DescribeTasks can be asked (not denied). */
+  readonly ecs: boolean
   /** When this task's own state was last read (ELBv2, or ECS saying it runs). */
   readonly lastReadingAt: number
-  /** When ELBv2 last answered. */
+  /** When ELBv2 was last asked (answered or throttled): its share counts from there. */
   readonly lastElbAt: number
-  /** The next reading asks ECS: after an ELBv2 throttle, and while backed off (but for ELBv2 now and then). */
-  readonly ecsNext: boolean
+  /** The channel of the next reading. */
+  readonly next: Channel
+  /** ECS said the task is stopping: ELBv2 reads next until it answers (the confirmation). */
+  readonly confirming: boolean
+  /** ELBv2 read a drain that ECS must settle: ECS reads next until it answers. */
+  readonly settling: boolean
   /** Readings in a row that failed other than by throttling (errors, timeouts): the 2^n back-off. */
   readonly failures: number
 }
 
-export const initialPacing = (settings: PacingSettings, now: number): Pacing => ({
-  intervalMillis: settings.baseMillis,
+export const initialPacing = (settings: PacingSettings, now: number, ecs = true): Pacing => ({
+  elbMillis: settings.baseMillis,
+  ecsMillis: ecsFloorMillis(settings),
+  elbThrottledAt: -Infinity,
+  ecsThrottledAt: -Infinity,
+  ecs,
   lastReadingAt: now,
   lastElbAt: now,
-  ecsNext: false,
+  next: "elb",
+  confirming: false,
+  settling: false,
   failures: 0
 })
 
@@ -80,44 +114,86 @@ export const initialPacing = (settings: PacingSettings, now: number): Pacing => 
  * What one reading gave: `read` (this task's state known, from ELBv2 or from
  * ECS saying it runs), `stopping` (ECS says the task is stopping: not a reading
  * of the target, which ELBv2 confirms next), `throttled`, `failed` (any other
- * error).
+ * error), `aside` (an ELBv2 call in ELBv2's turn that read no target: the
+ * deregistration delay), `unsettled` (ELBv2 read a drain that may be an earlier task's, and ECS, asked
+ * which, did not answer).
  */
 export interface Reading {
-  readonly outcome: "read" | "stopping" | "throttled" | "failed"
-  readonly channel: "elb" | "ecs"
+  readonly outcome: "read" | "stopping" | "throttled" | "failed" | "aside" | "unsettled"
+  readonly channel: Channel
 }
 
+/** How far ELBv2's share may fall: to the cap alone, or while ECS reads in between, a few caps. */
+const elbCap = (settings: PacingSettings, pacing: Pacing) =>
+  pacing.ecs ? elbEveryCaps * settings.capMillis : settings.capMillis
+
+/** One step of additive increase in rate, down to `floor`. */
+const faster = (settings: PacingSettings, millis: number, floor: number, throttledAt: number, now: number) =>
+  now - throttledAt < holdMillis
+    ? millis
+    : Math.max(floor, 1 / (1 / millis + 1 / (recoveryReadings * settings.baseMillis)))
+
+/** ECS reads in between to keep the budget with room to spare (half of it), not as often as POLLING_FREQUENCY. */
+export const ecsFloorMillis = (settings: PacingSettings) => Math.max(settings.baseMillis, settings.capMillis / 2)
+
+/** The interval between readings: ELBv2's share, with ECS's in between when ELBv2's is below POLLING_FREQUENCY. */
+export const readingInterval = (settings: PacingSettings, pacing: Pacing): number =>
+  !pacing.ecs || pacing.elbMillis <= settings.baseMillis
+    ? Math.min(settings.capMillis, pacing.elbMillis)
+    : Math.min(
+      settings.capMillis,
+      Math.max(
+        settings.baseMillis,
+        1 / (1 / pacing.elbMillis + 1 / Math.max(pacing.ecsMillis, ecsFloorMillis(settings)))
+      )
+    )
+
 export const afterReading = (settings: PacingSettings, pacing: Pacing, reading: Reading, now: number): Pacing => {
+  const elb = reading.channel === "elb"
   switch (reading.outcome) {
-    case "read": {
-      // Additive increase: the interval shortens by a fixed step, down to POLLING_FREQUENCY. Until it is
-      // back there, ECS carries the readings, but for one on ELBv2 every `elbEveryCaps` caps.
-      const step = Math.max(settings.capMillis - settings.baseMillis, settings.baseMillis) / recoveryReadings
-      const intervalMillis = Math.max(settings.baseMillis, pacing.intervalMillis - step)
-      const lastElbAt = reading.channel === "elb" ? now : pacing.lastElbAt
+    case "read":
+    case "unsettled":
       return {
         ...pacing,
-        intervalMillis,
+        settling: reading.outcome === "unsettled",
+        elbMillis: elb
+          ? faster(settings, pacing.elbMillis, settings.baseMillis, pacing.elbThrottledAt, now)
+          : pacing.elbMillis,
+        ecsMillis: elb
+          ? pacing.ecsMillis
+          : faster(settings, pacing.ecsMillis, ecsFloorMillis(settings), pacing.ecsThrottledAt, now),
         lastReadingAt: now,
-        lastElbAt,
-        ecsNext: intervalMillis > settings.baseMillis &&
-          now + intervalMillis - lastElbAt < elbEveryCaps * settings.capMillis,
+        lastElbAt: elb ? now : pacing.lastElbAt,
+        confirming: false,
         failures: 0
       }
-    }
+    case "aside":
+      return { ...pacing, lastElbAt: now }
     case "stopping":
-      // ELBv2 next, soon: only this task's own target can say it is leaving.
-      return { ...pacing, ecsNext: false }
+      // Only this task's own target can say it is leaving: ELBv2 next, until it answers.
+      return { ...pacing, confirming: true, settling: false }
     case "throttled":
-      // Multiplicative decrease; ECS next, after an ELBv2 throttle.
-      return {
-        ...pacing,
-        intervalMillis: Math.min(settings.capMillis, decreaseFactor * pacing.intervalMillis),
-        ecsNext: reading.channel === "elb",
-        failures: 0
-      }
+      return elb
+        ? {
+          ...pacing,
+          // With ECS to read in between, ELBv2 (half ECS's refill, shared with every other tool) drops to its
+          // cap at once; alone, it backs off by the factor.
+          elbMillis: pacing.ecs
+            ? elbCap(settings, pacing)
+            : Math.min(elbCap(settings, pacing), decreaseFactor * pacing.elbMillis),
+          elbThrottledAt: now,
+          lastElbAt: now,
+          failures: 0
+        }
+        : {
+          ...pacing,
+          ecsMillis: Math.min(settings.capMillis, decreaseFactor * pacing.ecsMillis),
+          ecsThrottledAt: now,
+          failures: 0
+        }
     case "failed":
-      return { ...pacing, ecsNext: false, failures: pacing.failures + 1 }
+      // Not the account's budget: the 2^n back-off, on ELBv2 (ECS failing says nothing of the target).
+      return { ...pacing, failures: pacing.failures + 1 }
   }
 }
 
@@ -130,7 +206,7 @@ export const overdue = (settings: PacingSettings, pacing: Pacing, now: number): 
  * the interval ±10% after a reading (as without pacing), anywhere below it
  * after a throttle (full jitter), the 2^n back-off (at most 4x) after other
  * failures; within seconds to confirm what ECS said; never past the
- * budget, and once past it, ECS within seconds after an ELBv2 throttle.
+ * budget, and once past it, again within seconds after a throttle.
  */
 export const nextDelayMillis = (
   settings: PacingSettings,
@@ -140,16 +216,59 @@ export const nextDelayMillis = (
   random01: number
 ): number => {
   if (reading.outcome === "stopping") return jittered(confirmWithinMillis, random01)
-  const wanted = reading.outcome === "read"
-    ? pacing.intervalMillis * (0.9 + 0.2 * random01)
+  // A drain of this task's own may be under way: the other channel's word is wanted now, and retried as
+  // soon (a throttled confirmation competes with every other caller for the next token).
+  if (reading.outcome === "unsettled") return jittered(confirmWithinMillis, random01)
+  if ((pacing.confirming || pacing.settling) && reading.outcome === "throttled") {
+    return jittered(confirmWithinMillis, random01)
+  }
+  const interval = readingInterval(settings, pacing)
+  const wanted = reading.outcome === "read" || reading.outcome === "aside"
+    ? interval * (0.9 + 0.2 * random01)
     : reading.outcome === "throttled"
-    ? jittered(pacing.intervalMillis, random01)
-    : pacing.intervalMillis * Math.min(2 ** pacing.failures, 4) * (0.9 + 0.2 * random01)
-  if (settings.budgetMillis === undefined) return wanted
-  const left = pacing.lastReadingAt + settings.budgetMillis - now
+    ? jittered(interval, random01)
+    : interval * Math.min(2 ** pacing.failures, 4) * (0.9 + 0.2 * random01)
+  // Without D, the cap stands in for the budget: no reading comes later than the 4x back-off would.
+  const left = pacing.lastReadingAt + (settings.budgetMillis ?? settings.capMillis) - now
   if (left > 0) return Math.min(wanted, Math.max(minDelayMillis, left))
-  // Past the budget: ECS at once after an ELBv2 throttle; otherwise nothing is gained by hurrying.
-  return reading.outcome === "throttled" && pacing.ecsNext ? jittered(retrySoonMillis, random01) : wanted
+  // Past the budget: again within seconds after a throttle (on the other channel, where there is one);
+  // after other failures nothing is gained by hurrying.
+  return reading.outcome === "throttled" ? jittered(retrySoonMillis, random01) : wanted
+}
+
+/**
+ * Which channel reads next, `delayMillis` from now: ELBv2 to confirm, when
+ * ECS is denied, or when ELBv2's share is due (after an ECS throttle too);
+ * ECS right after an ELBv2 throttle; otherwise ECS in between.
+ */
+export const nextChannel = (
+  settings: PacingSettings,
+  pacing: Pacing,
+  reading: Reading,
+  now: number,
+  delayMillis: number
+): Channel => {
+  if (!pacing.ecs || pacing.confirming || reading.outcome === "failed") return "elb"
+  if (pacing.settling || (reading.outcome === "throttled" && reading.channel === "elb")) return "ecs"
+  // Past the budget, the channels take turns: one bucket may be empty for a while, rarely both.
+  if (reading.outcome === "throttled" && overdue(settings, pacing, now + delayMillis)) return "elb"
+  return pacing.elbMillis <= settings.baseMillis || now + delayMillis - pacing.lastElbAt >= 0.9 * pacing.elbMillis
+    ? "elb"
+    : "ecs"
+}
+
+/** One reading noted: the pacing after it and the delay to the next (`random01` draws the jitter). */
+export const pace = (
+  settings: PacingSettings,
+  before: Pacing,
+  reading: Reading,
+  now: number,
+  random01: number
+): { readonly pacing: Pacing; readonly delayMillis: number } => {
+  const after = afterReading(settings, before, reading, now)
+  const delayMillis = nextDelayMillis(settings, after, reading, now, random01)
+  const next = nextChannel(settings, after, reading, now, delayMillis)
+  return { pacing: { ...after, next }, delayMillis }
 }
 
 /** The arithmetic behind a budget that cannot be kept, for the one warning that says so. */

@@ -6,7 +6,7 @@ import { Config } from "../layers/Config.ts"
 import type { EvidenceTarget } from "../layers/drain/strategy.ts"
 import { DrainStrategy } from "../layers/DrainStrategy.ts"
 import { Ecs, type TaskDescription } from "../layers/Ecs.ts"
-import { reportSlowStart } from "../layers/Startup.ts"
+import { reportSlowStart, Startup } from "../layers/Startup.ts"
 import { TargetHealth } from "../layers/TargetHealth.ts"
 import { drainDetectedRecord, exitRecord, secondsSaved } from "../metrics/records.ts"
 import { redact } from "../redact.ts"
@@ -51,8 +51,14 @@ export const sidecar = Effect.gen(function*() {
     ...(discovery.searches.length === 0 ? {} : { searching: discovery.searches.map((s) => s.targetGroupArn) })
   }))
 
-  // Optional, for operators: the delay a drain saves against (logged once if it cannot be read).
-  const delays = yield* deregistrationDelays(discovery.targetGroups)
+  // Each group's deregistration delay, D: read when it matters, not at startup with every other new task
+  // of a deployment. The poll loop reads it once ELBv2 throttles (the detection budget needs it); the
+  // drain reads it otherwise (SecondsSaved, and the plan in the log).
+  const delays = new Map<string, number | undefined>()
+  const unknownDelays = () => discovery.targetGroups.filter((g) => delays.get(g.arn) === undefined)
+  // A start that was throttled met a busy account: the poll loop starts backed off on ELBv2.
+  const startFailure = (yield* Ref.get((yield* Startup).lastFailure))?.error
+  const startedThrottled = startFailure !== undefined && "throttled" in startFailure && startFailure.throttled === true
   const elb = yield* TargetHealth
   const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
   const pollProblems = yield* pollProblemsReporter(task)
@@ -71,11 +77,14 @@ export const sidecar = Effect.gen(function*() {
     searches: discovery.searches,
     isTaskStopping,
     onPollFailed: pollProblems.onPollFailed,
-    deregistrationDelaySeconds: shortestDelay(delays),
-    rereadDelay: Effect.forEach(
-      discovery.targetGroups.filter((g) => delays.get(g.arn) === undefined),
-      (g) => elb.describeDeregistrationDelay(g.arn)
-    ).pipe(Effect.map((read) => shortestDelay(new Map([...delays, ...read.map((d, i) => [String(i), d] as const)]))))
+    startedThrottled,
+    readDelay: Effect.forEach(
+      unknownDelays(),
+      (g) =>
+        elb.describeDeregistrationDelay(g.arn).pipe(
+          Effect.tap((seconds) => Effect.sync(() => delays.set(g.arn, seconds)))
+        )
+    ).pipe(Effect.map(() => shortestDelay(delays)))
   })
   const leavingTargets = yield* watch.untilLeaving
   const [leaving] = leavingTargets
@@ -125,6 +134,7 @@ export const sidecar = Effect.gen(function*() {
   const leavingGroups = [...new Set(leavingTargets.map((o) => o.target.targetGroupArn))]
   yield* emitPerGroup(task, leavingGroups, (at) => drainDetectedRecord(at, stop))
 
+  for (const [arn, seconds] of yield* deregistrationDelays(unknownDelays())) delays.set(arn, seconds)
   const delay = delays.get(leaving.target.targetGroupArn)
   const { strategy, plan } = yield* drainStrategy.describe
   yield* Effect.logInfo("waiting before exit").pipe(Effect.annotateLogs({

@@ -297,10 +297,10 @@ export interface WatchOptions {
   readonly isTaskStopping?: Effect.Effect<boolean, AwsCallFailed>
   /** Told of each group that could not be read (for the PollFailures metric). */
   readonly onPollFailed?: (targetGroupArn: string, error: AwsCallFailed) => Effect.Effect<void>
-  /** The watched groups' shortest deregistration delay, D, when known: the detection budget's. */
-  readonly deregistrationDelaySeconds?: number | undefined
-  /** Reads D again when it is unknown (it could not be read at startup). */
-  readonly rereadDelay?: Effect.Effect<number | undefined, AwsCallFailed>
+  /** A startup call was throttled: ELBv2 starts backed off. */
+  readonly startedThrottled?: boolean
+  /** Reads the watched groups' shortest deregistration delay, D (the detection budget's), when ELBv2 throttles. */
+  readonly readDelay?: Effect.Effect<number | undefined, AwsCallFailed>
 }
 
 /**
@@ -321,9 +321,10 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
   const pacer = (yield* PollTiming).paced === false ? undefined : yield* makePacer({
     pollingFrequencySeconds: settings.pollingFrequencySeconds,
     deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
-    deregistrationDelaySeconds: options.deregistrationDelaySeconds,
+    deregistrationDelaySeconds: undefined,
     isTaskStopping: options.isTaskStopping,
-    rereadDelay: options.rereadDelay
+    startedThrottled: options.startedThrottled ?? false,
+    readDelay: options.readDelay
   })
   const state = yield* Ref.make(initialWatchState(watchedGroups(targets, searches)))
 
@@ -346,10 +347,21 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
 
   const poll: Effect.Effect<WatchPollResult> = Effect.gen(function*() {
     const before = yield* Ref.get(state)
-    if (pacer?.ecsTurn() === true) {
-      // ECS's word instead, after an ELBv2 throttle: nothing leaves on it alone.
-      const delayMillis = yield* pacer.readEcs
+    const turn = pacer?.turn() ?? "elb"
+    if (pacer !== undefined && turn !== "elb") {
+      // ECS's word instead, after an ELBv2 throttle (nothing leaves on it alone), or D for the budget.
       const { consecutiveFailures } = before
+      if (turn === "delay") {
+        const delayMillis = yield* pacer.delayTurn
+        return { leaving: [], judged: [], done: false, confirming: false, consecutiveFailures, delayMillis }
+      }
+      const { delayMillis, stopping } = yield* pacer.readEcs
+      // A stopping task never runs again: that word settles a drain that looks like an earlier task's
+      // without asking ECS again. (A running one is not kept: the drain may begin right after it.)
+      if (stopping === true) {
+        const at = yield* Clock.currentTimeMillis
+        yield* Ref.update(state, (s) => ({ ...s, ecsWord: { at, stopping, said: "ECS is stopping this task" } }))
+      }
       return { leaving: [], judged: [], done: false, confirming: false, consecutiveFailures, delayMillis }
     }
     const reads = yield* Effect.forEach(
@@ -370,7 +382,7 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
     if (pacer === undefined) return next.result
     const delayMillis = yield* pacer.afterElb({
       outcome: reads.every((r) => !("error" in r))
-        ? "read"
+        ? asked === "noAnswer" ? "unsettled" : "read"
         : reads.some((r) => "error" in r && r.error.throttled === true)
         ? "throttled"
         : "failed",
