@@ -45,6 +45,11 @@ export interface TaskCalls {
   readonly perHour: Calls
   /** Once, when the sidecar starts. */
   readonly atStart: Calls
+  /**
+   * Once, at the drain: why ECS stops the task, and each group's deregistration delay where nothing
+   * needed it before (a throttle reads it earlier, for the detection budget: still once).
+   */
+  readonly atDrain: Calls
 }
 
 /** One DescribeTargetHealth per watched target group per POLLING_FREQUENCY. */
@@ -60,10 +65,13 @@ export const taskCalls = (input: {
   perHour: { "elasticloadbalancing:DescribeTargetHealth": (input.targetGroups * 3600) / input.pollingFrequencySeconds },
   atStart: {
     "elasticloadbalancing:DescribeTargetGroups": 1,
-    "elasticloadbalancing:DescribeTargetGroupAttributes": input.targetGroups,
     ...(input.viaService ? { "ecs:DescribeServices": 1 } : {}),
     ...((input.viaService && !input.serviceInMetadata) || input.instanceLookup ? { "ecs:DescribeTasks": 1 } : {}),
     ...(input.instanceLookup ? { "ecs:DescribeContainerInstances": 1 } : {})
+  },
+  atDrain: {
+    "elasticloadbalancing:DescribeTargetGroupAttributes": input.targetGroups,
+    "ecs:DescribeTasks": 1
   }
 })
 

@@ -77,7 +77,7 @@ describe("check", () => {
 })
 
 describe("check counts the API calls", () => {
-  it.effect("this task's calls per hour and at start; with the service's desired count, its share of each bucket", () =>
+  it.effect("this task's calls per hour, at start and at the drain; with the service's desired count, its share of each bucket", () =>
     Effect.gen(function*() {
       const report = yield* check.pipe(Effect.provide(
         testLayer({
@@ -92,8 +92,11 @@ describe("check counts the API calls", () => {
         perHour: { "elasticloadbalancing:DescribeTargetHealth": 120 },
         atStart: {
           "elasticloadbalancing:DescribeTargetGroups": 1,
-          "elasticloadbalancing:DescribeTargetGroupAttributes": 1,
           "ecs:DescribeServices": 1
+        },
+        atDrain: {
+          "elasticloadbalancing:DescribeTargetGroupAttributes": 1,
+          "ecs:DescribeTasks": 1
         },
         service: {
           name: "web",

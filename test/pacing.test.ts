@@ -1,18 +1,24 @@
-// Pacing in a shared account: the detection budget, ECS after an ELBv2 throttle
-// and its confirmation, AIMD with full jitter. The arithmetic on its own, then
+// Pacing in a shared account: the detection budget, each channel's share (ELBv2
+// dropping to its floor, ECS reading in between, the hold and the steps back),
+// the confirmation of ECS's word, full jitter. The arithmetic on its own, then
 // the sidecar on TestClock.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import type { TaskDescription } from "../src/layers/Ecs.ts"
+import { Ecs, type TaskDescription } from "../src/layers/Ecs.ts"
 import {
-  afterReading,
   decreaseFactor,
+  elbEveryCaps,
+  holdMillis,
   initialPacing,
   minDelayMillis,
-  nextDelayMillis,
+  pace,
+  type Pacing,
   pacingSettings,
-  type Reading
+  type Reading,
+  readingInterval,
+  recoveryReadings,
+  retrySoonMillis
 } from "../src/programs/pacing.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
@@ -27,6 +33,18 @@ const settings = pacingSettings({
 })
 const elbThrottled: Reading = { outcome: "throttled", channel: "elb" }
 const elbRead: Reading = { outcome: "read", channel: "elb" }
+const ecsRead: Reading = { outcome: "read", channel: "ecs" }
+const ecsThrottled: Reading = { outcome: "throttled", channel: "ecs" }
+
+/** Readings one after the other, each at its time (s): the pacing after each, and the delay it set. */
+const run = (from: Pacing, steps: ReadonlyArray<readonly [number, Reading]>, random01 = 0.5) => {
+  let pacing = from
+  return steps.map(([at, reading]) => {
+    const next = pace(settings, pacing, reading, at * s, random01)
+    pacing = next.pacing
+    return next
+  })
+}
 
 describe("pacing: the arithmetic", () => {
   it("the detection budget is 0.9 × (D − DEREGISTRATION_WAIT); none when D is unknown or not above the wait", () => {
@@ -45,45 +63,99 @@ describe("pacing: the arithmetic", () => {
     )
   })
 
-  it("multiplicative decrease on each throttle up to the budget, additive increase back to POLLING_FREQUENCY", () => {
-    let p = initialPacing(settings, 0)
-    const intervals: Array<number> = []
-    for (let i = 0; i < 3; i++) {
-      p = afterReading(settings, p, elbThrottled, i * s)
-      intervals.push(p.intervalMillis / s)
-    }
-    assert.deepStrictEqual(intervals, [30 * decreaseFactor, 162, 162])
-    assert.isTrue(p.ecsNext, "after an ELBv2 throttle, ECS reads next")
+  it("nothing throttled: ELBv2 alone, every POLLING_FREQUENCY ± 10%", () => {
+    const steps = run(initialPacing(settings, 0), [[0, elbRead], [30, elbRead]])
+    assert.deepStrictEqual(steps.map((x) => [x.pacing.next, x.delayMillis / s]), [["elb", 30], ["elb", 30]])
+    assert.deepStrictEqual(
+      [0, 1].map((r) => pace(settings, initialPacing(settings, 0), elbRead, 0, r).delayMillis / s),
+      [
+        27,
+        33
+      ]
+    )
+  })
+
+  it("an ELBv2 throttle drops ELBv2 to once per four budgets at once, and ECS reads in between at half the budget", () => {
+    const [throttled, ...after] = run(initialPacing(settings, 0), [[0, elbThrottled], [5, ecsRead], [76, ecsRead]])
+    assert.strictEqual(throttled!.pacing.elbMillis, elbEveryCaps * 162 * s)
+    assert.strictEqual(throttled!.pacing.next, "ecs", "ECS right after an ELBv2 throttle")
+    assert.strictEqual(throttled!.pacing.ecsMillis, 81 * s)
+    // One reading per 1 / (1/648 + 1/81) = 72 s, ECS's turns until ELBv2's comes round again.
+    assert.strictEqual(readingInterval(settings, throttled!.pacing), 72 * s)
+    assert.deepStrictEqual(after.map((x) => [x.pacing.next, x.delayMillis / s]), [["ecs", 72], ["ecs", 72]])
+    const due = run(after.at(-1)!.pacing, [[600, ecsRead]])[0]!
+    assert.strictEqual(due.pacing.next, "elb", "ELBv2 reads the target itself once its turn is due")
+  })
+
+  it("an ECS throttle multiplies ECS's interval by 4, up to the budget; without ECS, ELBv2 backs off by the same factor", () => {
+    const backedOff = run(initialPacing(settings, 0), [[0, elbThrottled]])[0]!.pacing
+    assert.strictEqual(run(backedOff, [[5, ecsThrottled]])[0]!.pacing.ecsMillis, 162 * s)
+    const alone = run(initialPacing(settings, 0, false), [[0, elbThrottled], [10, elbThrottled], [20, elbThrottled]])
+    assert.deepStrictEqual(alone.map((x) => x.pacing.elbMillis / s), [30 * decreaseFactor, 162, 162])
+    assert.isTrue(alone.every((x) => x.pacing.next === "elb"), "without ECS, ELBv2 alone")
+  })
+
+  it("a share grows back only after ten quiet minutes, by one step per reading, to POLLING_FREQUENCY", () => {
+    const backedOff = run(initialPacing(settings, 0), [[0, elbThrottled]])[0]!.pacing
+    const quiet = run(backedOff, [[holdMillis / s - 1, elbRead]])[0]!.pacing
+    assert.strictEqual(quiet.elbMillis, backedOff.elbMillis, "no growth within the hold")
+    let pacing = quiet
     let readings = 0
-    while (p.intervalMillis > settings.baseMillis) {
-      p = afterReading(settings, p, readings % 2 === 0 ? { outcome: "read", channel: "ecs" } : elbRead, readings * s)
+    while (pacing.elbMillis > settings.baseMillis) {
+      pacing = run(pacing, [[holdMillis / s + readings, elbRead]])[0]!.pacing
       readings++
     }
-    assert.strictEqual(readings, 30, "back to 30 s in 30 readings")
-    assert.isFalse(afterReading(settings, p, elbRead, 0).ecsNext, "at POLLING_FREQUENCY, ELBv2 alone")
+    // Each reading adds 1/60 of POLLING_FREQUENCY's rate: from once per 648 s, 58 readings.
+    assert.strictEqual(readings, Math.ceil(recoveryReadings * (1 - 30 / 648)))
+    assert.strictEqual(run(pacing, [[2 * holdMillis / s, elbRead]])[0]!.pacing.next, "elb", "back to ELBv2 alone")
   })
 
-  it("full jitter after a throttle: anywhere from 1 s to the interval; ±10% after a reading", () => {
-    const throttled = afterReading(settings, initialPacing(settings, 0), elbThrottled, 0)
-    const delays = [0, 0.5, 1].map((r) => nextDelayMillis(settings, throttled, elbThrottled, 0, r))
+  it("full jitter after a throttle: anywhere from 1 s to the interval", () => {
+    const delays = [0, 0.5, 1].map((r) =>
+      pace(settings, initialPacing(settings, 0, false), elbThrottled, 0, r).delayMillis
+    )
     assert.deepStrictEqual(delays, [minDelayMillis, minDelayMillis + (120 * s - minDelayMillis) / 2, 120 * s])
-    const read = afterReading(settings, initialPacing(settings, 0), elbRead, 0)
-    assert.deepStrictEqual([0, 1].map((r) => nextDelayMillis(settings, read, elbRead, 0, r)), [27 * s, 33 * s])
   })
 
-  it("no back-off pushes the next reading past the budget from the last reading", () => {
-    let p = initialPacing(settings, 0)
+  it("no back-off pushes the next reading past the budget from the last reading; past it, the channels take turns within seconds", () => {
+    let pacing = initialPacing(settings, 0)
     let now = 0
     // Other failures back off 2x, 4x: without the budget the second retry would come at 54 + 108 s.
     const failed: Reading = { outcome: "failed", channel: "elb" }
     const at: Array<number> = []
     for (let i = 0; i < 3; i++) {
-      p = afterReading(settings, p, failed, now)
-      now += nextDelayMillis(settings, p, failed, now, 0)
+      const next = pace(settings, pacing, failed, now, 0)
+      pacing = next.pacing
+      now += next.delayMillis
       at.push(now / s)
     }
-    // Past the budget nothing is gained by hurrying: the back-off goes on (4x, 108 s).
+    // Past the budget nothing is gained by hurrying after an error: the back-off goes on (4x, 108 s).
     assert.deepStrictEqual(at, [54, 162, 270])
+    // Throttled past the budget: the other channel next, within seconds.
+    const overdue = { ...initialPacing(settings, 0), lastReadingAt: 0 }
+    const afterEcs = pace(settings, overdue, ecsThrottled, 170 * s, 1)
+    assert.deepStrictEqual([afterEcs.pacing.next, afterEcs.delayMillis], ["elb", retrySoonMillis])
+    const afterElb = pace(settings, afterEcs.pacing, elbThrottled, 175 * s, 1)
+    assert.deepStrictEqual([afterElb.pacing.next, afterElb.delayMillis], ["ecs", retrySoonMillis])
+  })
+
+  it("ECS saying STOPPED: ELBv2 within 2 s, and again within 2 s while throttled; a drain ECS must settle: ECS within 2 s", () => {
+    const backedOff = run(initialPacing(settings, 0), [[0, elbThrottled]])[0]!.pacing
+    const [stopping, throttled, confirmed] = run(
+      backedOff,
+      [[10, { outcome: "stopping", channel: "ecs" }], [12, elbThrottled], [14, elbRead]],
+      1
+    )
+    assert.deepStrictEqual([stopping!.pacing.next, stopping!.delayMillis / s], ["elb", 2])
+    assert.deepStrictEqual([throttled!.pacing.next, throttled!.delayMillis / s], ["elb", 2])
+    assert.isFalse(confirmed!.pacing.confirming)
+    const [unsettled, ecsAgain] = run(
+      backedOff,
+      [[10, { outcome: "unsettled", channel: "elb" }], [12, ecsThrottled]],
+      1
+    )
+    assert.deepStrictEqual([unsettled!.pacing.next, unsettled!.delayMillis / s], ["ecs", 2])
+    assert.deepStrictEqual([ecsAgain!.pacing.next, ecsAgain!.delayMillis / s], ["ecs", 2])
   })
 })
 
@@ -101,12 +173,32 @@ const ecsStoppingAt = (stoppingAt: number, calls: Array<Call>, denied = false) =
     ...(denied ? { failWith: { DescribeTasks: awsError("ecs:DescribeTasks", "AccessDeniedException", false) } } : {})
   })
 
-const start = (timeline: ReadonlyArray<Step>, stoppingAt: number, denied = false) =>
+/** `ecs`, its first DescribeServices (at startup) throttled. */
+const servicesThrottledOnce = (ecs: Layer.Layer<Ecs>) =>
+  Layer.effect(
+    Ecs,
+    Effect.gen(function*() {
+      const inner = yield* Ecs
+      let throttled = false
+      return Ecs.of({
+        ...inner,
+        describeService: (cluster, service) =>
+          Effect.suspend(() => {
+            if (throttled) return inner.describeService(cluster, service)
+            throttled = true
+            return Effect.fail(awsError("ecs:DescribeServices", "ThrottlingException", true))
+          })
+      })
+    })
+  ).pipe(Layer.provide(ecs))
+
+const start = (timeline: ReadonlyArray<Step>, stoppingAt: number, denied = false, startThrottled = false) =>
   Effect.gen(function*() {
     const ecsCalls: Array<Call> = []
+    const ecs = ecsStoppingAt(stoppingAt, ecsCalls, denied)
     const world = testLayer({
       settings: { pollingFrequencySeconds: 30, deregistrationWaitSeconds: 120, drainExitCode: 7 },
-      ecsLayer: ecsStoppingAt(stoppingAt, ecsCalls, denied),
+      ecsLayer: startThrottled ? servicesThrottledOnce(ecs) : ecs,
       elb: { timelines: { [web]: timeline }, groups: [ipGroup(web)] },
       random: 0.5
     })
@@ -125,19 +217,23 @@ describe("pacing: ECS when ELBv2 throttles", () => {
       yield* TestClock.setTime(200 * s)
       assert.isAbove(describeTasks().length, 0, "ECS read while ELBv2 throttles")
       assert.isTrue(describeTasks().every((c) => c.at > 20 * s), "ECS only after a throttle")
-      // Past the confirmation (at most 162 s after the drain's start), before the end of its wait.
-      yield* TestClock.setTime(363 * s)
+      // Second by second to the confirmation (at most 162 s after the drain's start).
+      for (let t = 200; t <= 362 && !logs.some((l) => l.message === "target is deregistering"); t++) {
+        yield* TestClock.setTime(t * s)
+      }
       const stoppingSaid = logs.findIndex((l) => l.message === "ECS is stopping this task: confirming with ELBv2")
       const leaving = logs.findIndex((l) => l.message === "target is deregistering")
       assert.isAbove(stoppingSaid, -1)
       assert.isAbove(leaving, stoppingSaid, "the drain is acted on after ELBv2 confirms it")
-      // The confirmation: the ELBv2 reading that saw the drain came within 2 s of an ECS answer of STOPPED
-      // (the ones before it were throttled), and within the detection budget of the drain's start.
+      // The confirmation: from ECS's first answer of STOPPED, ELBv2 alone, every 2 s at most while it throttles
+      // (no ECS call spent), until the reading that saw the drain, within the detection budget of its start.
       const confirmed = polls().find((c) => c.at >= 230 * s)?.at ?? Infinity
-      const stoppedBefore = describeTasks().filter((c) => c.at >= 200 * s && c.at <= confirmed).at(-1)?.at ?? -Infinity
-      assert.isAtMost(confirmed - stoppedBefore, 2 * s)
+      const stoppedAt = describeTasks().find((c) => c.at >= 200 * s)?.at ?? Infinity
+      assert.strictEqual(describeTasks().filter((c) => c.at > stoppedAt && c.at <= confirmed).length, 0)
+      const tries = [stoppedAt, ...polls().map((c) => c.at).filter((at) => at > stoppedAt && at <= confirmed)]
+      tries.slice(1).forEach((at, i) => assert.isAtMost(at - tries[i]!, 2 * s))
       assert.isAtMost(confirmed - 200 * s, 162 * s)
-      yield* TestClock.setTime(confirmed + 120 * s - 1)
+      yield* TestClock.setTime(confirmed + 119 * s)
       assert.isUndefined(fiber.pollUnsafe())
       yield* TestClock.setTime(confirmed + 120 * s)
       expectFailure(fiber.pollUnsafe(), "Drained", 7)
@@ -178,5 +274,74 @@ describe("pacing: ECS when ELBv2 throttles", () => {
       at.slice(1).forEach((t, i) => assert.isAtLeast(t - (at[i] ?? 0), minDelayMillis))
       yield* TestClock.setTime(1200 * s)
       expectFailure(fiber.pollUnsafe(), "Drained", 7)
+    }))
+})
+
+describe("pacing: what the sidecar learns, and when", () => {
+  const attributes = (calls: ReadonlyArray<Call>) =>
+    calls.filter((c) => c.action === "DescribeTargetGroupAttributes").map((c) => c.at / s)
+
+  it.effect("nothing throttled: D is not read at startup but once, at the drain (for SecondsSaved), and ECS is never asked", () =>
+    Effect.gen(function*() {
+      const { fiber, calls, describeTasks, polls } = yield* start(
+        [{ at: 0, state: "healthy" }, { at: 100 * s, state: "draining" }],
+        100 * s
+      )
+      yield* TestClock.setTime(99 * s)
+      assert.deepStrictEqual(attributes(calls), [])
+      assert.deepStrictEqual(describeTasks(), [], "no ECS reading while ELBv2 answers")
+      yield* TestClock.setTime(400 * s)
+      const seen = polls().find((c) => c.at >= 100 * s)!.at / s
+      assert.deepStrictEqual(attributes(calls), [seen])
+      // Counted from the last reading in service: exit − that, against D.
+      const lastInService = polls().filter((c) => c.at < 100 * s).at(-1)!.at / s
+      const drained = expectFailure(fiber.pollUnsafe(), "Drained", 7)
+      assert.strictEqual(drained.secondsSaved, 300 - (seen + 120 - lastInService))
+    }))
+
+  it.effect("ELBv2 throttled: D is read in one of ELBv2's turns (not the first), and the budget bounds the readings from then on", () =>
+    Effect.gen(function*() {
+      const { fiber, calls, describeTasks, polls } = yield* start(
+        [{ at: 0, state: "healthy" }, { at: 20 * s, error: "Throttling" }],
+        Infinity
+      )
+      yield* TestClock.setTime(1200 * s)
+      const [read, ...more] = attributes(calls)
+      assert.isDefined(read)
+      assert.deepStrictEqual(more, [], "read once")
+      assert.isAbove(read!, 20)
+      // Every reading (ELBv2 or ECS) within 162 s of the one before, once D is known.
+      const readings = [...polls(), ...describeTasks()].map((c) => c.at / s).filter((at) => at > read!).sort((a, b) =>
+        a - b
+      )
+      readings.slice(1).forEach((at, i) => assert.isAtMost(at - readings[i]!, 162))
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a start that was throttled begins backed off: the target is read on ELBv2 once, then ECS reads in between", () =>
+    Effect.gen(function*() {
+      const throttled = yield* start([{ at: 0, state: "healthy" }], Infinity, false, true)
+      yield* TestClock.setTime(400 * s)
+      assert.strictEqual(throttled.polls().length, 1, "ELBv2 once (its next turn is 480 s on)")
+      assert.isAtLeast(throttled.describeTasks().length, 6, "ECS every 53 s (half the 4x cap, with ELBv2's share)")
+      yield* Fiber.interrupt(throttled.fiber)
+    }))
+
+  it.effect("ECS's STOPPED settles a drain that looks like an earlier task's: no second DescribeTasks, none for the stop reason", () =>
+    Effect.gen(function*() {
+      // No reading of the target goes through before the drain: a draining target with no state of this
+      // task's before it could be a predecessor's at the same address; ECS's word settles it.
+      const { fiber, describeTasks, polls, logs } = yield* start(
+        [{ at: 0, error: "Throttling" }, { at: 100 * s, state: "draining" }],
+        50 * s
+      )
+      yield* TestClock.setTime(300 * s)
+      const stopped = describeTasks().find((c) => c.at >= 50 * s)!.at
+      const seen = polls().find((c) => c.at >= 100 * s)!.at
+      assert.deepStrictEqual(describeTasks().filter((c) => c.at > stopped).map((c) => c.at), [])
+      assert.isTrue(logs.some((l) => l.message === "target is deregistering"))
+      yield* TestClock.setTime(seen + 120 * s)
+      const drained = expectFailure(fiber.pollUnsafe(), "Drained", 7)
+      assert.strictEqual(drained.stopCode, undefined)
     }))
 })

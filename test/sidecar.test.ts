@@ -344,9 +344,9 @@ describe("sidecar: many target groups", () => {
 })
 
 describe("sidecar: failures while polling never end it", () => {
-  it.effect("backs off while polls fail (2x, 4x, capped at 4x and by the detection budget) and returns to the interval after a success", () =>
+  it.effect("backs off while polls fail (2x, 4x, capped at 4x until D is read) and returns to the interval after a success", () =>
     Effect.gen(function*() {
-      const { fiber, polls } = yield* start({
+      const { fiber, polls, calls } = yield* start({
         timelines: {
           [web]: [{ at: 0, state: "healthy" }, { at: 20 * s, error: "ServiceUnavailable" }, {
             at: 200 * s,
@@ -358,12 +358,20 @@ describe("sidecar: failures while polling never end it", () => {
         }
       })
       yield* TestClock.setTime(330 * s)
-      // 0 ok, 27 fail → ×2 (54 s), 81 fail → ×4 would be 189 s: past the detection budget, 0.9 × (D 300 −
-      // DEREGISTRATION_WAIT 120) = 162 s after the last reading at 0, so 162; fail → ×4 (108 s), 270 ok → back to 27 s.
-      assert.deepStrictEqual(polls().map((c) => c.at / s), [0, 27, 81, 162, 270, 297, 324])
+      // 0 ok, 27 fail → ×2 (54 s), 81 fail → ×4 would be 189 s: D is not read yet (nothing needed it at
+      // startup), so the 4x cap stands in for the budget: 120 s after the last reading at 0; fail → ×4
+      // (108 s), 228 ok → back to 27 s.
+      assert.deepStrictEqual(polls().map((c) => c.at / s), [0, 27, 81, 120, 228, 255, 282, 309])
+      // D is read right after the first reading that went through once one had failed: the budget, from then on.
+      assert.deepStrictEqual(
+        calls.filter((c) => c.action === "DescribeTargetGroupAttributes").map((c) => c.at / s),
+        [228]
+      )
       assert.isUndefined(fiber.pollUnsafe())
-      // Draining at 400 is seen at 405 (324 + 3 × 27).
-      yield* TestClock.setTime(405 * s + 120 * s)
+      // Draining at 400 is seen at 417 (309 + 4 × 27).
+      yield* TestClock.setTime(417 * s + 120 * s - 1)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.setTime(417 * s + 120 * s)
       yield* expectDrained(fiber, 7)
     }))
 

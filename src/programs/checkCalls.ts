@@ -1,4 +1,4 @@
-// `check`'s account of API calls: what this task asks per hour and at start,
+// `check`'s account of API calls: what this task asks per hour, at start and at the drain,
 // and what its whole service takes of each of the account's buckets.
 import {
   accountBuckets,
@@ -15,6 +15,7 @@ export interface CallsReport {
   readonly targetGroups: number
   readonly perHour: Calls
   readonly atStart: Calls
+  readonly atDrain: Calls
   /** With the service's desiredCount: each bucket's refill its tasks take while watching (1 = all). */
   readonly service?: {
     readonly name: string
@@ -61,7 +62,7 @@ const percent = (share: number) => `${(share * 100).toFixed(share < 0.1 ? 1 : 0)
 export const formatCalls = (c: CallsReport): Array<string> => [
   `  API calls:    ${total(c.perHour)} an hour while watching (${listed(c.perHour)}: ${c.targetGroups} target group${
     c.targetGroups === 1 ? "" : "s"
-  } every ${c.pollingFrequencySeconds} s); at start ${listed(c.atStart)}`,
+  } every ${c.pollingFrequencySeconds} s); at start ${listed(c.atStart)}; at the drain ${listed(c.atDrain)}`,
   ...(c.service === undefined ? [] : [
     `                service ${c.service.name}, desired count ${c.service.desiredCount}, of the account's buckets:`,
     ...bucketNames.map((b) =>

@@ -104,17 +104,17 @@ export const makePacer = Effect.fnUntraced(function*(input: {
 
   /**
    * D is read once a reading did not go through (a throttle, an error): from then on the budget
-   * bounds the back-off. Never at startup, with every other new task of a deployment. While ECS reads
-   * in between, in one of ELBv2's turns (never the first, nor two in a row); otherwise right after
-   * an ELBv2 reading that went through. A few times at most.
+   * bounds the back-off. Never at startup, with every other new task of a deployment. While ELBv2 is
+   * backed off, in one of its turns (never the first, nor two in a row); otherwise right after an
+   * ELBv2 reading that went through. A few times at most.
    */
   let troubled = input.startedThrottled === true
   let lastTurn: "elb" | "ecs" | "delay" = "delay"
   const delayWanted = () =>
     troubled && input.readDelay !== undefined && settings.deregistrationDelaySeconds === undefined &&
     reads < maxRereads
-  /** ECS reads in between: D can take an ELBv2 turn without leaving the target unread for long. */
-  const inTurn = () => pacing.ecs && pacing.elbMillis > settings.baseMillis && !pacing.confirming && !pacing.settling
+  /** ELBv2 is backed off (ECS, if it can, reads in between): D can take one of its turns. */
+  const inTurn = () => pacing.elbMillis > settings.baseMillis && !pacing.confirming && !pacing.settling
 
   /** Reads D; whether ELBv2 throttled it. */
   const readDelay: Effect.Effect<boolean> = Effect.suspend(() =>

@@ -266,7 +266,8 @@ export const pace = (
   random01: number
 ): { readonly pacing: Pacing; readonly delayMillis: number } => {
   const after = afterReading(settings, before, reading, now)
-  const delayMillis = nextDelayMillis(settings, after, reading, now, random01)
+  // Whole milliseconds: the clock's own unit.
+  const delayMillis = Math.round(nextDelayMillis(settings, after, reading, now, random01))
   const next = nextChannel(settings, after, reading, now, delayMillis)
   return { pacing: { ...after, next }, delayMillis }
 }

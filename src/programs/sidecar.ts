@@ -124,6 +124,8 @@ export const sidecar = Effect.gen(function*() {
     port: leaving.target.port
   }
 
+  // D, if the poll loop had no need of it: for SecondsSaved and the plan (one attempt per group).
+  for (const [arn, seconds] of yield* deregistrationDelays(unknownDelays())) delays.set(arn, seconds)
   // Why ECS stops the task (one DescribeTasks), on every line from here to the last.
   const stop = yield* whyStopping(stopAnswer)
   // Where the deregistration began, as near as it is known: what SecondsSaved counts from.
@@ -134,7 +136,6 @@ export const sidecar = Effect.gen(function*() {
   const leavingGroups = [...new Set(leavingTargets.map((o) => o.target.targetGroupArn))]
   yield* emitPerGroup(task, leavingGroups, (at) => drainDetectedRecord(at, stop))
 
-  for (const [arn, seconds] of yield* deregistrationDelays(unknownDelays())) delays.set(arn, seconds)
   const delay = delays.get(leaving.target.targetGroupArn)
   const { strategy, plan } = yield* drainStrategy.describe
   yield* Effect.logInfo("waiting before exit").pipe(Effect.annotateLogs({

@@ -43,10 +43,11 @@ describe.concurrent("e2e: metrics and stop reasons", () => {
       stopCode: "ServiceSchedulerInitiated",
       secondsSaved: expect.any(Number)
     })
-    // After startup: one DescribeTargetHealth per poll, and the one DescribeTasks at the drain.
+    // After startup: one DescribeTargetHealth per poll; at the drain, the group's deregistration delay
+    // (for SecondsSaved: nothing throttled, so nothing read it before) and the one DescribeTasks.
     const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
     expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth").map((r) => r.action))
-      .toEqual(["DescribeTasks"])
+      .toEqual(["DescribeTargetGroupAttributes", "DescribeTasks"])
   })
 
   it("throttled polls: PollFailures and ThrottledPolls, at once and at the end", async () => {

@@ -44,12 +44,13 @@ const expectOneRequestPerGroupPerPoll = (run: ScenarioRun, groups: ReadonlyArray
   for (const g of groups) expect(healthPolls(run.requests, g).length, g).toBe(pollsLogged(run.logs, g).length)
   expect(new Set(counts).size, `polls per group: ${counts.join(", ")}`).toBe(1)
   expect(healthPolls(run.requests).length).toBe(counts.reduce((a, b) => a + b, 0))
-  // Discovery happens once: nothing but DescribeTargetHealth after the first poll, except one
-  // ecs:DescribeTasks once draining is seen (why ECS stops the task; the same answer settles
-  // whose drain a first reading of draining is).
+  // Discovery happens once: nothing but DescribeTargetHealth after the first poll, except once
+  // draining is seen: each group's deregistration delay (nothing throttled, so nothing needed it
+  // before: SecondsSaved does), then one ecs:DescribeTasks (why ECS stops the task; the same answer
+  // settles whose drain a first reading of draining is).
   const firstPoll = healthPolls(run.requests)[0]?.t ?? Infinity
   expect(run.requests.filter((r) => r.t > firstPoll && r.action !== "DescribeTargetHealth").map((r) => r.action))
-    .toEqual(["DescribeTasks"])
+    .toEqual([...groups.map(() => "DescribeTargetGroupAttributes"), "DescribeTasks"])
 }
 
 const message = (run: ScenarioRun, level = "error") =>
