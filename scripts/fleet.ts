@@ -108,4 +108,15 @@ if (values.json) {
   console.log(`| ${header.join(" | ")} |`)
   console.log(`|${header.map(() => "---").join("|")}|`)
   for (const r of rows) console.log(`| ${cells(r).join(" | ")} |`)
+  // The drains missed, each with when its sidecar was first shown it: too late to save anything.
+  for (const r of rows.filter((r) => r.missedDrains.length > 0)) {
+    const after = (x: number | null) => (x === null ? "never" : `${x} s`)
+    console.log(
+      `\nmissed at ${
+        r.tasks.toLocaleString("en-US")
+      } tasks (drain start to the first answer that showed it, ECS / ELBv2): ${
+        r.missedDrains.map((m) => `${after(m.ecsStoppedAfter)} / ${after(m.elbDrainingAfter)}`).join(", ")
+      }`
+    )
+  }
 }

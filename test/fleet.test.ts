@@ -31,7 +31,7 @@ describe("fleet: one service of 10 tasks, D=300 s, DEREGISTRATION_WAIT=120 s, PO
       assert.strictEqual(r.backgroundThrottledShare, 0)
       // POLLING_FREQUENCY=30 with ±10% jitter: a drain is seen at the next poll.
       assert.isAtMost(r.detection.max, 33)
-      // 120 polls an hour, plus a start's three calls and a stop's one, in lives of about half an hour.
+      // 120 polls an hour, plus a start's DescribeTargetGroups and a drain's DescribeTargetGroupAttributes.
       assert.isAtLeast(r.callsPerTaskHour.elb, 120)
       assert.isAtMost(r.callsPerTaskHour.elb, 130)
     }))
