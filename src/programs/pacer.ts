@@ -118,7 +118,7 @@ export const makePacer = Effect.fnUntraced(function*(input: {
 
   /** Reads D; whether ELBv2 throttled it. */
   const readDelay: Effect.Effect<boolean> = Effect.suspend(() =>
-    (input.readDelay ?? Effect.succeed(undefined)).pipe(
+    input.readDelay === undefined ? Effect.succeed(false) : input.readDelay.pipe(
       Effect.map((seconds) => {
         reads = seconds === undefined ? maxRereads : reads + 1
         settings = pacingSettings({ ...input, deregistrationDelaySeconds: seconds })
