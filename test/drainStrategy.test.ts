@@ -1,12 +1,13 @@
 // DRAIN_STRATEGY=auto (the default): which strategy it resolves to, and why, on
 // virtual time; and the defaults' exit times with an NLB and an ALB group.
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Cause, Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { exitCodeOf } from "../src/errors.ts"
+import { exitCodeOf, UnsupportedTask } from "../src/errors.ts"
 import type { Settings } from "../src/layers/Config.ts"
 import { connectionsTest, ConnectionsUnreadable } from "../src/layers/Connections.ts"
-import { DrainStrategy } from "../src/layers/DrainStrategy.ts"
+import { connectionsVisibility } from "../src/layers/drain/connections.ts"
+import { DrainStrategy, resolveAuto } from "../src/layers/DrainStrategy.ts"
 import { sidecar } from "../src/programs/sidecar.ts"
 import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
@@ -20,24 +21,25 @@ const unreadable = connectionsTest(() =>
   Effect.fail(new ConnectionsUnreadable({ path: "/proc/net/tcp", detail: "EACCES: permission denied" }))
 )
 
-/** Preflight in `networkMode` with `settings`; what the strategy then says of itself, and what was logged. */
+/** The strategy decided in `networkMode` with `settings`: what it says of itself, and what was logged. */
 const decide = (networkMode: string, table: typeof readable, settings: Partial<Settings> = {}) =>
   Effect.gen(function*() {
     const logs = captureLogs()
-    const program = Effect.gen(function*() {
-      const strategy = yield* DrainStrategy
-      const preflight = yield* Effect.exit(strategy.preflight(networkMode))
-      const advice = yield* strategy.advise([{ arn: web, protocol: "HTTP" }])
-      return { preflight, described: yield* strategy.describe, advice }
-    })
-    const result = yield* program.pipe(
+    const decided = yield* Effect.gen(function*() {
+      return yield* (yield* DrainStrategy).decide(networkMode)
+    }).pipe(
       Effect.provide(Layer.mergeAll(
         DrainStrategy.layer.pipe(Layer.provideMerge(configTest(settings))),
         table,
         logs.layer
       ))
     )
-    return { ...result, logs: logs.records }
+    return {
+      decided,
+      described: { strategy: decided.strategy, why: decided.why, plan: decided.plan },
+      advice: decided.advise([{ arn: web, protocol: "HTTP" }]),
+      logs: logs.records
+    }
   })
 
 describe("DRAIN_STRATEGY=auto: decided once, at startup", () => {
@@ -67,8 +69,7 @@ describe("DRAIN_STRATEGY=auto: decided once, at startup", () => {
 
   it.effect("bridge mode: fixed, because each container has a network namespace of its own", () =>
     Effect.gen(function*() {
-      const { described, preflight } = yield* decide("bridge", readable)
-      assert.isTrue(preflight._tag === "Success")
+      const { described } = yield* decide("bridge", readable)
       assert.strictEqual(described.strategy, "fixed")
       assert.include(described.why, "bridge mode: each container has a network namespace of its own")
       assert.strictEqual(described.plan, "exiting after 120 s")
@@ -76,24 +77,69 @@ describe("DRAIN_STRATEGY=auto: decided once, at startup", () => {
 
   it.effect("a socket table that cannot be read at startup: fixed, naming the table and the error", () =>
     Effect.gen(function*() {
-      const { described, preflight } = yield* decide("awsvpc", unreadable)
-      assert.isTrue(preflight._tag === "Success")
+      const { described } = yield* decide("awsvpc", unreadable)
       assert.strictEqual(described.strategy, "fixed")
       assert.strictEqual(described.why, "DRAIN_STRATEGY=auto: cannot read /proc/net/tcp: EACCES: permission denied")
     }))
 
   it.effect("explicit choices stay: connections in bridge mode is exit 4, fixed never reads the table", () =>
     Effect.gen(function*() {
-      const refused = yield* decide("bridge", readable, { drainStrategy: "connections" })
-      assert.strictEqual(exitCodeOf(refused.preflight), 4)
+      const refused = yield* Effect.exit(decide("bridge", readable, { drainStrategy: "connections" }))
+      assert.strictEqual(exitCodeOf(refused), 4)
       const fixed = yield* decide("awsvpc", unreadable, { drainStrategy: "fixed" })
-      assert.isTrue(fixed.preflight._tag === "Success")
       assert.deepStrictEqual(fixed.described, {
         strategy: "fixed",
         why: "DRAIN_STRATEGY=fixed",
         plan: "exiting after 120 s"
       })
       assert.deepStrictEqual(fixed.logs.filter((l) => l.message.startsWith("drain strategy")), [])
+    }))
+})
+
+describe("auto's reason is what the startup look at the socket table found", () => {
+  it.effect("bridge, an unreadable table, a readable one: the finding is data, auto's why and connections' refusal are made from it", () =>
+    Effect.gen(function*() {
+      const denied = new ConnectionsUnreadable({ path: "/proc/net/tcp6", detail: "EACCES: permission denied" })
+      const deniedTable = connectionsTest(() => Effect.fail(denied))
+      const cases = [
+        {
+          // The table is not read in bridge mode: one that cannot be read changes nothing.
+          mode: "bridge",
+          table: deniedTable,
+          found: { _tag: "OwnNamespaces", networkMode: "bridge" },
+          why:
+            "DRAIN_STRATEGY=auto in bridge mode: each container has a network namespace of its own, so the application's connections cannot be seen",
+          refused:
+            "DRAIN_STRATEGY=connections cannot see the application's connections in bridge mode: each container has a network namespace of its own"
+        },
+        {
+          mode: "host",
+          table: deniedTable,
+          found: { _tag: "TableUnreadable", networkMode: "host", error: denied },
+          why: "DRAIN_STRATEGY=auto: cannot read /proc/net/tcp6: EACCES: permission denied",
+          refused: "DRAIN_STRATEGY=connections: cannot read /proc/net/tcp6: EACCES: permission denied"
+        },
+        {
+          mode: "awsvpc",
+          table: readable,
+          found: { _tag: "Visible", networkMode: "awsvpc" },
+          why: "DRAIN_STRATEGY=auto in awsvpc mode: the application's connections can be seen",
+          refused: undefined
+        }
+      ] as const
+      for (const c of cases) {
+        const found = yield* connectionsVisibility(c.mode).pipe(Effect.provide(c.table))
+        assert.deepStrictEqual(found, c.found)
+        assert.deepStrictEqual(resolveAuto(found), {
+          strategy: c.refused === undefined ? "connections" : "fixed",
+          why: c.why
+        })
+        const { described } = yield* decide(c.mode, c.table)
+        assert.strictEqual(described.why, c.why)
+        const explicit = yield* Effect.exit(decide(c.mode, c.table, { drainStrategy: "connections" }))
+        const refusal = explicit._tag === "Failure" ? Cause.squash(explicit.cause) : undefined
+        assert.strictEqual(refusal instanceof UnsupportedTask ? refusal.problem : refusal, c.refused)
+      }
     }))
 })
 

@@ -13,11 +13,18 @@ import { expectFailure } from "./support/assertions.ts"
 import { captureLogs } from "./support/logs.ts"
 import { awsvpcTask, configTest, ipGroup, testLayer, tgArn, webLoadBalancer } from "./support/mocks.ts"
 
-/** The wait as the sidecar runs it, through the DrainStrategy service. */
+/**
+ * The wait as the sidecar runs it, with the strategy the DrainStrategy service decides in awsvpc mode
+ * (its startup read answered by an empty table: the test's table is the wait's alone).
+ */
 const drainWait = (evidence: DrainEvidence, groups: ReadonlyArray<TargetGroup>) =>
-  Effect.all([DrainStrategy, Clock.currentTimeMillis]).pipe(
-    Effect.flatMap(([strategy, now]) => strategy.wait(evidence, groups, now))
-  )
+  Effect.gen(function*() {
+    const decided = yield* (yield* DrainStrategy).decide("awsvpc").pipe(
+      Effect.provide(connectionsTest(() => Effect.succeed({ open: new Map() }))),
+      Effect.orDie
+    )
+    return yield* decided.wait(evidence, groups, yield* Clock.currentTimeMillis)
+  })
 /** Settings (DRAIN_STRATEGY=connections unless overridden) and the strategy they make. */
 const strategyLayer = (settings: Partial<Settings>) =>
   DrainStrategy.layer.pipe(Layer.provideMerge(configTest({ drainStrategy: "connections", ...settings })))

@@ -56,14 +56,12 @@ export const check = Effect.gen(function*() {
       { concurrency: pollConcurrency }
     )
     // The drain strategy's own startup check (`auto` decides here), then what a `connections` wait would count now.
-    const drainStrategy = yield* DrainStrategy
-    yield* drainStrategy.preflight(discovery.networkMode)
-    const chosen = yield* drainStrategy.describe
+    const chosen = yield* (yield* DrainStrategy).decide(discovery.networkMode)
     const ports = [...new Set(targetGroups.flatMap((g) => g.targets.map((t) => t.port)))]
     const counted = chosen.strategy === "connections"
       ? yield* (yield* Connections).sample(ports).pipe(Effect.orElseSucceed(() => undefined))
       : undefined
-    const strategyAdvice = yield* drainStrategy.advise(targetGroups)
+    const strategyAdvice = chosen.advise(targetGroups)
     const drain = {
       strategy: chosen.strategy,
       why: chosen.why,

@@ -6,7 +6,7 @@ import type { CheckReport, PermissionUse } from "./checkReport.ts"
 
 /**
  * Advice from the settings, the target groups as AWS describes them, and the permissions that were
- * tried; the drain strategy gives its own (`DrainStrategy.advise`).
+ * tried; the drain strategy gives its own (`advise`, on the strategy `DrainStrategy.decide` returns).
  */
 export const advise = (
   settings: Pick<Settings, "deregistrationWaitSeconds">,

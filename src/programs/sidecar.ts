@@ -31,8 +31,7 @@ export const sidecar = Effect.gen(function*() {
   const discovery = yield* (settings.targetGroupArns.length > 0 ? discoverStandaloneTargets : discoverTargets).pipe(
     Effect.ensuring(Fiber.interrupt(slowStart))
   )
-  const drainStrategy = yield* DrainStrategy
-  yield* drainStrategy.preflight(discovery.networkMode)
+  const drainStrategy = yield* (yield* DrainStrategy).decide(discovery.networkMode)
   yield* Effect.logInfo("watching targets").pipe(Effect.annotateLogs({
     cluster: discovery.cluster,
     taskArn: discovery.taskArn,
@@ -137,7 +136,7 @@ export const sidecar = Effect.gen(function*() {
   yield* emitPerGroup(task, leavingGroups, (at) => drainDetectedRecord(at, stop))
 
   const delay = delays.get(leaving.target.targetGroupArn)
-  const { strategy, plan } = yield* drainStrategy.describe
+  const { strategy, plan } = drainStrategy
   yield* Effect.logInfo("waiting before exit").pipe(Effect.annotateLogs({
     ...target,
     ...stop,
@@ -148,7 +147,7 @@ export const sidecar = Effect.gen(function*() {
   }))
   // Polling goes on while waiting, for a drain seen later (or a deregistration cancelled), where that
   // can change when the wait ends; elsewhere no call is spent on it.
-  const polling = (yield* drainStrategy.watchesWhileWaiting(discovery.targetGroups))
+  const polling = drainStrategy.watchesWhileWaiting(discovery.targetGroups)
     ? yield* Effect.forkChild(watch.whileWaiting(noteLeaving))
     : undefined
   const waited = yield* drainStrategy.wait(

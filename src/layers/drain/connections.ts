@@ -6,7 +6,7 @@ import type { TargetGroup } from "../../domain.ts"
 import { targetKey } from "../../domain.ts"
 import { UnsupportedTask } from "../../errors.ts"
 import type { Settings } from "../Config.ts"
-import { Connections, type SocketSample } from "../Connections.ts"
+import { Connections, type ConnectionsUnreadable, type SocketSample } from "../Connections.ts"
 import { countsConnections, floorSeconds, isApplicationLoadBalancer, nlbFloorSeconds } from "./loadBalancers.ts"
 import type { DrainEvidence, EvidenceTarget, Strategy, WaitOutcome } from "./strategy.ts"
 
@@ -202,24 +202,41 @@ const waitForConnections = (
     return outcome
   })
 
-const fix = "Use DRAIN_STRATEGY=fixed, or run the task in awsvpc or host network mode."
-
 /**
- * At startup: `connections` needs the application's sockets in the sidecar's
- * network namespace (awsvpc, host), and a socket table it can read.
+ * What `connections` needs at startup, as found: the application's sockets in the
+ * sidecar's network namespace (awsvpc, host; not bridge, where each container has
+ * one of its own), and a socket table it can read.
  */
-export const connectionsPreflight = Effect.fn("connectionsPreflight")(function*(networkMode: string) {
-  if (networkMode === "bridge") {
-    return yield* new UnsupportedTask({
-      problem:
-        "DRAIN_STRATEGY=connections cannot see the application's connections in bridge mode: each container has a network namespace of its own",
-      fix
-    })
-  }
-  yield* (yield* Connections).sample([]).pipe(
-    Effect.mapError((error) => new UnsupportedTask({ problem: `DRAIN_STRATEGY=connections: ${error.message}`, fix }))
+export type ConnectionsVisibility =
+  | { readonly _tag: "Visible"; readonly networkMode: string }
+  | { readonly _tag: "OwnNamespaces"; readonly networkMode: string }
+  | { readonly _tag: "TableUnreadable"; readonly networkMode: string; readonly error: ConnectionsUnreadable }
+
+/** Reads the socket table once, except in bridge mode, where what it holds is not the application's. */
+export const connectionsVisibility = Effect.fn("connectionsVisibility")(function*(networkMode: string) {
+  if (networkMode === "bridge") return { _tag: "OwnNamespaces", networkMode } satisfies ConnectionsVisibility
+  return yield* (yield* Connections).sample([]).pipe(
+    Effect.as<ConnectionsVisibility>({ _tag: "Visible", networkMode }),
+    Effect.catch((error) => Effect.succeed<ConnectionsVisibility>({ _tag: "TableUnreadable", networkMode, error }))
   )
 })
+
+const fix = "Use DRAIN_STRATEGY=fixed, or run the task in awsvpc or host network mode."
+
+/** Why an explicit `connections` cannot work in this task (exit 4). */
+const refusal = (hidden: Exclude<ConnectionsVisibility, { readonly _tag: "Visible" }>) =>
+  new UnsupportedTask({
+    problem: hidden._tag === "OwnNamespaces"
+      ? `DRAIN_STRATEGY=connections cannot see the application's connections in ${hidden.networkMode} mode: each container has a network namespace of its own`
+      : `DRAIN_STRATEGY=connections: ${hidden.error.message}`,
+    fix
+  })
+
+/** At startup: fails (exit 4) where `connections` cannot see the application's connections. */
+export const connectionsPreflight = (networkMode: string) =>
+  connectionsVisibility(networkMode).pipe(
+    Effect.flatMap((found) => found._tag === "Visible" ? Effect.void : Effect.fail(refusal(found)))
+  )
 
 export const connectionsStrategy = (settings: WaitSettings): Strategy => ({
   name: "connections",
