@@ -1,6 +1,7 @@
-// The poll loop's pacing as it runs: which channel reads next (ELBv2, or ECS
-// after an ELBv2 throttle), the delay to the next poll, and the one warning
-// when the detection budget cannot be kept. The arithmetic is in pacing.ts.
+// The poll loop's pacing as it runs: what the next poll asks (ELBv2 for the
+// targets, ECS for this task, or ELBv2 for the deregistration delay once the
+// budget matters), the delay to it, and the one warning when the detection
+// budget cannot be kept. The arithmetic is in pacing.ts.
 import { Clock, Effect, Random } from "effect"
 import type { AwsCallFailed } from "../errors.ts"
 import {
@@ -37,7 +38,6 @@ export interface Pacer {
 export const makePacer = Effect.fnUntraced(function*(input: {
   readonly pollingFrequencySeconds: number
   readonly deregistrationWaitSeconds: number
-  readonly deregistrationDelaySeconds: number | undefined
   /** ecs:DescribeTasks on this task; without it (or once it is denied), ELBv2 alone. */
   readonly isTaskStopping: Effect.Effect<boolean, AwsCallFailed> | undefined
   /** A startup call was throttled: ELBv2 starts backed off, as after a throttle. */
@@ -45,7 +45,8 @@ export const makePacer = Effect.fnUntraced(function*(input: {
   /** Reads D, unknown until the budget matters (ELBv2 throttles): DescribeTargetGroupAttributes. */
   readonly readDelay?: Effect.Effect<number | undefined, AwsCallFailed> | undefined
 }) {
-  let settings = pacingSettings(input)
+  // D is unknown until read (see `readDelay`): the 4x cap stands in for the budget.
+  let settings = pacingSettings({ ...input, deregistrationDelaySeconds: undefined })
   let reads = 0
   const startedAt = yield* Clock.currentTimeMillis
   let pacing: Pacing = initialPacing(settings, startedAt, input.isTaskStopping !== undefined)

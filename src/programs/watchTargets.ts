@@ -317,11 +317,10 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
   const { isTaskStopping = Effect.succeed(false), onPollFailed = () => Effect.void, searches = [] } = options
   const settings = yield* Config
   const elb = yield* TargetHealth
-  // AIMD, the detection budget and ECS after an ELBv2 throttle (src/programs/pacing.ts); unpaced only to compare.
+  // Each channel's share, the detection budget, ECS in between once ELBv2 throttles (src/programs/pacing.ts); unpaced only to compare.
   const pacer = (yield* PollTiming).paced === false ? undefined : yield* makePacer({
     pollingFrequencySeconds: settings.pollingFrequencySeconds,
     deregistrationWaitSeconds: settings.deregistrationWaitSeconds,
-    deregistrationDelaySeconds: undefined,
     isTaskStopping: options.isTaskStopping,
     startedThrottled: options.startedThrottled ?? false,
     readDelay: options.readDelay
