@@ -108,15 +108,17 @@ if (values.json) {
   console.log(`| ${header.join(" | ")} |`)
   console.log(`|${header.map(() => "---").join("|")}|`)
   for (const r of rows) console.log(`| ${cells(r).join(" | ")} |`)
-  // The drains missed, each with when its sidecar was first shown it: too late to save anything.
+  // The drains missed, with when each sidecar was first shown its drain: too late to save anything.
   for (const r of rows.filter((r) => r.missedDrains.length > 0)) {
     const after = (x: number | null) => (x === null ? "never" : `${x} s`)
+    const never = r.missedDrains.filter((m) => m.ecsStoppedAfter === null && m.elbDrainingAfter === null).length
+    const listed = r.missedDrains.slice(0, 12).map((m) => `${after(m.ecsStoppedAfter)} / ${after(m.elbDrainingAfter)}`)
     console.log(
       `\nmissed at ${
         r.tasks.toLocaleString("en-US")
-      } tasks (drain start to the first answer that showed it, ECS / ELBv2): ${
-        r.missedDrains.map((m) => `${after(m.ecsStoppedAfter)} / ${after(m.elbDrainingAfter)}`).join(", ")
-      }`
+      } tasks: ${r.missedDrains.length}, of which ${never} never read before D; from the drain's start to the first answer that showed it (ECS / ELBv2): ${
+        listed.join(", ")
+      }${r.missedDrains.length > listed.length ? ", …" : ""}`
     )
   }
 }
