@@ -87,9 +87,14 @@ describe("pacing: the arithmetic", () => {
     assert.strictEqual(due.pacing.next, "elb", "ELBv2 reads the target itself once its turn is due")
   })
 
-  it("an ECS throttle multiplies ECS's interval by 4, up to the budget; without ECS, ELBv2 backs off by the same factor", () => {
+  it("an ECS throttle multiplies ECS's interval by 4, up to where both channels at their floors read once per 0.9 of the budget; without ECS, ELBv2 backs off by the same factor", () => {
     const backedOff = run(initialPacing(settings, 0), [[0, elbThrottled]])[0]!.pacing
-    assert.strictEqual(run(backedOff, [[5, ecsThrottled]])[0]!.pacing.ecsMillis, 162 * s)
+    const [once, twice] = run(backedOff, [[5, ecsThrottled], [10, ecsThrottled]])
+    // 81 s × 4 would be 324 s: ECS's cap is 162 / (1/0.9 − 1/4) = 188.1 s.
+    assert.strictEqual(Math.round(once!.pacing.ecsMillis / 100) / 10, 188.1)
+    assert.strictEqual(twice!.pacing.ecsMillis, once!.pacing.ecsMillis)
+    // ELBv2 once per 648 s and ECS once per 188.1 s: a reading per 145.8 s between them, 0.9 × 162.
+    assert.strictEqual(Math.round(readingInterval(settings, twice!.pacing) / 100) / 10, 145.8)
     const alone = run(initialPacing(settings, 0, false), [[0, elbThrottled], [10, elbThrottled], [20, elbThrottled]])
     assert.deepStrictEqual(alone.map((x) => x.pacing.elbMillis / s), [30 * decreaseFactor, 162, 162])
     assert.isTrue(alone.every((x) => x.pacing.next === "elb"), "without ECS, ELBv2 alone")

@@ -6,7 +6,8 @@
 // (once per four caps) and ECS reads in between, at half the budget: the
 // fleet's readings move to the bucket that can carry them and leave ELBv2
 // room for new tasks' startup calls and for confirmations. A throttle on ECS
-// multiplies its interval by 4. A share grows back only after ten quiet
+// multiplies its interval by 4, up to where the two together read once per
+// 0.9 of the budget. A share grows back only after ten quiet
 // minutes, by a small step per reading. Full jitter after a throttle, so that
 // a fleet throttled together does not come back together. And the detection
 // budget: however far the back-off goes, the next reading comes early enough
@@ -42,6 +43,11 @@ export const recoveryReadings = 60
 export const holdMillis = 600_000
 /** While ECS reads in between, ELBv2 reads the target itself at least once per this many caps. */
 export const elbEveryCaps = 4
+/**
+ * With both channels at their longest intervals, they still read once per this share of the cap
+ * between them: no more often than the budget needs, since a fleet that far back fills both buckets.
+ */
+export const floorsShare = 0.9
 /** Past the budget, a throttled reading is tried again within this (full jitter). */
 export const retrySoonMillis = 5_000
 /** After ECS says the task is stopping, its own target is read on ELBv2 within this (and again, if throttled): the confirmation. */
@@ -133,6 +139,9 @@ const faster = (settings: PacingSettings, millis: number, floor: number, throttl
     ? millis
     : Math.max(floor, 1 / (1 / millis + 1 / (recoveryReadings * settings.baseMillis)))
 
+/** ECS's longest interval: with ELBv2 at its floor too, one reading between them per `floorsShare` of the cap. */
+export const ecsCapMillis = (settings: PacingSettings) => settings.capMillis / (1 / floorsShare - 1 / elbEveryCaps)
+
 /** ECS reads in between to keep the budget with room to spare (half of it), not as often as POLLING_FREQUENCY. */
 export const ecsFloorMillis = (settings: PacingSettings) => Math.max(settings.baseMillis, settings.capMillis / 2)
 
@@ -187,7 +196,7 @@ export const afterReading = (settings: PacingSettings, pacing: Pacing, reading: 
         }
         : {
           ...pacing,
-          ecsMillis: Math.min(settings.capMillis, decreaseFactor * pacing.ecsMillis),
+          ecsMillis: Math.min(ecsCapMillis(settings), decreaseFactor * pacing.ecsMillis),
           ecsThrottledAt: now,
           failures: 0
         }
