@@ -76,7 +76,7 @@ export const taskCalls = (input: {
 })
 
 /** Requests per second into each bucket from `tasks` tasks making `perHour` calls each. */
-export const bucketRates = (perHour: Calls, tasks: number): Record<BucketName, number> => {
+const bucketRates = (perHour: Calls, tasks: number): Record<BucketName, number> => {
   const rates = Object.fromEntries(bucketNames.map((b) => [b, 0])) as Record<BucketName, number>
   for (const [action, calls] of Object.entries(perHour) as Array<[BucketedAction, number]>) {
     for (const bucket of bucketsOf[action]) rates[bucket] += (calls * tasks) / 3600
@@ -92,7 +92,3 @@ export const bucketShares = (perHour: Calls, tasks: number): Record<BucketName, 
     number
   >
 }
-
-/** How many tasks polling every `intervalSeconds` (one group each) fill a bucket's refill. */
-export const tasksToFill = (bucket: BucketName, intervalSeconds: number): number =>
-  accountBuckets[bucket].perSecond * intervalSeconds

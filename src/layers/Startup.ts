@@ -18,6 +18,8 @@ export class Startup extends Context.Service<Startup, {
   /** What is left of STARTUP_TIMEOUT; zero once it has passed. */
   readonly remaining: Effect.Effect<Duration.Duration>
   readonly lastFailure: Ref.Ref<StartupFailure | undefined>
+  /** Whether a startup call was throttled: the account is busy, and the poll loop starts backed off. */
+  readonly metThrottle: Ref.Ref<boolean>
 }>()("nlb-sidecar/Startup") {
   /** `alreadyRunning`: how long the process had run before the layer was built (loading its code). */
   static readonly make = (alreadyRunning: Duration.Duration) =>
@@ -33,7 +35,8 @@ export class Startup extends Context.Service<Startup, {
         return {
           timeoutSeconds: startupTimeoutSeconds,
           remaining,
-          lastFailure: yield* Ref.make<StartupFailure | undefined>(undefined)
+          lastFailure: yield* Ref.make<StartupFailure | undefined>(undefined),
+          metThrottle: yield* Ref.make(false)
         }
       })
     )
@@ -56,6 +59,9 @@ export const startupBackoff = Schedule.min([Schedule.exponential("500 millis"), 
  */
 export const throttledDelayMs = (attempt: number): number => Math.min(2_000 * 2 ** Math.max(0, attempt - 1), 40_000)
 
+const isThrottle = (error: AwsCallFailed | MetadataUnavailable): boolean =>
+  "throttled" in error && error.throttled === true
+
 /**
  * A startup call: transient failures (throttling, 5xx, network, timeouts) are
  * retried on the back-off for as long as it takes, because an AWS brownout
@@ -74,12 +80,13 @@ export const retryTransient = (what: string) =>
           Schedule.setInputType<E>(),
           Schedule.while(({ input }) => input.retryable),
           Schedule.modifyDelay(({ attempt, duration, input }) =>
-            "throttled" in input && input.throttled === true
+            isThrottle(input)
               ? Random.nextBetween(0, throttledDelayMs(attempt))
               : Effect.succeed(duration)
           ),
           Schedule.tap(({ input, duration, attempt }) =>
             Ref.set(startup.lastFailure, { what, error: input }).pipe(
+              Effect.andThen(isThrottle(input) ? Ref.set(startup.metThrottle, true) : Effect.void),
               Effect.andThen(Effect.logWarning(`${what} failed, retrying`)),
               Effect.annotateLogs({
                 error: input.message,

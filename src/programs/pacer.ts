@@ -55,11 +55,14 @@ export const makePacer = Effect.fnUntraced(function*(input: {
   }
   let warned = false
   let stoppingLogged = false
+  /** A reading has not gone through (a throttle, an error, on either channel): the budget matters from now on. */
+  let troubled = input.startedThrottled === true
 
   const note = (reading: Reading): Effect.Effect<number> =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const r = yield* Random.next
+      troubled ||= reading.outcome === "throttled" || reading.outcome === "failed"
       if (
         (reading.outcome === "throttled" || reading.outcome === "failed") && !warned && overdue(settings, pacing, now)
       ) {
@@ -109,7 +112,6 @@ export const makePacer = Effect.fnUntraced(function*(input: {
    * backed off, in one of its turns (never the first, nor two in a row); otherwise right after an
    * ELBv2 reading that went through. A few times at most.
    */
-  let troubled = input.startedThrottled === true
   let lastTurn: "elb" | "ecs" | "delay" = "delay"
   const delayWanted = () =>
     troubled && input.readDelay !== undefined && settings.deregistrationDelaySeconds === undefined &&
@@ -144,10 +146,7 @@ export const makePacer = Effect.fnUntraced(function*(input: {
       return lastTurn
     },
     afterElb: (reading) =>
-      Effect.sync(() => {
-        troubled ||= reading.outcome === "throttled" || reading.outcome === "failed"
-      }).pipe(
-        Effect.andThen(note(reading)),
+      note(reading).pipe(
         Effect.tap(() =>
           reading.outcome === "read" && !inTurn() && delayWanted()
             ? readDelay.pipe(
@@ -156,11 +155,7 @@ export const makePacer = Effect.fnUntraced(function*(input: {
             : Effect.void
         )
       ),
-    readEcs: readEcs.pipe(Effect.tap((r) =>
-      Effect.sync(() => {
-        troubled ||= r.stopping === undefined
-      })
-    )),
+    readEcs,
     delayTurn: readDelay.pipe(
       Effect.flatMap((throttled) => note({ outcome: throttled ? "throttled" : "aside", channel: "elb" }))
     )

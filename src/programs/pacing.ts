@@ -140,10 +140,10 @@ const faster = (settings: PacingSettings, millis: number, floor: number, throttl
     : Math.max(floor, 1 / (1 / millis + 1 / (recoveryReadings * settings.baseMillis)))
 
 /** ECS's longest interval: with ELBv2 at its floor too, one reading between them per `floorsShare` of the cap. */
-export const ecsCapMillis = (settings: PacingSettings) => settings.capMillis / (1 / floorsShare - 1 / elbEveryCaps)
+const ecsCapMillis = (settings: PacingSettings) => settings.capMillis / (1 / floorsShare - 1 / elbEveryCaps)
 
 /** ECS reads in between to keep the budget with room to spare (half of it), not as often as POLLING_FREQUENCY. */
-export const ecsFloorMillis = (settings: PacingSettings) => Math.max(settings.baseMillis, settings.capMillis / 2)
+const ecsFloorMillis = (settings: PacingSettings) => Math.max(settings.baseMillis, settings.capMillis / 2)
 
 /** The interval between readings: ELBv2's share, with ECS's in between when ELBv2's is below POLLING_FREQUENCY. */
 export const readingInterval = (settings: PacingSettings, pacing: Pacing): number =>
@@ -217,7 +217,7 @@ export const overdue = (settings: PacingSettings, pacing: Pacing, now: number): 
  * failures; within seconds to confirm what ECS said; never past the
  * budget, and once past it, again within seconds after a throttle.
  */
-export const nextDelayMillis = (
+const nextDelayMillis = (
   settings: PacingSettings,
   pacing: Pacing,
   reading: Reading,
@@ -250,7 +250,7 @@ export const nextDelayMillis = (
  * ECS is denied, or when ELBv2's share is due (after an ECS throttle too);
  * ECS right after an ELBv2 throttle; otherwise ECS in between.
  */
-export const nextChannel = (
+const nextChannel = (
   settings: PacingSettings,
   pacing: Pacing,
   reading: Reading,

@@ -56,8 +56,7 @@ export const sidecar = Effect.gen(function*() {
   const delays = new Map<string, number | undefined>()
   const unknownDelays = () => discovery.targetGroups.filter((g) => delays.get(g.arn) === undefined)
   // A start that was throttled met a busy account: the poll loop starts backed off on ELBv2.
-  const startFailure = (yield* Ref.get((yield* Startup).lastFailure))?.error
-  const startedThrottled = startFailure !== undefined && "throttled" in startFailure && startFailure.throttled === true
+  const startedThrottled = yield* Ref.get((yield* Startup).metThrottle)
   const elb = yield* TargetHealth
   const task = { serviceName: discovery.serviceName, cluster: discovery.cluster }
   const pollProblems = yield* pollProblemsReporter(task)

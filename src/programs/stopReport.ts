@@ -1,6 +1,7 @@
 // What operators want to know about a stop, from calls the sidecar can do
 // without: each target group's deregistration delay (DescribeTargetGroupAttributes,
-// at startup) and why ECS stops the task (DescribeTasks, once at the drain).
+// at the drain unless the poll loop needed it before) and why ECS stops the task
+// (DescribeTasks, once at the drain).
 // A failed or denied call is logged once and leaves the answer unknown; nothing else changes.
 import { Effect } from "effect"
 import type { TargetGroup } from "../domain.ts"

@@ -160,6 +160,13 @@ export interface WatchPollResult extends PollResult {
   readonly judged: ReadonlyArray<Judged>
 }
 
+/** ECS's answer as the loop keeps it, and as the log says it. */
+const wordOf = (at: number, stopping: boolean): EcsWord => ({
+  at,
+  stopping,
+  said: stopping ? "ECS is stopping this task" : "ECS says this task is running"
+})
+
 /** ECS's word when it has not answered (a transient failure): nothing kept, asked again at the next poll. */
 const noWord = (now: number): EcsWord => ({
   at: now,
@@ -330,11 +337,7 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
   /** ECS's answer: a refusal (not retryable) is waited out; a transient failure keeps nothing. */
   const askEcs = (now: number): Effect.Effect<EcsWord | "noAnswer"> =>
     isTaskStopping.pipe(
-      Effect.map((stopping): EcsWord | "noAnswer" => ({
-        at: now,
-        stopping,
-        said: stopping ? "ECS is stopping this task" : "ECS says this task is running"
-      })),
+      Effect.map((stopping): EcsWord | "noAnswer" => wordOf(now, stopping)),
       Effect.catch((error) =>
         Effect.succeed<EcsWord | "noAnswer">(
           error.retryable
@@ -359,7 +362,7 @@ export const watchTargets = Effect.fn("watchTargets")(function*(
       // without asking ECS again. (A running one is not kept: the drain may begin right after it.)
       if (stopping === true) {
         const at = yield* Clock.currentTimeMillis
-        yield* Ref.update(state, (s) => ({ ...s, ecsWord: { at, stopping, said: "ECS is stopping this task" } }))
+        yield* Ref.update(state, (s) => ({ ...s, ecsWord: wordOf(at, stopping) }))
       }
       return { leaving: [], judged: [], done: false, confirming: false, consecutiveFailures, delayMillis }
     }
